@@ -1,0 +1,13 @@
+// Every project with a jest.config.js takes part in `npm test`.
+const { existsSync, readdirSync } = require('node:fs');
+const { join } = require('node:path');
+
+const projects = ['apps', 'libs', 'plugins', 'tools'].flatMap((group) =>
+  existsSync(join(__dirname, group))
+    ? readdirSync(join(__dirname, group))
+        .filter((name) => existsSync(join(__dirname, group, name, 'jest.config.js')))
+        .map((name) => `<rootDir>/${group}/${name}`)
+    : [],
+);
+
+module.exports = { projects };
