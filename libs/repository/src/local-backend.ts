@@ -1,0 +1,101 @@
+/** A repository backend on a local (or mounted) directory. */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import type { RepositoryBackend } from './backend';
+import { RepositoryError, describeIoError } from './repository.errors';
+
+const TMP_DIR = 'tmp';
+
+export class LocalBackend implements RepositoryBackend {
+  readonly location: string;
+  private readonly createdDirs = new Set<string>();
+
+  constructor(root: string) {
+    this.location = resolve(root);
+  }
+
+  private pathOf(key: string): string {
+    const full = resolve(this.location, key);
+    if (!full.startsWith(this.location + sep)) throw new RepositoryError('INVALID_PATH', `object key escapes the repository: ${key}`);
+    return full;
+  }
+
+  async get(key: string): Promise<Buffer> {
+    try {
+      return await readFile(this.pathOf(key));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new RepositoryError('NOT_FOUND', `${key} is missing from the repository at ${this.location}`, { cause: error });
+      }
+      throw describeIoError(error, `reading ${key} from ${this.location}`);
+    }
+  }
+
+  async put(key: string, data: Uint8Array): Promise<void> {
+    const target = this.pathOf(key);
+    const tmp = join(this.location, TMP_DIR, `${randomBytes(8).toString('hex')}.tmp`);
+    try {
+      await this.ensureDir(dirname(tmp));
+      await this.ensureDir(dirname(target));
+      // Data reaches the disk before the name does: a crash leaves either nothing or the whole object.
+      const handle = await open(tmp, 'w', 0o600);
+      try {
+        await handle.writeFile(data);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(tmp, target);
+    } catch (error) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw describeIoError(error, `writing ${key} to ${this.location}`);
+    }
+  }
+
+  async has(key: string): Promise<boolean> {
+    try {
+      await stat(this.pathOf(key));
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw describeIoError(error, `checking ${key} in ${this.location}`);
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    // The empty prefix is the repository's own directory, which pathOf rightly refuses as an object key.
+    const base = prefix === '' ? this.location : this.pathOf(prefix);
+    const keys: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let names: import('node:fs').Dirent[];
+      try {
+        names = await readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw describeIoError(error, `listing ${prefix} in ${this.location}`);
+      }
+      for (const entry of names) {
+        const full = join(dir, entry.name);
+        if (entry.isDirectory()) await walk(full);
+        else keys.push(relative(this.location, full).split(sep).join('/'));
+      }
+    };
+    await walk(base);
+    return keys;
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await rm(this.pathOf(key), { force: true });
+    } catch (error) {
+      throw describeIoError(error, `deleting ${key} from ${this.location}`);
+    }
+  }
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.createdDirs.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    this.createdDirs.add(dir);
+  }
+}
