@@ -1,0 +1,36 @@
+/** The GraphQL API at /graphql, GraphiQL at /graphiql, and /health, on top of the core services. */
+import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
+import { Module } from '@nestjs/common';
+import { GraphQLModule } from '@nestjs/graphql';
+import { CoreModule } from '@chainvault/core';
+import { depthLimit } from './depth-limit';
+import { formatGraphqlError } from './errors';
+import { GraphiqlController } from './http/graphiql.controller';
+import { HealthController } from './http/health.controller';
+import { BackupResolver } from './resolvers/backup.resolver';
+import { CatalogResolver } from './resolvers/catalog.resolver';
+import { JsonScalar } from './types/json.scalar';
+
+export const MAX_QUERY_DEPTH = 10;
+
+@Module({
+  imports: [
+    CoreModule,
+    GraphQLModule.forRoot<ApolloDriverConfig>({
+      driver: ApolloDriver,
+      path: '/graphql',
+      autoSchemaFile: true,
+      sortSchema: true,
+      playground: false,
+      graphiql: false,
+      introspection: true,
+      resolvers: { JSON: JsonScalar },
+      validationRules: [depthLimit(MAX_QUERY_DEPTH)],
+      formatError: formatGraphqlError,
+      context: ({ req }: { req: unknown }) => ({ req }),
+    }),
+  ],
+  controllers: [GraphiqlController, HealthController],
+  providers: [CatalogResolver, BackupResolver],
+})
+export class ApiModule {}

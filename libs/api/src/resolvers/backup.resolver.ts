@@ -1,0 +1,116 @@
+/** Backups, restores, verification, jobs and the chain history. */
+import { Args, ID, Int, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { BackupRequests, BackupService, backupCursor, ChainHistoryService, ChainvaultError, ChainvaultErrorCode, JobService, RestoreService, type BackupEntity } from '@chainvault/core';
+import { JsonScalar } from '../types/json.scalar';
+import { BackupFilter, RestoreInput } from '../types/inputs';
+import { toBackup, toJob } from '../types/mappers';
+import { Backup, BackupConnection, BackupFile, Job } from '../types/objects';
+import { JobStatus } from '../types/enums';
+import { Actor } from './actor';
+
+async function orNull<T>(lookup: Promise<T>): Promise<T | null> {
+  try {
+    return await lookup;
+  } catch (error) {
+    if (error instanceof ChainvaultError && error.code === ChainvaultErrorCode.NOT_FOUND) return null;
+    throw error;
+  }
+}
+
+@Resolver(() => Backup)
+export class BackupResolver {
+  constructor(
+    private readonly backupService: BackupService,
+    private readonly backupRequests: BackupRequests,
+    private readonly restoreService: RestoreService,
+    private readonly jobService: JobService,
+    private readonly chainHistoryService: ChainHistoryService,
+  ) {}
+
+  @Query(() => BackupConnection, { description: 'Newest first.' })
+  async backups(
+    @Args('filter', { type: () => BackupFilter, nullable: true }) filter?: BackupFilter,
+    @Args('first', { type: () => Int, nullable: true }) first?: number,
+    @Args('after', { type: () => String, nullable: true }) after?: string,
+  ): Promise<BackupConnection> {
+    const page = await this.backupService.list({ ...filter, statuses: filter?.status }, first ?? 50, after);
+    const nodes = page.items.map(toBackup);
+    return {
+      nodes,
+      edges: nodes.map((node, i) => ({ node, cursor: backupCursor(page.items[i]) })),
+      pageInfo: { endCursor: page.endCursor, hasNextPage: page.hasNextPage },
+      totalCount: page.totalCount,
+    };
+  }
+
+  @Query(() => Backup, { nullable: true })
+  async backup(@Args('id', { type: () => ID }) id: string): Promise<Backup | null> {
+    const backup = await orNull(this.backupService.get(id));
+    return backup && toBackup(backup);
+  }
+
+  @ResolveField(() => [BackupFile], { description: 'Every entry of the backup, from its manifest.' })
+  async files(@Parent() backup: Backup): Promise<BackupFile[]> {
+    const manifest = await this.backupService.manifest({ id: backup.id, destinationId: backup.destinationId } as BackupEntity);
+    return manifest.entries.map((e) => ({
+      path: e.path,
+      type: e.type,
+      size: e.type === 'file' ? e.size : 0,
+      mode: e.mode,
+      mtime: new Date(Number(BigInt(e.mtimeNs) / 1_000_000n)),
+      sha256: e.type === 'file' ? e.sha256 : undefined,
+      linkTarget: e.type === 'symlink' ? e.target : undefined,
+    }));
+  }
+
+  @Query(() => [Job])
+  async jobs(@Args('status', { type: () => [JobStatus], nullable: true }) status?: JobStatus[]): Promise<Job[]> {
+    return (await this.jobService.list(status)).map(toJob);
+  }
+
+  @Query(() => Job, { nullable: true })
+  async job(@Args('id', { type: () => ID }) id: string): Promise<Job | null> {
+    const job = await orNull(this.jobService.get(id));
+    return job && toJob(job);
+  }
+
+  @Query(() => JsonScalar, { description: 'The history document of a network: { latest_backup, provider, history }.' })
+  chainHistory(@Args('networkId', { type: () => ID }) networkId: string): Promise<Record<string, unknown>> {
+    return this.chainHistoryService.forNetwork(networkId);
+  }
+
+  @Mutation(() => Job)
+  async runBackup(@Args('policyId', { type: () => ID }) policyId: string, @Actor() actor: string): Promise<Job> {
+    return toJob(await this.backupRequests.runBackup(policyId, actor));
+  }
+
+  @Mutation(() => Job)
+  async cancelJob(@Args('id', { type: () => ID }) id: string, @Actor() actor: string): Promise<Job> {
+    return toJob(await this.jobService.cancel(id, actor));
+  }
+
+  @Mutation(() => Job)
+  async restoreBackup(@Args('input') input: RestoreInput, @Actor() actor: string): Promise<Job> {
+    return toJob(await this.restoreService.request(input, actor));
+  }
+
+  @Mutation(() => Job)
+  async verifyBackup(
+    @Args('backupId', { type: () => ID }) backupId: string,
+    @Args('readData', { type: () => Boolean, defaultValue: true }) readData: boolean,
+    @Actor() actor: string,
+  ): Promise<Job> {
+    return toJob(await this.backupRequests.verifyBackup(backupId, readData, actor));
+  }
+
+  @Mutation(() => Boolean)
+  async deleteBackup(@Args('id', { type: () => ID }) id: string, @Actor() actor: string): Promise<boolean> {
+    await this.backupService.delete(id, actor);
+    return true;
+  }
+
+  @Mutation(() => Backup)
+  async pinBackup(@Args('id', { type: () => ID }) id: string, @Args('pinned') pinned: boolean, @Actor() actor: string): Promise<Backup> {
+    return toBackup(await this.backupService.pin(id, pinned, actor));
+  }
+}

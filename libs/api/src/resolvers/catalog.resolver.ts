@@ -1,0 +1,69 @@
+/** Plugins, networks, nodes, destinations and policies. */
+import { Args, ID, Mutation, Query, Resolver } from '@nestjs/graphql';
+import { DestinationService, NetworkService, NodeService, PluginRegistry, PolicyService } from '@chainvault/core';
+import { CreateDestinationInput, CreateNetworkInput, CreatePolicyInput, RegisterNodeInput } from '../types/inputs';
+import { toDestination, toNetwork, toNode, toPlugin, toPolicy } from '../types/mappers';
+import { Destination, Network, Node, Plugin, Policy } from '../types/objects';
+import { Actor } from './actor';
+
+@Resolver()
+export class CatalogResolver {
+  constructor(
+    private readonly pluginRegistry: PluginRegistry,
+    private readonly networkService: NetworkService,
+    private readonly nodeService: NodeService,
+    private readonly destinationService: DestinationService,
+    private readonly policyService: PolicyService,
+  ) {}
+
+  @Query(() => [Plugin], { description: 'Every plugin package found, loaded or not (a FAILED one says why).' })
+  plugins(): Plugin[] {
+    return this.pluginRegistry.list().map(toPlugin);
+  }
+
+  @Query(() => [Network])
+  async networks(): Promise<Network[]> {
+    return (await this.networkService.list()).map(toNetwork);
+  }
+
+  @Query(() => [Node])
+  async nodes(@Args('networkId', { type: () => ID, nullable: true }) networkId?: string): Promise<Node[]> {
+    return (await this.nodeService.list(networkId)).map((n) => toNode(n, this.nodeService.secretFields(n)));
+  }
+
+  @Query(() => [Destination])
+  async destinations(): Promise<Destination[]> {
+    return (await this.destinationService.list()).map(toDestination);
+  }
+
+  @Query(() => [Policy])
+  async policies(): Promise<Policy[]> {
+    return (await this.policyService.list()).map(toPolicy);
+  }
+
+  @Mutation(() => Network)
+  async createNetwork(@Args('input') input: CreateNetworkInput, @Actor() actor: string): Promise<Network> {
+    return toNetwork(await this.networkService.create(input, actor));
+  }
+
+  @Mutation(() => Node)
+  async registerNode(@Args('input') input: RegisterNodeInput, @Actor() actor: string): Promise<Node> {
+    const node = await this.nodeService.register(input, actor);
+    return toNode(node, this.nodeService.secretFields(node));
+  }
+
+  @Mutation(() => Destination)
+  async createDestination(@Args('input') input: CreateDestinationInput, @Actor() actor: string): Promise<Destination> {
+    return toDestination(await this.destinationService.create(input, actor));
+  }
+
+  @Mutation(() => Policy)
+  async createPolicy(@Args('input') input: CreatePolicyInput, @Actor() actor: string): Promise<Policy> {
+    return toPolicy(await this.policyService.create(input, actor));
+  }
+
+  @Mutation(() => Plugin, { description: 'Installs a plugin package (npm name, tarball path or folder) into the data directory and loads it.' })
+  async installPlugin(@Args('spec') spec: string): Promise<Plugin> {
+    return toPlugin(await this.pluginRegistry.install(spec));
+  }
+}

@@ -1,0 +1,74 @@
+/** GraphQL input types. Shapes are checked further by the services, which name the bad field. */
+import { Field, ID, InputType, Int } from '@nestjs/graphql';
+import { JsonScalar } from './json.scalar';
+import { BackupStatus, DestinationKind, SchedulePreset } from './enums';
+
+@InputType()
+export class CreateNetworkInput {
+  @Field() name!: string;
+  @Field() protocol!: string;
+  @Field(() => JsonScalar, { nullable: true }) labels?: Record<string, string>;
+}
+
+@InputType()
+export class RegisterNodeInput {
+  @Field(() => ID) networkId!: string;
+  @Field() name!: string;
+  @Field({ description: 'The plugin id, e.g. directory or ethereum.' }) plugin!: string;
+  @Field() role!: string;
+  @Field(() => JsonScalar) config!: unknown;
+}
+
+@InputType()
+export class CreateDestinationInput {
+  @Field() name!: string;
+  @Field(() => DestinationKind) kind!: DestinationKind;
+  @Field(() => JsonScalar) config!: unknown;
+}
+
+@InputType()
+export class ScheduleInput {
+  @Field(() => SchedulePreset, { nullable: true }) preset?: SchedulePreset;
+  @Field(() => String, { nullable: true }) cron?: string;
+  @Field(() => String, { nullable: true, description: 'IANA time zone; default UTC.' }) timeZone?: string;
+}
+
+@InputType()
+export class RetentionInput {
+  @Field(() => Int, { nullable: true }) keepLast?: number;
+  @Field(() => Int, { nullable: true }) keepHourly?: number;
+  @Field(() => Int, { nullable: true }) keepDaily?: number;
+  @Field(() => Int, { nullable: true }) keepWeekly?: number;
+  @Field(() => Int, { nullable: true }) keepMonthly?: number;
+  @Field(() => Int, { nullable: true }) keepYearly?: number;
+  @Field(() => String, { nullable: true }) keepWithin?: string;
+}
+
+@InputType()
+export class CreatePolicyInput {
+  @Field() name!: string;
+  @Field(() => ID, { nullable: true }) nodeId?: string;
+  @Field(() => ID, { nullable: true }) networkId?: string;
+  @Field() method!: string;
+  @Field(() => JsonScalar, { nullable: true }) options?: unknown;
+  @Field(() => ScheduleInput, { nullable: true }) schedule?: ScheduleInput;
+  @Field(() => [ID]) destinationIds!: string[];
+  @Field(() => RetentionInput, { nullable: true }) retention?: RetentionInput;
+  @Field(() => Boolean, { nullable: true }) enabled?: boolean;
+}
+
+@InputType()
+export class RestoreInput {
+  @Field(() => ID) backupId!: string;
+  @Field(() => ID, { nullable: true }) targetNodeId?: string;
+  @Field(() => JsonScalar, { nullable: true }) targetConfig?: unknown;
+  @Field(() => JsonScalar, { nullable: true }) options?: unknown;
+}
+
+@InputType()
+export class BackupFilter {
+  @Field(() => ID, { nullable: true }) policyId?: string;
+  @Field(() => ID, { nullable: true }) nodeId?: string;
+  @Field(() => ID, { nullable: true }) networkId?: string;
+  @Field(() => [BackupStatus], { nullable: true, description: 'Default: every status but DELETED.' }) status?: BackupStatus[];
+}

@@ -1,0 +1,95 @@
+/** From catalog rows to API objects: the one place that decides what leaves the server. */
+import type { BackupEntity, DestinationEntity, JobEntity, NetworkEntity, NodeEntity, PluginRecord, PolicyEntity } from '@chainvault/core';
+import type { Backup, Destination, Job, Network, Node, Plugin, Policy } from './objects';
+
+export function toPlugin(record: PluginRecord): Plugin {
+  return {
+    id: record.id,
+    packageName: record.packageName,
+    version: record.version,
+    apiVersion: record.apiVersion,
+    protocols: record.protocols,
+    methods: record.methods,
+    status: record.status,
+    error: record.error,
+    source: record.source,
+    nodeConfigSchema: record.nodeConfigSchema,
+  };
+}
+
+export function toNetwork(n: NetworkEntity): Network {
+  return { id: n.id, name: n.name, protocol: n.protocol, labels: n.labels, createdAt: n.createdAt };
+}
+
+/** Secret values are never part of the object: only the names of the secret fields that are set. */
+export function toNode(n: NodeEntity, secretFields: string[]): Node {
+  return { id: n.id, networkId: n.networkId, name: n.name, plugin: n.pluginId, role: n.role, config: n.config, secretFields, createdAt: n.createdAt };
+}
+
+export function toDestination(d: DestinationEntity): Destination {
+  return { id: d.id, name: d.name, kind: d.kind, config: d.config, createdAt: d.createdAt };
+}
+
+export function toPolicy(p: PolicyEntity): Policy {
+  return {
+    id: p.id,
+    name: p.name,
+    networkId: p.networkId,
+    nodeId: p.nodeId,
+    plugin: p.pluginId,
+    method: p.method,
+    options: p.options,
+    schedule: p.schedule,
+    destinationIds: p.destinationIds,
+    retention: p.retention,
+    enabled: p.enabled,
+    createdAt: p.createdAt,
+  };
+}
+
+export function toBackup(b: BackupEntity): Backup {
+  return {
+    id: b.id,
+    policyId: b.policyId,
+    networkId: b.networkId,
+    nodeId: b.nodeId,
+    plugin: b.pluginId,
+    method: b.method,
+    status: b.status,
+    destinationId: b.destinationId,
+    jobId: b.jobId,
+    startedAt: b.startedAt,
+    createdAt: b.createdAt,
+    logicalSize: b.logicalBytes,
+    storedSize: b.storedBytes,
+    bytesRead: b.bytesRead,
+    fileCount: b.fileCount,
+    filesRead: b.filesRead,
+    filesUnchanged: b.filesUnchanged,
+    metadata: b.metadata,
+    dependsOnId: b.dependsOnId,
+    verification: b.verification,
+    verifiedAt: b.verifiedAt,
+    verificationProblems: b.verificationProblems,
+    pinned: b.pinned,
+  };
+}
+
+export function toJob(j: JobEntity): Job {
+  return {
+    id: j.id,
+    kind: j.kind,
+    status: j.status,
+    policyId: j.policyId,
+    backupId: j.backupId,
+    restoreId: j.restoreId,
+    progress: j.progress ? { ...j.progress } : null,
+    log: j.log,
+    error: j.error,
+    result: j.result,
+    attempts: j.attempts,
+    createdAt: j.createdAt,
+    startedAt: j.startedAt,
+    finishedAt: j.finishedAt,
+  };
+}

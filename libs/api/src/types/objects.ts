@@ -1,0 +1,183 @@
+/** GraphQL object types. Field names and shapes follow DESIGN §6; scripts rely on them. */
+import { Field, Float, ID, Int, ObjectType } from '@nestjs/graphql';
+import { JsonScalar } from './json.scalar';
+import { BackupStatus, DestinationKind, JobKind, JobStatus, PluginStatus, SchedulePreset, VerificationState } from './enums';
+
+@ObjectType()
+export class PluginMethod {
+  @Field() name!: string;
+  @Field({ description: 'node or network' }) scope!: string;
+  @Field() description!: string;
+  @Field(() => [String]) excludes!: string[];
+  @Field(() => JsonScalar) optionsSchema!: unknown;
+}
+
+@ObjectType()
+export class Plugin {
+  @Field() id!: string;
+  @Field() packageName!: string;
+  @Field() version!: string;
+  @Field({ description: 'The plugin API range the package declares.' }) apiVersion!: string;
+  @Field(() => [String]) protocols!: string[];
+  @Field(() => [PluginMethod]) methods!: PluginMethod[];
+  @Field(() => PluginStatus) status!: PluginStatus;
+  @Field(() => String, { nullable: true }) error!: string | null;
+  @Field({ description: 'builtin or installed' }) source!: string;
+  @Field(() => JsonScalar, { nullable: true }) nodeConfigSchema!: unknown;
+}
+
+@ObjectType()
+export class Network {
+  @Field(() => ID) id!: string;
+  @Field() name!: string;
+  @Field() protocol!: string;
+  @Field(() => JsonScalar) labels!: unknown;
+  @Field() createdAt!: Date;
+}
+
+@ObjectType()
+export class Node {
+  @Field(() => ID) id!: string;
+  @Field(() => ID) networkId!: string;
+  @Field() name!: string;
+  @Field({ description: 'The plugin id.' }) plugin!: string;
+  @Field() role!: string;
+  @Field(() => JsonScalar, { description: 'The config without its secret fields.' }) config!: unknown;
+  @Field(() => [String], { description: 'Names of the secret fields that are set (values are never returned).' }) secretFields!: string[];
+  @Field() createdAt!: Date;
+}
+
+@ObjectType()
+export class Destination {
+  @Field(() => ID) id!: string;
+  @Field() name!: string;
+  @Field(() => DestinationKind) kind!: DestinationKind;
+  @Field(() => JsonScalar) config!: unknown;
+  @Field() createdAt!: Date;
+}
+
+@ObjectType()
+export class Schedule {
+  @Field(() => SchedulePreset, { nullable: true }) preset?: SchedulePreset;
+  @Field(() => String, { nullable: true }) cron?: string;
+  @Field() timeZone!: string;
+}
+
+@ObjectType()
+export class Retention {
+  @Field(() => Int, { nullable: true }) keepLast?: number;
+  @Field(() => Int, { nullable: true }) keepHourly?: number;
+  @Field(() => Int, { nullable: true }) keepDaily?: number;
+  @Field(() => Int, { nullable: true }) keepWeekly?: number;
+  @Field(() => Int, { nullable: true }) keepMonthly?: number;
+  @Field(() => Int, { nullable: true }) keepYearly?: number;
+  @Field(() => String, { nullable: true }) keepWithin?: string;
+}
+
+@ObjectType()
+export class Policy {
+  @Field(() => ID) id!: string;
+  @Field() name!: string;
+  @Field(() => ID) networkId!: string;
+  @Field(() => ID, { nullable: true }) nodeId!: string | null;
+  @Field() plugin!: string;
+  @Field() method!: string;
+  @Field(() => JsonScalar) options!: unknown;
+  @Field(() => Schedule, { nullable: true }) schedule!: Schedule | null;
+  @Field(() => [ID]) destinationIds!: string[];
+  @Field(() => Retention) retention!: Retention;
+  @Field() enabled!: boolean;
+  @Field() createdAt!: Date;
+}
+
+@ObjectType()
+export class BackupFile {
+  @Field() path!: string;
+  @Field({ description: 'file, directory or symlink' }) type!: string;
+  @Field(() => Float) size!: number;
+  @Field(() => Int) mode!: number;
+  @Field() mtime!: Date;
+  @Field(() => String, { nullable: true }) sha256?: string;
+  @Field(() => String, { nullable: true }) linkTarget?: string;
+}
+
+@ObjectType()
+export class Backup {
+  @Field(() => ID) id!: string;
+  @Field(() => ID) policyId!: string;
+  @Field(() => ID) networkId!: string;
+  @Field(() => ID, { nullable: true }) nodeId!: string | null;
+  @Field() plugin!: string;
+  @Field() method!: string;
+  @Field(() => BackupStatus) status!: BackupStatus;
+  @Field(() => ID) destinationId!: string;
+  @Field(() => ID, { nullable: true }) jobId!: string | null;
+  @Field() startedAt!: Date;
+  @Field({ description: 'When the backup completed.' }) createdAt!: Date;
+  @Field(() => Float, { description: 'Sum of the sizes of the files in the backup.' }) logicalSize!: number;
+  @Field(() => Float, { description: 'Bytes this backup added to the repository after deduplication.' }) storedSize!: number;
+  @Field(() => Float, { description: 'Bytes read from the source (unchanged files are not read).' }) bytesRead!: number;
+  @Field(() => Int) fileCount!: number;
+  @Field(() => Int) filesRead!: number;
+  @Field(() => Int) filesUnchanged!: number;
+  @Field(() => JsonScalar) metadata!: unknown;
+  @Field(() => ID, { nullable: true }) dependsOnId!: string | null;
+  @Field(() => VerificationState) verification!: VerificationState;
+  @Field(() => Date, { nullable: true }) verifiedAt!: Date | null;
+  @Field(() => [String]) verificationProblems!: string[];
+  @Field() pinned!: boolean;
+}
+
+@ObjectType()
+export class PageInfo {
+  @Field(() => String, { nullable: true }) endCursor!: string | null;
+  @Field() hasNextPage!: boolean;
+}
+
+@ObjectType()
+export class BackupEdge {
+  @Field() cursor!: string;
+  @Field(() => Backup) node!: Backup;
+}
+
+@ObjectType()
+export class BackupConnection {
+  @Field(() => [BackupEdge]) edges!: BackupEdge[];
+  @Field(() => [Backup]) nodes!: Backup[];
+  @Field(() => PageInfo) pageInfo!: PageInfo;
+  @Field(() => Int) totalCount!: number;
+}
+
+@ObjectType()
+export class JobProgress {
+  @Field({ description: 'bytes, blocks, files or steps' }) unit!: string;
+  @Field(() => Float) done!: number;
+  @Field(() => Float, { nullable: true }) total?: number;
+  @Field(() => String, { nullable: true }) message?: string;
+  @Field() updatedAt!: string;
+}
+
+@ObjectType()
+export class JobLogLine {
+  @Field() at!: string;
+  @Field() level!: string;
+  @Field() message!: string;
+}
+
+@ObjectType()
+export class Job {
+  @Field(() => ID) id!: string;
+  @Field(() => JobKind) kind!: JobKind;
+  @Field(() => JobStatus) status!: JobStatus;
+  @Field(() => ID, { nullable: true }) policyId!: string | null;
+  @Field(() => ID, { nullable: true }) backupId!: string | null;
+  @Field(() => ID, { nullable: true }) restoreId!: string | null;
+  @Field(() => JobProgress, { nullable: true }) progress!: JobProgress | null;
+  @Field(() => [JobLogLine]) log!: JobLogLine[];
+  @Field(() => String, { nullable: true }) error!: string | null;
+  @Field(() => JsonScalar, { nullable: true }) result!: unknown;
+  @Field(() => Int) attempts!: number;
+  @Field() createdAt!: Date;
+  @Field(() => Date, { nullable: true }) startedAt!: Date | null;
+  @Field(() => Date, { nullable: true }) finishedAt!: Date | null;
+}

@@ -1,0 +1,31 @@
+/** Starting backup and verify jobs on request, with the checks that keep runs from piling up. */
+import { Injectable } from '@nestjs/common';
+import { JobKind, type JobEntity } from '../catalog/entities';
+import { ChainvaultError } from '../errors/chainvault.errors';
+import { JobService } from '../jobs/job.service';
+import { PluginRegistry } from '../plugins/plugin-registry.service';
+import { PolicyService } from '../policies/policy.service';
+import { BackupService } from './backup.service';
+
+@Injectable()
+export class BackupRequests {
+  constructor(
+    private readonly policies: PolicyService,
+    private readonly backups: BackupService,
+    private readonly jobs: JobService,
+    private readonly plugins: PluginRegistry,
+  ) {}
+
+  async runBackup(policyId: string, actor: string): Promise<JobEntity> {
+    const policy = await this.policies.get(policyId);
+    this.plugins.method(policy.pluginId, policy.method);
+    const active = await this.jobs.findActiveBackup(policy.id);
+    if (active) throw ChainvaultError.conflict(`policy "${policy.name}" already has a backup ${active.status.toLowerCase()} (job ${active.id})`, { jobId: active.id });
+    return this.jobs.create({ kind: JobKind.BACKUP, policyId: policy.id }, actor);
+  }
+
+  async verifyBackup(backupId: string, readData: boolean, actor: string): Promise<JobEntity> {
+    const backup = await this.backups.getUsable(backupId);
+    return this.jobs.create({ kind: JobKind.VERIFY, policyId: backup.policyId, backupId: backup.id, payload: { readData } }, actor);
+  }
+}

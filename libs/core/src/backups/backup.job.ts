@@ -1,0 +1,98 @@
+/** Runs a policy's backup: the plugin streams data into the repository, the manifest is written last, then the catalog row. */
+import { Inject, Injectable } from '@nestjs/common';
+import type { NodeHandle } from '@chainvault/plugin-sdk';
+import type { Manifest } from '@chainvault/repository';
+import { randomUUID } from 'node:crypto';
+import { JobKind, type JobEntity } from '../catalog/entities';
+import { CHAINVAULT_CONFIG, type ChainvaultConfig } from '../config/chainvault-config';
+import { DestinationService } from '../destinations/destination.service';
+import type { JobHandler, JobRun } from '../jobs/job-handler';
+import { commonContext, withJobTempDir } from '../jobs/plugin-context';
+import { NetworkService } from '../networks/network.service';
+import { NodeService } from '../nodes/node.service';
+import { PluginRegistry } from '../plugins/plugin-registry.service';
+import { PolicyService } from '../policies/policy.service';
+import { BackupService } from './backup.service';
+
+@Injectable()
+export class BackupJob implements JobHandler {
+  readonly kind = JobKind.BACKUP;
+
+  constructor(
+    @Inject(CHAINVAULT_CONFIG) private readonly config: ChainvaultConfig,
+    private readonly policies: PolicyService,
+    private readonly networks: NetworkService,
+    private readonly nodes: NodeService,
+    private readonly destinations: DestinationService,
+    private readonly plugins: PluginRegistry,
+    private readonly backups: BackupService,
+  ) {}
+
+  async run(run: JobRun): Promise<Record<string, unknown>> {
+    const policy = await this.policies.get(run.job.policyId!);
+    const network = await this.networks.get(policy.networkId);
+    const nodes = policy.nodeId ? [await this.nodes.get(policy.nodeId)] : await this.nodes.list(policy.networkId);
+    const handles: NodeHandle[] = nodes.map((n) => this.nodes.handle(n));
+    const method = this.plugins.method(policy.pluginId, policy.method);
+    const destination = await this.destinations.get(policy.destinationIds[0]);
+    const repository = await this.destinations.openRepository(destination);
+
+    const previous = await this.backups.latestCompleted(policy.id);
+    let previousManifest: Manifest | null = null;
+    if (previous) {
+      previousManifest = await repository.readManifest(previous.id).catch((error: Error) => {
+        run.log.warn(`previous backup ${previous.id} cannot be read (${error.message}); every file will be read again`);
+        return null;
+      });
+    }
+
+    const backupId = randomUUID();
+    await run.assignBackup(backupId);
+    const startedAt = new Date();
+    run.log.info(`backing up ${policy.nodeId ? `node ${nodes[0].name}` : `network ${network.name}`} with ${policy.pluginId}/${policy.method} to ${destination.name}`);
+    const writer = repository.startBackup({
+      backupId,
+      previous: previousManifest,
+      signal: run.signal,
+      onProgress: (p) => run.progress.update({ unit: 'bytes', done: p.bytes, message: p.currentPath }),
+    });
+
+    const outcome = await withJobTempDir(this.config.dataDir, run.job.id, (tempDir) =>
+      method.backup({
+        ...commonContext(run, policy.method, policy.options, tempDir),
+        network: { id: network.id, name: network.name, protocol: network.protocol },
+        node: policy.nodeId ? handles[0] : undefined,
+        nodes: handles,
+        previous: previous ? { id: previous.id, createdAt: previous.createdAt, metadata: previous.metadata as NodeHandle['config'] } : null,
+        artifacts: writer,
+      }),
+    );
+    run.signal.throwIfAborted();
+    const dependsOnId = outcome?.dependsOnPrevious && previous ? previous.id : null;
+    const manifest = await writer.commit({
+      createdAt: new Date(),
+      labels: { policyId: policy.id, networkId: network.id, nodeIds: nodes.map((n) => n.id), pluginId: policy.pluginId, method: policy.method, jobId: run.job.id, startedAt: startedAt.toISOString(), dependsOnId },
+      metadata: outcome?.metadata ?? {},
+    });
+    await this.backups.record(BackupService.fromManifest(manifest, policy, { jobId: run.job.id, startedAt, dependsOnId }));
+    run.log.info(
+      `backup ${backupId} complete: ${manifest.stats.filesRead} files read (${manifest.stats.bytesRead} bytes), ${manifest.stats.filesUnchanged} unchanged, ${manifest.stats.storedBytes} new bytes stored`,
+    );
+    return { backupId, ...manifest.stats };
+  }
+
+  /** A backup whose manifest was written before the process died is complete: record it. */
+  async recover(job: JobEntity): Promise<Record<string, unknown> | null> {
+    if (!job.backupId || !job.policyId) return null;
+    const policy = await this.policies.get(job.policyId);
+    const repository = await this.destinations.openRepository(await this.destinations.get(policy.destinationIds[0]));
+    if (!(await repository.hasBackup(job.backupId))) return null;
+    if (await this.backups.exists(job.backupId)) return { backupId: job.backupId, recovered: true };
+    const manifest = await repository.readManifest(job.backupId);
+    const labels = manifest.labels as { startedAt?: string; dependsOnId?: string | null };
+    await this.backups.record(
+      BackupService.fromManifest(manifest, policy, { jobId: job.id, startedAt: new Date(labels.startedAt ?? manifest.createdAt), dependsOnId: labels.dependsOnId ?? null }),
+    );
+    return { backupId: job.backupId, ...manifest.stats, recovered: true };
+  }
+}

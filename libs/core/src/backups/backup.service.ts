@@ -1,0 +1,158 @@
+/** The backup catalog: listing, reading, pinning and deleting backups. */
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Manifest } from '@chainvault/repository';
+import { In, Not, Repository } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import { BackupEntity, BackupStatus, JobKind, JobStatus, JobEntity, VerificationState, type PolicyEntity } from '../catalog/entities';
+import { DestinationService } from '../destinations/destination.service';
+import { ChainvaultError } from '../errors/chainvault.errors';
+
+export interface BackupFilter {
+  policyId?: string | null;
+  nodeId?: string | null;
+  networkId?: string | null;
+  statuses?: BackupStatus[] | null;
+}
+
+export interface BackupPage {
+  items: BackupEntity[];
+  totalCount: number;
+  endCursor: string | null;
+  hasNextPage: boolean;
+}
+
+const MAX_PAGE = 500;
+
+/** An opaque position in the newest-first list of backups. */
+export function backupCursor(backup: BackupEntity): string {
+  return Buffer.from(`${backup.createdAt.toISOString()}|${backup.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  const [createdAt, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (!createdAt || !id || Number.isNaN(Date.parse(createdAt))) throw ChainvaultError.badInput(`after: "${cursor}" is not a cursor this API returned`);
+  return { createdAt, id };
+}
+
+@Injectable()
+export class BackupService {
+  constructor(
+    @InjectRepository(BackupEntity) private readonly backups: Repository<BackupEntity>,
+    @InjectRepository(JobEntity) private readonly jobs: Repository<JobEntity>,
+    private readonly destinations: DestinationService,
+    private readonly audit: AuditService,
+  ) {}
+
+  async list(filter: BackupFilter = {}, first = 50, after?: string | null): Promise<BackupPage> {
+    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw ChainvaultError.badInput(`first must be between 1 and ${MAX_PAGE}, got ${first}`);
+    const query = this.backups.createQueryBuilder('b');
+    if (filter.policyId) query.andWhere('b.policy_id = :policyId', { policyId: filter.policyId });
+    if (filter.nodeId) query.andWhere('b.node_id = :nodeId', { nodeId: filter.nodeId });
+    if (filter.networkId) query.andWhere('b.network_id = :networkId', { networkId: filter.networkId });
+    if (filter.statuses?.length) query.andWhere('b.status IN (:...statuses)', { statuses: filter.statuses });
+    else query.andWhere('b.status <> :deleted', { deleted: BackupStatus.DELETED });
+    const totalCount = await query.getCount();
+    if (after) {
+      const cursor = decodeCursor(after);
+      query.andWhere('(b.created_at < :c OR (b.created_at = :c AND b.id < :id))', { c: cursor.createdAt, id: cursor.id });
+    }
+    const rows = await query.orderBy('b.created_at', 'DESC').addOrderBy('b.id', 'DESC').take(first + 1).getMany();
+    const items = rows.slice(0, first);
+    return { items, totalCount, endCursor: items.length ? backupCursor(items[items.length - 1]) : null, hasNextPage: rows.length > first };
+  }
+
+  async get(id: string): Promise<BackupEntity> {
+    const backup = await this.backups.findOneBy({ id });
+    if (!backup) throw ChainvaultError.notFound('backup', id);
+    return backup;
+  }
+
+  /** A backup that can be restored or verified: it exists and was not deleted or left failed. */
+  async getUsable(id: string): Promise<BackupEntity> {
+    const backup = await this.get(id);
+    if (backup.status !== BackupStatus.COMPLETED && backup.status !== BackupStatus.PARTIAL) {
+      throw ChainvaultError.conflict(`backup ${id} is ${backup.status} and cannot be used`);
+    }
+    return backup;
+  }
+
+  /** The newest completed backup of a policy: the base for the next incremental run. */
+  latestCompleted(policyId: string): Promise<BackupEntity | null> {
+    return this.backups.findOne({ where: { policyId, status: In([BackupStatus.COMPLETED, BackupStatus.PARTIAL]) }, order: { createdAt: 'DESC' } });
+  }
+
+  async manifest(backup: BackupEntity): Promise<Manifest> {
+    const repository = await this.destinations.openRepository(await this.destinations.get(backup.destinationId));
+    return repository.readManifest(backup.id);
+  }
+
+  exists(id: string): Promise<boolean> {
+    return this.backups.existsBy({ id });
+  }
+
+  async record(backup: BackupEntity): Promise<void> {
+    await this.backups.insert(backup);
+  }
+
+  async recordVerification(id: string, state: VerificationState, problems: string[]): Promise<void> {
+    await this.backups.update({ id }, { verification: state, verifiedAt: new Date(), verificationProblems: problems.slice(0, 100) });
+  }
+
+  async pin(id: string, pinned: boolean, actor: string): Promise<BackupEntity> {
+    const backup = await this.get(id);
+    if (backup.status === BackupStatus.DELETED) throw ChainvaultError.conflict(`backup ${id} was deleted`);
+    await this.backups.update({ id }, { pinned });
+    await this.audit.record({ actor, action: pinned ? 'backup.pin' : 'backup.unpin', subjectType: 'backup', subjectId: id });
+    return this.get(id);
+  }
+
+  /**
+   * Deletes a backup from the catalog (kept as DELETED for the record) and its manifest from
+   * the repository. Refused while it is pinned, in use, or needed by another backup.
+   */
+  async delete(id: string, actor: string): Promise<void> {
+    const backup = await this.get(id);
+    if (backup.status === BackupStatus.DELETED) throw ChainvaultError.conflict(`backup ${id} was already deleted`);
+    if (backup.pinned) throw ChainvaultError.conflict(`backup ${id} is pinned; unpin it before deleting it`);
+    const dependant = await this.backups.findOneBy({ dependsOnId: id, status: Not(BackupStatus.DELETED) });
+    if (dependant) throw ChainvaultError.conflict(`backup ${dependant.id} depends on backup ${id}; delete it first`);
+    const user = await this.jobs.findOneBy({ backupId: id, status: In([JobStatus.QUEUED, JobStatus.RUNNING]), kind: In([JobKind.RESTORE, JobKind.VERIFY]) });
+    if (user) throw ChainvaultError.conflict(`job ${user.id} (${user.kind}) is using backup ${id}; wait for it or cancel it`);
+    await this.backups.update({ id }, { status: BackupStatus.DELETED, deletedAt: new Date() });
+    const repository = await this.destinations.openRepository(await this.destinations.get(backup.destinationId));
+    await repository.deleteBackup(id);
+    await this.audit.record({ actor, action: 'backup.delete', subjectType: 'backup', subjectId: id });
+  }
+
+  /** Builds the catalog row of a backup from its committed manifest. */
+  static fromManifest(manifest: Manifest, policy: PolicyEntity, details: { jobId: string; startedAt: Date; dependsOnId: string | null }): BackupEntity {
+    const files = manifest.entries.filter((e) => e.type === 'file').length;
+    return Object.assign(new BackupEntity(), {
+      id: manifest.backupId,
+      policyId: policy.id,
+      networkId: policy.networkId,
+      nodeId: policy.nodeId,
+      pluginId: policy.pluginId,
+      method: policy.method,
+      status: BackupStatus.COMPLETED,
+      destinationId: policy.destinationIds[0],
+      jobId: details.jobId,
+      startedAt: details.startedAt,
+      createdAt: new Date(manifest.createdAt),
+      logicalBytes: manifest.stats.logicalBytes,
+      storedBytes: manifest.stats.storedBytes,
+      bytesRead: manifest.stats.bytesRead,
+      fileCount: files,
+      filesRead: manifest.stats.filesRead,
+      filesUnchanged: manifest.stats.filesUnchanged,
+      metadata: manifest.metadata,
+      dependsOnId: details.dependsOnId,
+      verification: VerificationState.UNVERIFIED,
+      verifiedAt: null,
+      verificationProblems: [],
+      pinned: false,
+      deletedAt: null,
+    });
+  }
+}

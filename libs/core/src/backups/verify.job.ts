@@ -1,0 +1,66 @@
+/**
+ * Verifies a stored backup: the repository re-hashes what it holds, then the plugin proves
+ * the content against the protocol's own rules. The verdict is recorded on the backup.
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import { JobKind, VerificationState, type JobEntity } from '../catalog/entities';
+import { CHAINVAULT_CONFIG, type ChainvaultConfig } from '../config/chainvault-config';
+import { DestinationService } from '../destinations/destination.service';
+import type { JobHandler, JobRun } from '../jobs/job-handler';
+import { commonContext, withJobTempDir } from '../jobs/plugin-context';
+import { PluginRegistry } from '../plugins/plugin-registry.service';
+import { BackupService } from './backup.service';
+
+/** A failure that is the expected outcome of the job (a corrupt backup), not a fault of the server. */
+class BackupCorrupt extends Error {
+  readonly expected = true;
+}
+
+@Injectable()
+export class VerifyJob implements JobHandler {
+  readonly kind = JobKind.VERIFY;
+
+  constructor(
+    @Inject(CHAINVAULT_CONFIG) private readonly config: ChainvaultConfig,
+    private readonly backups: BackupService,
+    private readonly destinations: DestinationService,
+    private readonly plugins: PluginRegistry,
+  ) {}
+
+  async run(run: JobRun): Promise<Record<string, unknown>> {
+    const backup = await this.backups.getUsable(run.job.backupId!);
+    const readData = run.job.payload.readData !== false;
+    const repository = await this.destinations.openRepository(await this.destinations.get(backup.destinationId));
+    run.log.info(`verifying backup ${backup.id}${readData ? ', re-hashing all data' : ', checking structure only'}`);
+    const stored = await repository.verify(backup.id, {
+      readData,
+      signal: run.signal,
+      onProgress: (p) => run.progress.update({ unit: 'bytes', done: p.bytes, total: backup.logicalBytes, message: `${p.files} files` }),
+    });
+    const problems = [...stored.problems];
+    let checked: Record<string, number> = {};
+    const method = this.plugins.method(backup.pluginId, backup.method);
+    if (problems.length === 0 && method.verify) {
+      const reader = await repository.openBackup(backup.id, { signal: run.signal });
+      const report = await withJobTempDir(this.config.dataDir, run.job.id, (tempDir) =>
+        method.verify!({
+          ...commonContext(run, backup.method, {}, tempDir),
+          backup: { id: backup.id, createdAt: backup.createdAt, metadata: backup.metadata as never },
+          artifacts: reader,
+        }),
+      );
+      problems.push(...report.problems);
+      checked = report.checked ?? {};
+    }
+    run.signal.throwIfAborted();
+    await this.backups.recordVerification(backup.id, problems.length ? VerificationState.CORRUPT : VerificationState.VERIFIED, problems);
+    for (const problem of problems.slice(0, 50)) run.log.error(problem);
+    if (problems.length > 0) throw new BackupCorrupt(`backup ${backup.id} is corrupt: ${problems.length} problem(s), first: ${problems[0]}`);
+    run.log.info(`backup ${backup.id} verified: ${stored.files} files, ${stored.chunks} chunks, ${stored.bytesRead} bytes read`);
+    return { files: stored.files, chunks: stored.chunks, bytesRead: stored.bytesRead, readData, ...checked };
+  }
+
+  async recover(): Promise<Record<string, unknown> | null> {
+    return null;
+  }
+}

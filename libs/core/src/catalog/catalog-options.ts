@@ -1,0 +1,37 @@
+/** TypeORM options for the catalog: SQLite in the data directory by default, PostgreSQL by URL. */
+import { join } from 'node:path';
+import type { DataSourceOptions } from 'typeorm';
+import {
+  AuditEventEntity,
+  BackupEntity,
+  DestinationEntity,
+  JobEntity,
+  NetworkEntity,
+  NodeEntity,
+  PolicyEntity,
+  RestoreEntity,
+} from './entities';
+import { InitialCatalog1763712000000 } from './migrations/1763712000000-initial-catalog';
+
+export const CATALOG_ENTITIES = [NetworkEntity, NodeEntity, DestinationEntity, PolicyEntity, BackupEntity, JobEntity, RestoreEntity, AuditEventEntity];
+export const CATALOG_MIGRATIONS = [InitialCatalog1763712000000];
+
+export function catalogOptions(settings: { dataDir: string; databaseUrl?: string }): DataSourceOptions {
+  const common = {
+    entities: CATALOG_ENTITIES,
+    migrations: CATALOG_MIGRATIONS,
+    migrationsRun: true,
+    migrationsTransactionMode: 'each' as const,
+    synchronize: false,
+    logging: ['error' as const],
+  };
+  if (settings.databaseUrl) {
+    return { ...common, type: 'postgres', url: settings.databaseUrl, extra: { max: 10 } };
+  }
+  return { ...common, type: 'sqlite', database: join(settings.dataDir, 'catalog.sqlite'), enableWAL: true, busyErrorRetry: 200 };
+}
+
+/** Which catalog a configuration selects, for messages and health. */
+export function catalogKind(settings: { databaseUrl?: string }): 'postgres' | 'sqlite' {
+  return settings.databaseUrl ? 'postgres' : 'sqlite';
+}

@@ -1,0 +1,99 @@
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { BigIntColumn, IdColumn, JsonColumn, TimestampColumn, type JsonMap } from '../columns';
+import { PolicyEntity } from './policy.entity';
+
+export enum BackupStatus {
+  RUNNING = 'RUNNING',
+  COMPLETED = 'COMPLETED',
+  PARTIAL = 'PARTIAL',
+  FAILED = 'FAILED',
+  DELETED = 'DELETED',
+}
+
+export enum VerificationState {
+  UNVERIFIED = 'UNVERIFIED',
+  VERIFIED = 'VERIFIED',
+  CORRUPT = 'CORRUPT',
+}
+
+/** One version of a node's or network's data, stored in a destination's repository. */
+@Entity('backup')
+@Index('ix_backup_policy_created', ['policyId', 'createdAt'])
+export class BackupEntity {
+  @PrimaryColumn({ type: 'varchar', length: 36, primaryKeyConstraintName: 'pk_backup' })
+  id!: string;
+
+  @IdColumn({ name: 'policy_id' })
+  policyId!: string;
+
+  @ManyToOne(() => PolicyEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'policy_id', foreignKeyConstraintName: 'fk_backup_policy_id' })
+  policy?: PolicyEntity;
+
+  @IdColumn({ name: 'network_id' })
+  networkId!: string;
+
+  @IdColumn({ name: 'node_id', nullable: true })
+  nodeId!: string | null;
+
+  @Column({ name: 'plugin_id', type: 'varchar', length: 64 })
+  pluginId!: string;
+
+  @Column({ type: 'varchar', length: 64 })
+  method!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  status!: BackupStatus;
+
+  @IdColumn({ name: 'destination_id' })
+  destinationId!: string;
+
+  @IdColumn({ name: 'job_id', nullable: true })
+  jobId!: string | null;
+
+  @TimestampColumn({ name: 'started_at' })
+  startedAt!: Date;
+
+  @TimestampColumn({ name: 'created_at' })
+  createdAt!: Date;
+
+  @BigIntColumn({ name: 'logical_bytes' })
+  logicalBytes!: number;
+
+  @BigIntColumn({ name: 'stored_bytes' })
+  storedBytes!: number;
+
+  @BigIntColumn({ name: 'bytes_read' })
+  bytesRead!: number;
+
+  @Column({ name: 'file_count', type: 'integer' })
+  fileCount!: number;
+
+  @Column({ name: 'files_read', type: 'integer' })
+  filesRead!: number;
+
+  @Column({ name: 'files_unchanged', type: 'integer' })
+  filesUnchanged!: number;
+
+  @JsonColumn()
+  metadata!: JsonMap;
+
+  /** The backup this one needs for a restore (a chain segment it continues). */
+  @IdColumn({ name: 'depends_on_id', nullable: true })
+  dependsOnId!: string | null;
+
+  @Column({ type: 'varchar', length: 16 })
+  verification!: VerificationState;
+
+  @TimestampColumn({ name: 'verified_at', nullable: true })
+  verifiedAt!: Date | null;
+
+  @JsonColumn({ name: 'verification_problems' })
+  verificationProblems!: string[];
+
+  @Column({ type: 'boolean' })
+  pinned!: boolean;
+
+  @TimestampColumn({ name: 'deleted_at', nullable: true })
+  deletedAt!: Date | null;
+}

@@ -1,0 +1,89 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { IdColumn, JsonColumn, TimestampColumn, type JsonMap } from '../columns';
+
+export enum JobKind {
+  BACKUP = 'BACKUP',
+  RESTORE = 'RESTORE',
+  VERIFY = 'VERIFY',
+}
+
+export enum JobStatus {
+  QUEUED = 'QUEUED',
+  RUNNING = 'RUNNING',
+  COMPLETED = 'COMPLETED',
+  FAILED = 'FAILED',
+  CANCELLED = 'CANCELLED',
+  SKIPPED = 'SKIPPED',
+}
+
+export interface JobProgress {
+  unit: 'bytes' | 'blocks' | 'files' | 'steps';
+  done: number;
+  total?: number;
+  message?: string;
+  updatedAt: string;
+}
+
+export interface JobLogLine {
+  at: string;
+  level: 'info' | 'warn' | 'error';
+  message: string;
+}
+
+/** A unit of work that survives restarts: what to do, how far it got, and how it ended. */
+@Entity('job')
+@Index('ix_job_status_created', ['status', 'createdAt'])
+export class JobEntity {
+  @PrimaryColumn({ type: 'varchar', length: 36, primaryKeyConstraintName: 'pk_job' })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  kind!: JobKind;
+
+  @Column({ type: 'varchar', length: 16 })
+  status!: JobStatus;
+
+  @IdColumn({ name: 'policy_id', nullable: true })
+  policyId!: string | null;
+
+  /** The backup this job produces (BACKUP), reads (RESTORE) or checks (VERIFY). */
+  @IdColumn({ name: 'backup_id', nullable: true })
+  backupId!: string | null;
+
+  @IdColumn({ name: 'restore_id', nullable: true })
+  restoreId!: string | null;
+
+  @JsonColumn()
+  payload!: JsonMap;
+
+  @JsonColumn({ nullable: true })
+  progress!: JobProgress | null;
+
+  @JsonColumn()
+  log!: JobLogLine[];
+
+  @Column({ type: 'text', nullable: true })
+  error!: string | null;
+
+  @JsonColumn({ nullable: true })
+  result!: JsonMap | null;
+
+  @Column({ type: 'integer' })
+  attempts!: number;
+
+  /** Which server instance runs the job, and until when its claim holds. */
+  @Column({ name: 'lease_owner', type: 'varchar', length: 64, nullable: true })
+  leaseOwner!: string | null;
+
+  @TimestampColumn({ name: 'lease_expires_at', nullable: true })
+  leaseExpiresAt!: Date | null;
+
+  @TimestampColumn({ name: 'created_at' })
+  createdAt!: Date;
+
+  @TimestampColumn({ name: 'started_at', nullable: true })
+  startedAt!: Date | null;
+
+  @TimestampColumn({ name: 'finished_at', nullable: true })
+  finishedAt!: Date | null;
+}

@@ -1,0 +1,80 @@
+import { Column, Entity, Unique, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { IdColumn, JsonColumn, TimestampColumn, type JsonMap } from '../columns';
+import { NetworkEntity } from './network.entity';
+import { NodeEntity } from './node.entity';
+
+export enum SchedulePreset {
+  HOURLY = 'HOURLY',
+  DAILY = 'DAILY',
+  TWICE_DAILY = 'TWICE_DAILY',
+  THREE_TIMES_DAILY = 'THREE_TIMES_DAILY',
+  FOUR_TIMES_DAILY = 'FOUR_TIMES_DAILY',
+}
+
+export interface PolicySchedule {
+  preset?: SchedulePreset;
+  cron?: string;
+  timeZone: string;
+}
+
+export interface RetentionRules {
+  keepLast?: number;
+  keepHourly?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+  keepYearly?: number;
+  /** A duration such as `30d`, `12h`, `2w`. */
+  keepWithin?: string;
+}
+
+/** What to back up, with which method, when, where to, and for how long. */
+@Entity('policy')
+@Unique('uq_policy_name', ['name'])
+export class PolicyEntity {
+  @PrimaryColumn({ type: 'varchar', length: 36, primaryKeyConstraintName: 'pk_policy' })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 200 })
+  name!: string;
+
+  @IdColumn({ name: 'network_id' })
+  networkId!: string;
+
+  @ManyToOne(() => NetworkEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'network_id', foreignKeyConstraintName: 'fk_policy_network_id' })
+  network?: NetworkEntity;
+
+  /** Set for node-scope methods; null for network-scope ones. */
+  @IdColumn({ name: 'node_id', nullable: true })
+  nodeId!: string | null;
+
+  @ManyToOne(() => NodeEntity, { onDelete: 'CASCADE', nullable: true })
+  @JoinColumn({ name: 'node_id', foreignKeyConstraintName: 'fk_policy_node_id' })
+  node?: NodeEntity | null;
+
+  @Column({ name: 'plugin_id', type: 'varchar', length: 64 })
+  pluginId!: string;
+
+  @Column({ type: 'varchar', length: 64 })
+  method!: string;
+
+  @JsonColumn()
+  options!: JsonMap;
+
+  @JsonColumn({ nullable: true })
+  schedule!: PolicySchedule | null;
+
+  /** The first is the primary destination. */
+  @JsonColumn({ name: 'destination_ids' })
+  destinationIds!: string[];
+
+  @JsonColumn()
+  retention!: RetentionRules;
+
+  @Column({ type: 'boolean' })
+  enabled!: boolean;
+
+  @TimestampColumn({ name: 'created_at' })
+  createdAt!: Date;
+}

@@ -1,0 +1,54 @@
+/** The domain and its services. The server provides CHAINVAULT_CONFIG and the TypeORM connection. */
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditService } from './audit/audit.service';
+import { BackupRequests } from './backups/backup-requests.service';
+import { BackupJob } from './backups/backup.job';
+import { BackupService } from './backups/backup.service';
+import { ChainHistoryService } from './backups/chain-history.service';
+import { VerifyJob } from './backups/verify.job';
+import { CATALOG_ENTITIES } from './catalog/catalog-options';
+import { DestinationService } from './destinations/destination.service';
+import { JOB_HANDLERS } from './jobs/job-handler';
+import { JobService } from './jobs/job.service';
+import { JobWorker } from './jobs/job.worker';
+import { NetworkService } from './networks/network.service';
+import { NodeService } from './nodes/node.service';
+import { PluginRegistry } from './plugins/plugin-registry.service';
+import { PolicyService } from './policies/policy.service';
+import { RestoreJob } from './restores/restore.job';
+import { RestoreService } from './restores/restore.service';
+import { secretBoxProvider } from './secrets/secret-box.provider';
+
+const services = [
+  AuditService,
+  BackupRequests,
+  BackupService,
+  ChainHistoryService,
+  DestinationService,
+  JobService,
+  NetworkService,
+  NodeService,
+  PluginRegistry,
+  PolicyService,
+  RestoreService,
+];
+
+@Module({
+  imports: [TypeOrmModule.forFeature(CATALOG_ENTITIES)],
+  providers: [
+    ...services,
+    secretBoxProvider,
+    BackupJob,
+    RestoreJob,
+    VerifyJob,
+    {
+      provide: JOB_HANDLERS,
+      inject: [BackupJob, RestoreJob, VerifyJob],
+      useFactory: (...handlers: unknown[]) => handlers,
+    },
+    JobWorker,
+  ],
+  exports: [...services, JobWorker],
+})
+export class CoreModule {}

@@ -1,0 +1,23 @@
+/**
+ * @packageDocumentation
+ * `@chainvault/core`: the catalog, the plugin host, jobs and the services behind the API.
+ */
+export * from './catalog/catalog-options';
+export * from './catalog/entities';
+export * from './config/chainvault-config';
+export * from './core.module';
+export * from './errors/chainvault.errors';
+export { AuditService } from './audit/audit.service';
+export { BackupRequests } from './backups/backup-requests.service';
+export { BackupService, backupCursor, type BackupFilter, type BackupPage } from './backups/backup.service';
+export { ChainHistoryService } from './backups/chain-history.service';
+export { DestinationService, DEFAULT_DESTINATION_NAME, type CreateDestination } from './destinations/destination.service';
+export { JobService, TERMINAL_JOB_STATUSES } from './jobs/job.service';
+export { JobWorker } from './jobs/job.worker';
+export { NetworkService, type CreateNetwork } from './networks/network.service';
+export { NodeService, type RegisterNode } from './nodes/node.service';
+export { PluginRegistry } from './plugins/plugin-registry.service';
+export { PluginStatus, type PluginRecord, type MethodDescription } from './plugins/plugin-record';
+export { PolicyService, type CreatePolicy } from './policies/policy.service';
+export { RestoreService, type RequestRestore } from './restores/restore.service';
+export { SecretBox } from './secrets/secret-box';

@@ -1,0 +1,26 @@
+/** The contract between the job worker and the code that does one kind of job. */
+import type { PluginLogger, ProgressReporter } from '@chainvault/plugin-sdk';
+import type { JsonMap } from '../catalog/columns';
+import type { JobEntity, JobKind } from '../catalog/entities';
+
+export interface JobRun {
+  job: JobEntity;
+  signal: AbortSignal;
+  progress: ProgressReporter;
+  log: PluginLogger;
+  /** Records the backup this job is producing, at once, so a restart can find it. */
+  assignBackup(backupId: string): Promise<void>;
+}
+
+export interface JobHandler {
+  readonly kind: JobKind;
+  /** Does the work; the returned object becomes the job's result. Throw to fail the job. */
+  run(run: JobRun): Promise<JsonMap>;
+  /**
+   * Called on start for a job whose worker died. Returns a result if the work turned out to be
+   * complete, or null if it must be reported as failed. Also cleans up what the job left.
+   */
+  recover(job: JobEntity): Promise<JsonMap | null>;
+}
+
+export const JOB_HANDLERS = Symbol('JOB_HANDLERS');

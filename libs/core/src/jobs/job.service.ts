@@ -1,0 +1,84 @@
+/** Jobs in the catalog: created here, claimed and run by the JobWorker. */
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { In, Repository } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import { JobEntity, JobKind, JobStatus } from '../catalog/entities';
+import { ChainvaultError } from '../errors/chainvault.errors';
+
+export const TERMINAL_JOB_STATUSES = [JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.SKIPPED];
+
+export interface NewJob {
+  kind: JobKind;
+  policyId?: string | null;
+  backupId?: string | null;
+  restoreId?: string | null;
+  payload?: Record<string, unknown>;
+}
+
+@Injectable()
+export class JobService {
+  /** Emits `queued` when a job is created and `cancel` (with its id) when one is cancelled. */
+  readonly events = new EventEmitter();
+
+  constructor(
+    @InjectRepository(JobEntity) private readonly jobs: Repository<JobEntity>,
+    private readonly audit: AuditService,
+  ) {}
+
+  async create(input: NewJob, actor: string): Promise<JobEntity> {
+    const job = this.jobs.create({
+      id: randomUUID(),
+      kind: input.kind,
+      status: JobStatus.QUEUED,
+      policyId: input.policyId ?? null,
+      backupId: input.backupId ?? null,
+      restoreId: input.restoreId ?? null,
+      payload: input.payload ?? {},
+      progress: null,
+      log: [],
+      error: null,
+      result: null,
+      attempts: 0,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      createdAt: new Date(),
+      startedAt: null,
+      finishedAt: null,
+    });
+    await this.jobs.insert(job);
+    await this.audit.record({ actor, action: `job.create`, subjectType: 'job', subjectId: job.id, details: { kind: job.kind, policyId: job.policyId, backupId: job.backupId } });
+    this.events.emit('queued', job.id);
+    return job;
+  }
+
+  async get(id: string): Promise<JobEntity> {
+    const job = await this.jobs.findOneBy({ id });
+    if (!job) throw ChainvaultError.notFound('job', id);
+    return job;
+  }
+
+  list(statuses?: JobStatus[] | null): Promise<JobEntity[]> {
+    return this.jobs.find({ where: statuses?.length ? { status: In(statuses) } : {}, order: { createdAt: 'DESC' }, take: 500 });
+  }
+
+  /** An unfinished backup job of the policy, if any: a policy never runs twice at once. */
+  findActiveBackup(policyId: string): Promise<JobEntity | null> {
+    return this.jobs.findOne({ where: { policyId, kind: JobKind.BACKUP, status: In([JobStatus.QUEUED, JobStatus.RUNNING]) } });
+  }
+
+  async cancel(id: string, actor: string): Promise<JobEntity> {
+    const job = await this.get(id);
+    if (TERMINAL_JOB_STATUSES.includes(job.status)) throw ChainvaultError.conflict(`job ${id} already ended (${job.status}); there is nothing to cancel`);
+    if (job.status === JobStatus.QUEUED) {
+      const result = await this.jobs.update({ id, status: JobStatus.QUEUED }, { status: JobStatus.CANCELLED, finishedAt: new Date(), error: `cancelled by ${actor} before it started` });
+      if (result.affected === 0) return this.cancel(id, actor);
+    } else {
+      this.events.emit('cancel', id, actor);
+    }
+    await this.audit.record({ actor, action: 'job.cancel', subjectType: 'job', subjectId: id });
+    return this.get(id);
+  }
+}

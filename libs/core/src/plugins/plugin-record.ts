@@ -1,0 +1,44 @@
+import type { BackupMethod, ChainvaultPlugin, JsonSchema } from '@chainvault/plugin-sdk';
+import type { ValidateFunction } from 'ajv';
+
+export enum PluginStatus {
+  LOADED = 'LOADED',
+  FAILED = 'FAILED',
+}
+
+export interface MethodDescription {
+  name: string;
+  scope: 'node' | 'network';
+  description: string;
+  excludes: string[];
+  optionsSchema: JsonSchema;
+}
+
+/** What the host knows of one plugin package, loaded or not. */
+export interface PluginRecord {
+  /** The plugin id, or the package name when the manifest could not be read. */
+  id: string;
+  packageName: string;
+  version: string;
+  /** The plugin API range the package declares. */
+  apiVersion: string;
+  location: string;
+  source: 'builtin' | 'installed';
+  status: PluginStatus;
+  error: string | null;
+  protocols: string[];
+  methods: MethodDescription[];
+  nodeConfigSchema: JsonSchema | null;
+}
+
+/** A loaded plugin with its compiled validators. */
+export interface LoadedPlugin {
+  record: PluginRecord;
+  plugin: ChainvaultPlugin;
+  validateNodeConfig: ValidateFunction;
+  validateOptions: Map<string, ValidateFunction>;
+  validateTarget: Map<string, ValidateFunction>;
+  validateRestoreOptions: Map<string, ValidateFunction>;
+}
+
+export type AnyMethod = BackupMethod<Record<string, unknown>, Record<string, unknown>, Record<string, unknown>>;

@@ -1,0 +1,158 @@
+/** Backup policies: what to back up, with which method, when, where to, and how long to keep it. */
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { Repository } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import { PolicyEntity, SchedulePreset, type NodeEntity, type PolicySchedule, type RetentionRules } from '../catalog/entities';
+import { DestinationService } from '../destinations/destination.service';
+import { ChainvaultError } from '../errors/chainvault.errors';
+import { NetworkService } from '../networks/network.service';
+import { NodeService } from '../nodes/node.service';
+import { PluginRegistry } from '../plugins/plugin-registry.service';
+import { requireName, requireObject } from '../validation';
+
+export interface CreatePolicy {
+  name: string;
+  nodeId?: string | null;
+  networkId?: string | null;
+  method: string;
+  options?: unknown;
+  schedule?: { preset?: SchedulePreset | null; cron?: string | null; timeZone?: string | null } | null;
+  destinationIds: string[];
+  retention?: RetentionRules | null;
+  enabled?: boolean | null;
+}
+
+const CRON_FIELD = /^(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(\/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(\/[0-9]+)?)*$/;
+const DURATION = /^[1-9][0-9]*[hdwmy]$/;
+const COUNT_RULES = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const;
+
+@Injectable()
+export class PolicyService {
+  constructor(
+    @InjectRepository(PolicyEntity) private readonly policies: Repository<PolicyEntity>,
+    private readonly networks: NetworkService,
+    private readonly nodes: NodeService,
+    private readonly destinations: DestinationService,
+    private readonly plugins: PluginRegistry,
+    private readonly audit: AuditService,
+  ) {}
+
+  list(): Promise<PolicyEntity[]> {
+    return this.policies.find({ order: { name: 'ASC' } });
+  }
+
+  async get(id: string): Promise<PolicyEntity> {
+    const policy = await this.policies.findOneBy({ id });
+    if (!policy) throw ChainvaultError.notFound('policy', id);
+    return policy;
+  }
+
+  async create(input: CreatePolicy, actor: string): Promise<PolicyEntity> {
+    const name = requireName(input.name, 'name');
+    if (Boolean(input.nodeId) === Boolean(input.networkId)) throw ChainvaultError.badInput('give either nodeId (one node) or networkId (a whole network), not both or neither');
+
+    let node: NodeEntity | null = null;
+    let networkId: string;
+    let pluginId: string;
+    if (input.nodeId) {
+      node = await this.nodes.get(input.nodeId);
+      networkId = node.networkId;
+      pluginId = node.pluginId;
+    } else {
+      const network = await this.networks.get(input.networkId!);
+      const members = await this.nodes.list(network.id);
+      if (members.length === 0) throw ChainvaultError.badInput(`network "${network.name}" has no nodes yet; register its nodes first`);
+      const pluginIds = [...new Set(members.map((n) => n.pluginId))];
+      if (pluginIds.length > 1) throw ChainvaultError.badInput(`network "${network.name}" mixes plugins (${pluginIds.join(', ')}); a network policy needs one`);
+      networkId = network.id;
+      pluginId = pluginIds[0];
+    }
+    const method = this.plugins.method(pluginId, input.method);
+    if (node && method.scope === 'network') throw ChainvaultError.badInput(`method "${input.method}" backs up a whole network: give networkId instead of nodeId`);
+    if (!node && method.scope === 'node') throw ChainvaultError.badInput(`method "${input.method}" backs up one node: give nodeId instead of networkId`);
+    const options = structuredClone(requireObject(input.options ?? {}, 'options'));
+    this.plugins.checkOptions(pluginId, input.method, options);
+
+    const schedule = this.checkSchedule(input.schedule ?? null);
+    const retention = this.checkRetention(input.retention ?? {});
+    const destinationIds = await this.checkDestinations(input.destinationIds);
+    const enabled = input.enabled ?? true;
+    if (await this.policies.existsBy({ name })) throw ChainvaultError.conflict(`a policy named "${name}" already exists`);
+    if (node && enabled) await this.refuseExclusiveConflict(node, pluginId, input.method);
+
+    const policy = this.policies.create({
+      id: randomUUID(),
+      name,
+      networkId,
+      nodeId: node?.id ?? null,
+      pluginId,
+      method: input.method,
+      options,
+      schedule,
+      destinationIds,
+      retention,
+      enabled,
+      createdAt: new Date(),
+    });
+    await this.policies.insert(policy);
+    await this.audit.record({ actor, action: 'policy.create', subjectType: 'policy', subjectId: policy.id, details: { name, method: input.method, pluginId } });
+    return policy;
+  }
+
+  private async refuseExclusiveConflict(node: NodeEntity, pluginId: string, methodName: string): Promise<void> {
+    const excludes = new Set(this.plugins.method(pluginId, methodName).excludes ?? []);
+    for (const other of await this.policies.findBy({ nodeId: node.id, enabled: true })) {
+      const otherExcludes = other.pluginId === pluginId ? (this.plugins.method(pluginId, other.method).excludes ?? []) : [];
+      if (other.pluginId === pluginId && (excludes.has(other.method) || otherExcludes.includes(methodName))) {
+        throw ChainvaultError.conflict(`method "${methodName}" cannot run on node "${node.name}" while policy "${other.name}" (method "${other.method}") is enabled`, {
+          policyId: other.id,
+        });
+      }
+    }
+  }
+
+  private checkSchedule(schedule: CreatePolicy['schedule']): PolicySchedule | null {
+    if (!schedule) return null;
+    const timeZone = schedule.timeZone ?? 'UTC';
+    try {
+      new Intl.DateTimeFormat('en', { timeZone });
+    } catch {
+      throw ChainvaultError.badInput(`schedule.timeZone: "${timeZone}" is not an IANA time zone (for example Europe/Berlin)`);
+    }
+    if (Boolean(schedule.preset) === Boolean(schedule.cron)) throw ChainvaultError.badInput('schedule: give either preset or cron');
+    if (schedule.preset) {
+      if (!Object.values(SchedulePreset).includes(schedule.preset)) throw ChainvaultError.badInput(`schedule.preset: unknown preset "${schedule.preset}"`);
+      return { preset: schedule.preset, timeZone };
+    }
+    const fields = schedule.cron!.trim().split(/\s+/);
+    if (fields.length < 5 || fields.length > 6 || fields.some((f) => !CRON_FIELD.test(f))) {
+      throw ChainvaultError.badInput(`schedule.cron: "${schedule.cron}" is not a cron expression (five or six fields, such as "0 */6 * * *")`);
+    }
+    return { cron: fields.join(' '), timeZone };
+  }
+
+  private checkRetention(rules: RetentionRules): RetentionRules {
+    const checked: RetentionRules = {};
+    for (const key of COUNT_RULES) {
+      const value = rules[key];
+      if (value === undefined || value === null) continue;
+      if (!Number.isInteger(value) || value < 0) throw ChainvaultError.badInput(`retention.${key} must be a whole number of 0 or more, got ${value}`);
+      checked[key] = value;
+    }
+    if (rules.keepWithin !== undefined && rules.keepWithin !== null) {
+      if (!DURATION.test(rules.keepWithin)) throw ChainvaultError.badInput(`retention.keepWithin must be a duration such as 12h, 30d, 8w, 6m or 1y; got "${rules.keepWithin}"`);
+      checked.keepWithin = rules.keepWithin;
+    }
+    return checked;
+  }
+
+  private async checkDestinations(ids: string[]): Promise<string[]> {
+    if (!Array.isArray(ids) || ids.length === 0) throw ChainvaultError.badInput('destinationIds: give at least one destination');
+    if (new Set(ids).size !== ids.length) throw ChainvaultError.badInput('destinationIds: a destination is listed twice');
+    if (ids.length > 1) throw ChainvaultError.badInput('destinationIds: replication to a second destination is not available in this version yet; give one destination');
+    for (const id of ids) await this.destinations.get(id);
+    return ids;
+  }
+}

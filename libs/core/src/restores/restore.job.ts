@@ -1,0 +1,66 @@
+/** Applies a backup to its target through the plugin, reading the repository as it goes. */
+import { Inject, Injectable } from '@nestjs/common';
+import { JobKind, RestoreStatus, type JobEntity } from '../catalog/entities';
+import { BackupService } from '../backups/backup.service';
+import { CHAINVAULT_CONFIG, type ChainvaultConfig } from '../config/chainvault-config';
+import { DestinationService } from '../destinations/destination.service';
+import { describeFailure } from '../jobs/failure';
+import type { JobHandler, JobRun } from '../jobs/job-handler';
+import { commonContext, withJobTempDir } from '../jobs/plugin-context';
+import { PluginRegistry } from '../plugins/plugin-registry.service';
+import { RestoreService } from './restore.service';
+
+@Injectable()
+export class RestoreJob implements JobHandler {
+  readonly kind = JobKind.RESTORE;
+
+  constructor(
+    @Inject(CHAINVAULT_CONFIG) private readonly config: ChainvaultConfig,
+    private readonly restores: RestoreService,
+    private readonly backups: BackupService,
+    private readonly destinations: DestinationService,
+    private readonly plugins: PluginRegistry,
+  ) {}
+
+  async run(run: JobRun): Promise<Record<string, unknown>> {
+    const restore = await this.restores.get(run.job.restoreId!);
+    try {
+      await this.restores.markRunning(restore.id);
+      const backup = await this.backups.getUsable(restore.backupId);
+      const method = this.plugins.method(backup.pluginId, backup.method);
+      const repository = await this.destinations.openRepository(await this.destinations.get(backup.destinationId));
+      const reader = await repository.openBackup(backup.id, {
+        signal: run.signal,
+        onProgress: (p) => run.progress.update({ unit: 'bytes', done: p.bytes, total: backup.logicalBytes, message: `${p.files} files` }),
+      });
+      const target = await this.restores.target(restore);
+      run.log.info(`restoring backup ${backup.id} (${backup.pluginId}/${backup.method}) to ${target.node ? `node ${target.node.name}` : 'an ad-hoc target'}`);
+      const outcome = await withJobTempDir(this.config.dataDir, run.job.id, async (tempDir) =>
+        method.restore({
+          ...commonContext(run, backup.method, restore.options, tempDir),
+          backup: { id: backup.id, createdAt: backup.createdAt, metadata: backup.metadata as never },
+          sources: await this.restores.sourceHandles(backup),
+          target,
+          artifacts: reader,
+        }),
+      );
+      run.signal.throwIfAborted();
+      const details = (outcome?.details ?? {}) as Record<string, unknown>;
+      await this.restores.finish(restore.id, RestoreStatus.COMPLETED, { details });
+      return { restoreId: restore.id, ...details };
+    } catch (error) {
+      const cancelled = run.signal.aborted && String(run.signal.reason).includes('cancelled');
+      await this.restores.finish(restore.id, cancelled ? RestoreStatus.CANCELLED : RestoreStatus.FAILED, { error: describeFailure(run.signal.aborted ? run.signal.reason : error) });
+      throw error;
+    }
+  }
+
+  async recover(job: JobEntity): Promise<Record<string, unknown> | null> {
+    if (job.restoreId) {
+      await this.restores.finish(job.restoreId, RestoreStatus.FAILED, {
+        error: 'interrupted: the server stopped during the restore; the target may hold a partial restore and should be emptied before trying again',
+      });
+    }
+    return null;
+  }
+}

@@ -1,0 +1,108 @@
+/** Restore requests: checked in full before a job is queued, so a bad target changes nothing. */
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { JsonObject, NodeHandle, RestoreTarget } from '@chainvault/plugin-sdk';
+import type { JsonMap } from '../catalog/columns';
+import { randomUUID } from 'node:crypto';
+import { Repository } from 'typeorm';
+import { JobKind, RestoreEntity, RestoreStatus, type BackupEntity, type JobEntity } from '../catalog/entities';
+import { BackupService } from '../backups/backup.service';
+import { ChainvaultError } from '../errors/chainvault.errors';
+import { JobService } from '../jobs/job.service';
+import { NodeService } from '../nodes/node.service';
+import { PluginRegistry } from '../plugins/plugin-registry.service';
+import { SecretBox } from '../secrets/secret-box';
+import { mergeSecrets, splitSecrets } from '../secrets/secret-fields';
+import { requireObject } from '../validation';
+
+export interface RequestRestore {
+  backupId: string;
+  targetNodeId?: string | null;
+  targetConfig?: unknown;
+  options?: unknown;
+}
+
+@Injectable()
+export class RestoreService {
+  constructor(
+    @InjectRepository(RestoreEntity) private readonly restores: Repository<RestoreEntity>,
+    private readonly backups: BackupService,
+    private readonly nodes: NodeService,
+    private readonly plugins: PluginRegistry,
+    private readonly jobs: JobService,
+    private readonly secretBox: SecretBox,
+  ) {}
+
+  async get(id: string): Promise<RestoreEntity> {
+    const restore = await this.restores.findOneBy({ id });
+    if (!restore) throw ChainvaultError.notFound('restore', id);
+    return restore;
+  }
+
+  async request(input: RequestRestore, actor: string): Promise<JobEntity> {
+    const backup = await this.backups.getUsable(input.backupId);
+    const hasConfig = input.targetConfig !== undefined && input.targetConfig !== null;
+    if (Boolean(input.targetNodeId) === hasConfig) throw ChainvaultError.badInput('give either targetNodeId (a registered node) or targetConfig, not both or neither');
+    const method = this.plugins.method(backup.pluginId, backup.method);
+    const options = structuredClone(requireObject(input.options ?? {}, 'options'));
+    this.plugins.checkRestoreOptions(backup.pluginId, backup.method, options);
+
+    const restore = this.restores.create({
+      id: randomUUID(),
+      backupId: backup.id,
+      targetNodeId: null,
+      targetConfig: null,
+      targetSecrets: null,
+      options,
+      status: RestoreStatus.QUEUED,
+      details: null,
+      error: null,
+      createdAt: new Date(),
+      finishedAt: null,
+    });
+    let target: RestoreTarget;
+    if (input.targetNodeId) {
+      const node = await this.nodes.get(input.targetNodeId);
+      if (node.pluginId !== backup.pluginId) throw ChainvaultError.badInput(`node ${node.name} uses plugin "${node.pluginId}", but the backup was made with "${backup.pluginId}"`);
+      const handle = this.nodes.handle(node);
+      target = { node: handle, config: handle.config };
+      restore.targetNodeId = node.id;
+    } else {
+      const config = structuredClone(requireObject(input.targetConfig, 'targetConfig'));
+      this.plugins.checkTargetConfig(backup.pluginId, backup.method, config);
+      const schema = method.restoreTargetSchema ?? this.plugins.require(backup.pluginId).plugin.nodeConfigSchema;
+      const { publicConfig, secrets } = splitSecrets(schema, config);
+      restore.targetConfig = publicConfig;
+      restore.targetSecrets = secrets ? this.secretBox.seal(secrets) : null;
+      target = { config: config as JsonObject };
+    }
+    const sources = await this.sourceHandles(backup);
+    await this.plugins.callPluginCheck(() => method.checkRestoreTarget?.({ sources, target, options }));
+
+    await this.restores.insert(restore);
+    return this.jobs.create({ kind: JobKind.RESTORE, policyId: backup.policyId, backupId: backup.id, restoreId: restore.id }, actor);
+  }
+
+  /** The nodes a backup was taken from, as the plugin sees them. */
+  async sourceHandles(backup: BackupEntity): Promise<NodeHandle[]> {
+    const nodes = backup.nodeId ? [await this.nodes.get(backup.nodeId)] : await this.nodes.list(backup.networkId);
+    return nodes.map((n) => this.nodes.handle(n));
+  }
+
+  async target(restore: RestoreEntity): Promise<RestoreTarget> {
+    if (restore.targetNodeId) {
+      const handle = this.nodes.handle(await this.nodes.get(restore.targetNodeId));
+      return { node: handle, config: handle.config };
+    }
+    const secrets = restore.targetSecrets ? this.secretBox.open<Record<string, unknown>>(restore.targetSecrets) : null;
+    return { config: mergeSecrets(restore.targetConfig ?? {}, secrets) as RestoreTarget['config'] };
+  }
+
+  async markRunning(id: string): Promise<void> {
+    await this.restores.update({ id }, { status: RestoreStatus.RUNNING });
+  }
+
+  async finish(id: string, status: RestoreStatus, outcome: { details?: JsonMap | null; error?: string | null }): Promise<void> {
+    await this.restores.update({ id }, { status, details: outcome.details ?? null, error: outcome.error ?? null, finishedAt: new Date() });
+  }
+}
