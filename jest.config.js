@@ -10,4 +10,5 @@ const projects = ['apps', 'libs', 'plugins', 'tools'].flatMap((group) =>
     : [],
 );
 
-module.exports = { projects };
+// End-to-end tests start real servers and move hundreds of MiB; unit tests stay far below this.
+module.exports = { projects, testTimeout: 180_000, reporters: ['default', '<rootDir>/tools/jest/summary-reporter.js'] };

@@ -1,9 +1,11 @@
 /** The GraphQL API at /graphql, GraphiQL at /graphiql, and /health, on top of the core services. */
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import { CoreModule } from '@chainvault/core';
 import { depthLimit } from './depth-limit';
+import { DomainErrorFilter } from './domain-error.filter';
 import { formatGraphqlError } from './errors';
 import { GraphiqlController } from './http/graphiql.controller';
 import { HealthController } from './http/health.controller';
@@ -31,6 +33,6 @@ export const MAX_QUERY_DEPTH = 10;
     }),
   ],
   controllers: [GraphiqlController, HealthController],
-  providers: [CatalogResolver, BackupResolver],
+  providers: [CatalogResolver, BackupResolver, { provide: APP_FILTER, useClass: DomainErrorFilter }],
 })
 export class ApiModule {}

@@ -47,6 +47,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     if (stopped) return;
     stopped = true;
     await app.get(JobWorker).idle();
+    // Close keep-alive connections too, so the test process has nothing left open.
+    (app.getHttpServer() as import('node:http').Server).closeAllConnections();
     await app.close();
   };
   return {

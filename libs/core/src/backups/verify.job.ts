@@ -3,7 +3,7 @@
  * the content against the protocol's own rules. The verdict is recorded on the backup.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { JobKind, VerificationState, type JobEntity } from '../catalog/entities';
+import { JobKind, VerificationState } from '../catalog/entities';
 import { CHAINVAULT_CONFIG, type ChainvaultConfig } from '../config/chainvault-config';
 import { DestinationService } from '../destinations/destination.service';
 import type { JobHandler, JobRun } from '../jobs/job-handler';

@@ -73,7 +73,10 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
     for (const timer of this.timers) clearInterval(timer);
     for (const [, active] of this.active) active.controller.abort(new Error('the server is shutting down'));
     const all = Promise.all([...this.active.values()].map((a) => a.done));
-    await Promise.race([all, new Promise((r) => setTimeout(r, SHUTDOWN_GRACE_MS))]);
+    // Cleared once the jobs end, so a pending grace timer does not keep the process alive.
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise((r) => (grace = setTimeout(r, SHUTDOWN_GRACE_MS)))]);
+    clearTimeout(grace);
   }
 
   /** Waits until no job runs in this worker (for tests and orderly shutdown). */

@@ -1,0 +1,283 @@
+/**
+ * The `chainvault` commands. Everything but `serve` talks to a running server through the
+ * GraphQL API; names are accepted wherever ids are, so a first backup needs no copying of ids.
+ */
+import { Command, Option } from 'commander';
+import { resolve } from 'node:path';
+import { ApiClient, CliError, serverUrl } from './api-client';
+
+type Print = (line: string) => void;
+
+const JOB_FIELDS = 'id kind status error result backupId restoreId progress { unit done total message } log { at level message }';
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new CliError(`${what} must be JSON, for example '{"path": "/srv/data"}'; got: ${text}`);
+  }
+}
+
+function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+export function buildProgram(print: Print = (line) => console.log(line)): Command {
+  const program = new Command('chainvault')
+    .description('Back up and restore blockchain nodes. Talks to the server at CHAINVAULT_URL (default http://127.0.0.1:4800).')
+    .option('--json', 'print results as JSON')
+    .showHelpAfterError();
+  const api = () => new ApiClient(serverUrl());
+  const json = () => Boolean(program.opts().json);
+  const show = (value: unknown, human: () => string[]) => {
+    if (json()) print(JSON.stringify(value, null, 2));
+    else for (const line of human()) print(line);
+  };
+
+  /** Resolves a name or id among `items`. */
+  const pick = <T extends { id: string; name: string }>(items: T[], ref: string, what: string): T => {
+    const found = items.filter((i) => i.id === ref || i.name === ref);
+    if (found.length === 1) return found[0];
+    if (found.length === 0) throw new CliError(`no ${what} named or with id "${ref}"; known: ${items.map((i) => i.name).join(', ') || 'none'}`);
+    throw new CliError(`"${ref}" names several ${what}s; use its id`);
+  };
+  const networkRef = async (ref: string) => pick((await api().request(`{ networks { id name } }`)).networks, ref, 'network');
+  const nodeRef = async (ref: string) => pick((await api().request(`{ nodes { id name } }`)).nodes, ref, 'node');
+  const policyRef = async (ref: string) => pick((await api().request(`{ policies { id name } }`)).policies, ref, 'policy');
+  const destinationRef = async (ref: string) => pick((await api().request(`{ destinations { id name } }`)).destinations, ref, 'destination');
+
+  const waitForJob = async (id: string): Promise<Record<string, any>> => {
+    let lastMessage = '';
+    for (;;) {
+      const { job } = await api().request(`query ($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`, { id });
+      if (!json() && job.progress) {
+        const line = `  ${job.status.toLowerCase()}: ${job.progress.unit === 'bytes' ? formatBytes(job.progress.done) : `${job.progress.done} ${job.progress.unit}`}${job.progress.message ? ` (${job.progress.message})` : ''}`;
+        if (line !== lastMessage) process.stderr.write(`${line}\n`);
+        lastMessage = line;
+      }
+      if (!['QUEUED', 'RUNNING'].includes(job.status)) return job;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  };
+  const reportJob = async (job: Record<string, any>, wait: boolean) => {
+    const final = wait ? await waitForJob(job.id) : job;
+    show(final, () => [
+      `job ${final.id} (${final.kind}) ${final.status}`,
+      ...(final.backupId ? [`backup ${final.backupId}`] : []),
+      ...(final.error ? [`error: ${final.error}`] : []),
+    ]);
+    if (wait && final.status !== 'COMPLETED') process.exitCode = 1;
+  };
+
+  program
+    .command('serve')
+    .description('start the server (configuration from CHAINVAULT_* variables and CHAINVAULT_CONFIG)')
+    .action(async () => {
+      const { serve } = await import('@chainvault/server');
+      await serve();
+    });
+
+  const plugins = program.command('plugins').description('list and install protocol plugins');
+  plugins
+    .command('list')
+    .description('every plugin the server found, with its status')
+    .action(async () => {
+      const { plugins: list } = await api().request(`{ plugins { id packageName version apiVersion status error source protocols methods { name scope } } }`);
+      show(list, () =>
+        list.map(
+          (p: any) =>
+            `${p.id.padEnd(16)} ${p.version.padEnd(9)} ${p.status.padEnd(7)} ${p.source.padEnd(9)} ${p.protocols.join(',')}  methods: ${p.methods.map((m: any) => `${m.name}(${m.scope})`).join(', ')}${p.error ? `\n  error: ${p.error}` : ''}`,
+        ),
+      );
+    });
+  plugins
+    .command('install <spec>')
+    .description('install a plugin from npm, a tarball or a folder into the data directory, and load it')
+    .action(async (spec: string) => {
+      const looksLocal = /^[./]/.test(spec) || /\.(tgz|tar\.gz)$/.test(spec);
+      const { installPlugin } = await api().request(`mutation ($spec: String!) { installPlugin(spec: $spec) { id version status error } }`, {
+        spec: looksLocal ? resolve(spec) : spec,
+      });
+      show(installPlugin, () => [`${installPlugin.id} ${installPlugin.version}: ${installPlugin.status}${installPlugin.error ? ` (${installPlugin.error})` : ''}`]);
+      if (installPlugin.status !== 'LOADED') process.exitCode = 1;
+    });
+
+  const networks = program.command('networks').description('groups of nodes backed up together');
+  networks.command('list').action(async () => {
+    const { networks: list } = await api().request(`{ networks { id name protocol } }`);
+    show(list, () => list.map((n: any) => `${n.id}  ${n.name}  (${n.protocol})`));
+  });
+  networks
+    .command('create')
+    .requiredOption('--name <name>')
+    .requiredOption('--protocol <protocol>', 'e.g. directory, geth, besu, fabric')
+    .action(async (o: { name: string; protocol: string }) => {
+      const { createNetwork } = await api().request(`mutation ($input: CreateNetworkInput!) { createNetwork(input: $input) { id name protocol } }`, { input: o });
+      show(createNetwork, () => [`network ${createNetwork.name} ${createNetwork.id}`]);
+    });
+
+  const nodes = program.command('nodes').description('the nodes of a network');
+  nodes.command('list').action(async () => {
+    const { nodes: list } = await api().request(`{ nodes { id name plugin role networkId config secretFields } }`);
+    show(list, () => list.map((n: any) => `${n.id}  ${n.name}  ${n.plugin}/${n.role}  ${JSON.stringify(n.config)}`));
+  });
+  nodes
+    .command('register')
+    .requiredOption('--network <network>', 'network name or id')
+    .requiredOption('--name <name>')
+    .requiredOption('--plugin <plugin>', 'plugin id')
+    .requiredOption('--config <json>', 'node config as JSON')
+    .addOption(new Option('--role <role>').default('node'))
+    .action(async (o: { network: string; name: string; plugin: string; config: string; role: string }) => {
+      const network = await networkRef(o.network);
+      const { registerNode } = await api().request(`mutation ($input: RegisterNodeInput!) { registerNode(input: $input) { id name plugin role secretFields } }`, {
+        input: { networkId: network.id, name: o.name, plugin: o.plugin, role: o.role, config: parseJson(o.config, '--config') },
+      });
+      show(registerNode, () => [`node ${registerNode.name} ${registerNode.id}`]);
+    });
+
+  const destinations = program.command('destinations').description('where backups are stored');
+  destinations.command('list').action(async () => {
+    const { destinations: list } = await api().request(`{ destinations { id name kind config } }`);
+    show(list, () => list.map((d: any) => `${d.id}  ${d.name}  ${d.kind}  ${JSON.stringify(d.config)}`));
+  });
+  destinations
+    .command('create')
+    .requiredOption('--name <name>')
+    .requiredOption('--path <dir>', 'repository directory')
+    .action(async (o: { name: string; path: string }) => {
+      const { createDestination } = await api().request(`mutation ($input: CreateDestinationInput!) { createDestination(input: $input) { id name config } }`, {
+        input: { name: o.name, kind: 'LOCAL', config: { path: resolve(o.path) } },
+      });
+      show(createDestination, () => [`destination ${createDestination.name} ${createDestination.id}`]);
+    });
+
+  const policies = program.command('policies').description('what to back up, how, and where');
+  policies.command('list').action(async () => {
+    const { policies: list } = await api().request(`{ policies { id name plugin method nodeId networkId enabled } }`);
+    show(list, () => list.map((p: any) => `${p.id}  ${p.name}  ${p.plugin}/${p.method}${p.enabled ? '' : ' (paused)'}`));
+  });
+  policies
+    .command('create')
+    .requiredOption('--name <name>')
+    .option('--node <node>', 'node name or id (node-scope methods)')
+    .option('--network <network>', 'network name or id (network-scope methods)')
+    .requiredOption('--method <method>', 'e.g. snapshot')
+    .addOption(new Option('--destination <destination>', 'destination name or id').default('local'))
+    .option('--options <json>', 'method options as JSON')
+    .option('--keep-last <n>', 'keep the last n backups', (v) => Number(v))
+    .action(async (o: { name: string; node?: string; network?: string; method: string; destination: string; options?: string; keepLast?: number }) => {
+      const input = {
+        name: o.name,
+        method: o.method,
+        nodeId: o.node ? (await nodeRef(o.node)).id : undefined,
+        networkId: o.network ? (await networkRef(o.network)).id : undefined,
+        destinationIds: [(await destinationRef(o.destination)).id],
+        options: o.options ? parseJson(o.options, '--options') : undefined,
+        retention: o.keepLast !== undefined ? { keepLast: o.keepLast } : undefined,
+      };
+      const { createPolicy } = await api().request(`mutation ($input: CreatePolicyInput!) { createPolicy(input: $input) { id name } }`, { input });
+      show(createPolicy, () => [`policy ${createPolicy.name} ${createPolicy.id}`]);
+    });
+
+  const backups = program.command('backups').description('run, list and inspect backups');
+  backups
+    .command('run <policy>')
+    .description('back up now with a policy (name or id)')
+    .option('--wait', 'wait for the job to end and exit non-zero if it fails')
+    .action(async (ref: string, o: { wait?: boolean }) => {
+      const policy = await policyRef(ref);
+      const { runBackup } = await api().request(`mutation ($id: ID!) { runBackup(policyId: $id) { ${JOB_FIELDS} } }`, { id: policy.id });
+      await reportJob(runBackup, Boolean(o.wait));
+    });
+  backups
+    .command('list')
+    .option('--policy <policy>', 'only this policy (name or id)')
+    .option('--first <n>', 'how many', (v) => Number(v), 50)
+    .action(async (o: { policy?: string; first: number }) => {
+      const filter = o.policy ? { policyId: (await policyRef(o.policy)).id } : undefined;
+      const { backups: page } = await api().request(
+        `query ($filter: BackupFilter, $first: Int) { backups(filter: $filter, first: $first) { totalCount nodes { id createdAt status plugin method fileCount logicalSize storedSize verification } } }`,
+        { filter, first: o.first },
+      );
+      show(page, () => [
+        ...page.nodes.map((b: any) => `${b.id}  ${b.createdAt}  ${b.status}  ${b.plugin}/${b.method}  ${b.fileCount} files  ${formatBytes(b.logicalSize)} (+${formatBytes(b.storedSize)} stored)  ${b.verification}`),
+        `${page.totalCount} backups`,
+      ]);
+    });
+  backups
+    .command('show <id>')
+    .option('--files', 'list the files too')
+    .action(async (id: string, o: { files?: boolean }) => {
+      const { backup } = await api().request(
+        `query ($id: ID!) { backup(id: $id) { id status plugin method createdAt fileCount filesRead filesUnchanged logicalSize storedSize bytesRead verification verifiedAt metadata pinned ${o.files ? 'files { path type size mode }' : ''} } }`,
+        { id },
+      );
+      if (!backup) throw new CliError(`backup ${id} does not exist`);
+      show(backup, () => [
+        `backup ${backup.id} ${backup.status} (${backup.plugin}/${backup.method}) at ${backup.createdAt}`,
+        `  ${backup.fileCount} files, ${formatBytes(backup.logicalSize)}; read ${backup.filesRead} files (${formatBytes(backup.bytesRead)}), ${backup.filesUnchanged} unchanged; stored ${formatBytes(backup.storedSize)} new`,
+        `  verification ${backup.verification}${backup.verifiedAt ? ` at ${backup.verifiedAt}` : ''}${backup.pinned ? ', pinned' : ''}`,
+        ...(backup.files ?? []).map((f: any) => `  ${f.type.padEnd(9)} ${f.mode.toString(8).padStart(4, '0')} ${String(f.size).padStart(12)} ${f.path}`),
+      ]);
+    });
+  backups.command('delete <id>').action(async (id: string) => {
+    await api().request(`mutation ($id: ID!) { deleteBackup(id: $id) }`, { id });
+    show({ deleted: id }, () => [`backup ${id} deleted`]);
+  });
+
+  program
+    .command('restore <backupId>')
+    .description('restore a backup to a registered node or an ad-hoc target')
+    .option('--target-node <node>', 'node name or id')
+    .option('--target-config <json>', 'target config as JSON, e.g. {"path": "/restore/here"}')
+    .option('--options <json>', 'restore options as JSON')
+    .option('--wait', 'wait for the job to end and exit non-zero if it fails')
+    .action(async (backupId: string, o: { targetNode?: string; targetConfig?: string; options?: string; wait?: boolean }) => {
+      const input = {
+        backupId,
+        targetNodeId: o.targetNode ? (await nodeRef(o.targetNode)).id : undefined,
+        targetConfig: o.targetConfig ? parseJson(o.targetConfig, '--target-config') : undefined,
+        options: o.options ? parseJson(o.options, '--options') : undefined,
+      };
+      const { restoreBackup } = await api().request(`mutation ($input: RestoreInput!) { restoreBackup(input: $input) { ${JOB_FIELDS} } }`, { input });
+      await reportJob(restoreBackup, Boolean(o.wait));
+    });
+
+  program
+    .command('verify <backupId>')
+    .description('re-hash a backup and prove it against its protocol')
+    .option('--structure-only', 'check the structure without reading the data')
+    .option('--wait', 'wait for the job to end and exit non-zero if the backup is corrupt')
+    .action(async (backupId: string, o: { structureOnly?: boolean; wait?: boolean }) => {
+      const { verifyBackup } = await api().request(`mutation ($id: ID!, $readData: Boolean) { verifyBackup(backupId: $id, readData: $readData) { ${JOB_FIELDS} } }`, {
+        id: backupId,
+        readData: !o.structureOnly,
+      });
+      await reportJob(verifyBackup, Boolean(o.wait));
+    });
+
+  const jobs = program.command('jobs').description('inspect and cancel jobs');
+  jobs.command('list').action(async () => {
+    const { jobs: list } = await api().request(`{ jobs { id kind status createdAt error } }`);
+    show(list, () => list.map((j: any) => `${j.id}  ${j.kind.padEnd(7)} ${j.status.padEnd(9)} ${j.createdAt}${j.error ? `  ${j.error}` : ''}`));
+  });
+  jobs.command('show <id>').action(async (id: string) => {
+    const { job } = await api().request(`query ($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`, { id });
+    if (!job) throw new CliError(`job ${id} does not exist`);
+    show(job, () => [`job ${job.id} (${job.kind}) ${job.status}`, ...(job.error ? [`error: ${job.error}`] : []), ...job.log.map((l: any) => `  ${l.at} ${l.level} ${l.message}`)]);
+  });
+  jobs.command('cancel <id>').action(async (id: string) => {
+    const { cancelJob } = await api().request(`mutation ($id: ID!) { cancelJob(id: $id) { id status } }`, { id });
+    show(cancelJob, () => [`job ${cancelJob.id} ${cancelJob.status}`]);
+  });
+
+  return program;
+}

@@ -1,0 +1,80 @@
+/**
+ * A backup whose server is killed with SIGKILL in the middle leaves no visible backup and no
+ * job stuck RUNNING after a restart, and the next backup succeeds, reusing what was stored.
+ */
+import { compareTrees } from '@chainvault/testing';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { backupNow, createDirectoryPolicy, restoreTo, RUN_BACKUP } from './support/scenario';
+import { spawnServer, type ServerProcess } from './support/server-process';
+
+const MiB = 1024 * 1024;
+
+describe('a backup killed with SIGKILL', () => {
+  let work: string;
+  let server: ServerProcess | undefined;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'chainvault-kill-'));
+  });
+
+  afterAll(async () => {
+    server?.child.kill('SIGKILL');
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('leaves nothing visible, no job RUNNING after restart, and the next backup succeeds', async () => {
+    const source = join(work, 'source');
+    await mkdir(join(source, 'ledger'), { recursive: true });
+    // 256 MiB of incompressible files: long enough to be caught in the middle.
+    for (let i = 0; i < 64; i += 1) await writeFile(join(source, 'ledger', `${String(i).padStart(6, '0')}.sst`), randomBytes(4 * MiB));
+    const dataDir = join(work, 'data');
+    const repository = join(work, 'repository');
+
+    server = await spawnServer({ dataDir });
+    const { policyId } = await createDirectoryPolicy(server.client, 'kill', source, repository);
+    const { runBackup } = await server.client.ok(RUN_BACKUP, { policyId });
+
+    // Kill once the job has stored some data but is not done.
+    let seen = 0;
+    for (let tries = 0; tries < 2000; tries += 1) {
+      const { job } = await server.client.ok(`query ($id: ID!) { job(id: $id) { status progress { done } } }`, { id: runBackup.id });
+      expect(job.status).not.toBe('COMPLETED');
+      seen = job.progress?.done ?? 0;
+      if (job.status === 'RUNNING' && seen >= 8 * MiB) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(seen).toBeGreaterThanOrEqual(8 * MiB);
+    expect(seen).toBeLessThan(256 * MiB);
+    server.child.kill('SIGKILL');
+    expect(await server.exited).toBe('SIGKILL');
+
+    const manifests = await readdir(join(repository, 'manifests')).catch(() => []);
+    expect(manifests).toEqual([]);
+    const chunksBefore = (await readdir(join(repository, 'chunks'))).length;
+    expect(chunksBefore).toBeGreaterThan(0);
+
+    server = await spawnServer({ dataDir });
+    const { client } = server;
+    const { job } = await client.ok(`query ($id: ID!) { job(id: $id) { status error backupId } }`, { id: runBackup.id });
+    expect(job.status).toBe('FAILED');
+    expect(job.error).toMatch(/interrupted/);
+    expect((await client.ok(`{ jobs(status: [RUNNING, QUEUED]) { id } }`)).jobs).toEqual([]);
+    const { backups } = await client.ok(`query ($p: ID!) { backups(filter: { policyId: $p, status: [RUNNING, COMPLETED, PARTIAL, FAILED, DELETED] }) { totalCount } }`, { p: policyId });
+    expect(backups.totalCount).toBe(0);
+    expect((await client.ok(`query ($id: ID!) { backup(id: $id) { id } }`, { id: job.backupId })).backup).toBeNull();
+
+    const next = await backupNow(client, policyId);
+    expect(next.error).toBeNull();
+    expect(next.status).toBe('COMPLETED');
+    // Chunks uploaded before the kill are not uploaded again.
+    expect(next.result.chunksReused).toBeGreaterThan(0);
+    expect(next.result.storedBytes).toBeLessThan(256 * MiB);
+
+    const restored = join(work, 'restored');
+    expect((await restoreTo(client, next.backupId, restored)).status).toBe('COMPLETED');
+    expect(await compareTrees(source, restored)).toEqual([]);
+  });
+});
