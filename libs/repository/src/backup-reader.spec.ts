@@ -111,3 +111,25 @@ it('extracts a subtree relative to the path it is taken from', async () => {
   expect(await readlink(join(target, 'link'))).toBe('a.txt');
   expect(summary).toEqual({ files: 2, directories: 0, symlinks: 1, bytes: 12 });
 });
+
+describe('extracting only part of a backup', () => {
+  it('refuses a "from" that names a file, writing nothing next to the target', async () => {
+    const { mkdtemp, writeFile, readdir, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { LocalBackend, Repository } = await import('./index');
+    const work = await mkdtemp(join(tmpdir(), 'chainvault-from-file-'));
+    try {
+      const repository = await Repository.openOrInit(new LocalBackend(join(work, 'repo')));
+      const writer = repository.startBackup();
+      await writeFile(join(work, 'a.txt'), 'a');
+      await writer.addFile(join(work, 'a.txt'), 'dir/a.txt');
+      const manifest = await writer.commit({ createdAt: new Date(), labels: {}, metadata: {} });
+      const reader = await repository.openBackup(manifest.backupId);
+      await expect(reader.extractTree(join(work, 'out', 'target'), { from: 'dir/a.txt' })).rejects.toMatchObject({ code: 'INVALID_PATH' });
+      await expect(readdir(join(work, 'out'))).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+});

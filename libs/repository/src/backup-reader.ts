@@ -70,9 +70,9 @@ export class BackupReader implements ArtifactSource {
     const selected = this.manifest.entries.filter(
       (e) => from === '.' || e.path === from || e.path.startsWith(`${from}/`),
     );
-    if (from !== '.' && !selected.some((e) => e.path === from)) {
-      throw new RepositoryError('NOT_FOUND', `backup ${this.manifest.backupId} has no "${from}"`);
-    }
+    const start = selected.find((e) => e.path === from);
+    if (from !== '.' && !start) throw new RepositoryError('NOT_FOUND', `backup ${this.manifest.backupId} has no "${from}"`);
+    if (start && start.type !== 'directory') throw new RepositoryError('INVALID_PATH', `"${from}" in backup ${this.manifest.backupId} is a ${start.type}, not a directory to extract`);
     const summary: TreeSummary = { files: 0, directories: 0, symlinks: 0, bytes: 0 };
     const directories: { full: string; entry: ManifestEntry }[] = [];
     await mkdir(root, { recursive: true });

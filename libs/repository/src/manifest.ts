@@ -111,6 +111,7 @@ export function checkManifestStructure(manifest: Manifest): string[] {
       continue;
     }
     if (path !== entry.path) problems.push(`path "${entry.path}" is not normalized`);
+    if (path === '.' && entry.type !== 'directory') problems.push('the root entry "." must be a directory');
     if (kinds.has(path)) problems.push(`path "${path}" appears twice`);
     kinds.set(path, entry.type);
     if (path !== '.') {
