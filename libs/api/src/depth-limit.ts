@@ -1,4 +1,8 @@
-/** A validation rule that refuses queries nested deeper than a limit, so no query can fan out without bound. */
+/**
+ * A validation rule that refuses queries nested deeper than a limit, so no query can fan out
+ * without bound. Introspection (`__schema`, `__type`) is not counted: its depth is bounded by
+ * the schema, and GraphiQL's own introspection query is 15 levels deep.
+ */
 import { GraphQLError, Kind, type ASTVisitor, type FragmentDefinitionNode, type SelectionSetNode, type ValidationContext } from 'graphql';
 
 export function depthLimit(maxDepth: number) {
@@ -12,6 +16,7 @@ export function depthLimit(maxDepth: number) {
       let deepest = depth;
       for (const selection of set.selections) {
         if (selection.kind === Kind.FIELD) {
+          if (selection.name.value.startsWith('__')) continue;
           deepest = Math.max(deepest, depthOf(selection.selectionSet, depth + 1, seen));
         } else if (selection.kind === Kind.INLINE_FRAGMENT) {
           deepest = Math.max(deepest, depthOf(selection.selectionSet, depth, seen));

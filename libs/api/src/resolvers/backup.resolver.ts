@@ -5,7 +5,7 @@ import { JsonScalar } from '../types/json.scalar';
 import { BackupFilter, RestoreInput } from '../types/inputs';
 import { toBackup, toJob } from '../types/mappers';
 import { Backup, BackupConnection, BackupFile, Job } from '../types/objects';
-import { JobStatus } from '../types/enums';
+import { BackupStatus, JobStatus } from '../types/enums';
 import { Actor } from './actor';
 
 async function orNull<T>(lookup: Promise<T>): Promise<T | null> {
@@ -49,8 +49,9 @@ export class BackupResolver {
     return backup && toBackup(backup);
   }
 
-  @ResolveField(() => [BackupFile], { description: 'Every entry of the backup, from its manifest.' })
+  @ResolveField(() => [BackupFile], { description: 'Every entry of the backup, from its manifest; empty once the backup is deleted (the manifest goes with it).' })
   async files(@Parent() backup: Backup): Promise<BackupFile[]> {
+    if (backup.status === BackupStatus.DELETED) return [];
     const manifest = await this.backupService.manifest({ id: backup.id, destinationId: backup.destinationId } as BackupEntity);
     return manifest.entries.map((e) => ({
       path: e.path,
