@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backupNow, createDirectoryPolicy, restoreTo, RUN_BACKUP } from './support/scenario';
 import { spawnServer, type ServerProcess } from './support/server-process';
+import { startTestServer } from './support/test-server';
+import { DataSource } from 'typeorm';
 
 const MiB = 1024 * 1024;
 
@@ -76,5 +78,39 @@ describe('a backup killed with SIGKILL', () => {
     const restored = join(work, 'restored');
     expect((await restoreTo(client, next.backupId, restored)).status).toBe('COMPLETED');
     expect(await compareTrees(source, restored)).toEqual([]);
+  });
+});
+
+describe('a server that died after the manifest was written but before the catalog row', () => {
+  it('records the backup on restart instead of losing it', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'chainvault-adopt-'));
+    const source = join(work, 'source');
+    await mkdir(source, { recursive: true });
+    await writeFile(join(source, 'block-000001.dat'), randomBytes(64 * 1024));
+    let server = await startTestServer();
+    try {
+      const { policyId } = await createDirectoryPolicy(server.client, 'adopt', source, join(work, 'repository'));
+      const done = await backupNow(server.client, policyId);
+      expect(done.status).toBe('COMPLETED');
+      // Put the catalog back in the state the crash window leaves: manifest stored, job RUNNING, no backup row.
+      const catalog = server.app.get(DataSource);
+      await catalog.query(`DELETE FROM backup WHERE id = '${done.backupId}'`);
+      await catalog.query(`UPDATE job SET status = 'RUNNING', result = NULL, finished_at = NULL WHERE id = '${done.id}'`);
+      await server.stop();
+
+      server = await startTestServer({ reuse: { dataDir: server.config.dataDir } });
+      const job = await server.client.waitForJob(done.id);
+      expect(job.status).toBe('COMPLETED');
+      expect(job.result.recovered).toBe(true);
+      expect(job.log.map((l: { message: string }) => l.message).join('\n')).toMatch(/recovered on restart/);
+      const { backup } = await server.client.ok(`query ($id: ID!) { backup(id: $id) { status fileCount } }`, { id: done.backupId });
+      expect(backup).toEqual({ status: 'COMPLETED', fileCount: 1 });
+      const restored = join(work, 'restored');
+      expect((await restoreTo(server.client, done.backupId, restored)).status).toBe('COMPLETED');
+      expect(await compareTrees(source, restored)).toEqual([]);
+    } finally {
+      await server.close();
+      await rm(work, { recursive: true, force: true });
+    }
   });
 });
