@@ -18,10 +18,3 @@ export function requireObject(value: unknown, field: string): Record<string, unk
   }
   return value as Record<string, unknown>;
 }
-
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Ids are UUIDs; anything else cannot exist, so it is answered as not found without a query. */
-export function isId(value: string): boolean {
-  return UUID_PATTERN.test(value);
-}

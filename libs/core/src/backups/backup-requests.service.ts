@@ -16,7 +16,26 @@ export class BackupRequests {
     private readonly plugins: PluginRegistry,
   ) {}
 
+  /** The request being handled for each policy: requests for one policy are handled one at a time. */
+  private readonly starting = new Map<string, Promise<unknown>>();
+
+  /**
+   * Queues a backup of the policy unless one is already queued or running. Two requests that
+   * arrive together would both pass that check, so they wait for each other. This covers one
+   * server process; several instances on one PostgreSQL catalog still need a database lock.
+   */
   async runBackup(policyId: string, actor: string): Promise<JobEntity> {
+    const previous = this.starting.get(policyId) ?? Promise.resolve();
+    const current = previous.catch(() => undefined).then(() => this.startBackup(policyId, actor));
+    this.starting.set(policyId, current);
+    try {
+      return await current;
+    } finally {
+      if (this.starting.get(policyId) === current) this.starting.delete(policyId);
+    }
+  }
+
+  private async startBackup(policyId: string, actor: string): Promise<JobEntity> {
     const policy = await this.policies.get(policyId);
     this.plugins.method(policy.pluginId, policy.method);
     const active = await this.jobs.findActiveBackup(policy.id);

@@ -24,7 +24,46 @@ export interface CreatePolicy {
   enabled?: boolean | null;
 }
 
-const CRON_FIELD = /^(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(\/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(\/[0-9]+)?)*$/;
+const MONTH_NAMES = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
+const WEEKDAY_NAMES = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
+
+interface CronField {
+  name: string;
+  min: number;
+  max: number;
+  /** The number a name stands for (JAN, MON), if the field takes names. */
+  value?: (name: string) => number | undefined;
+}
+
+/** The fields of a cron expression and their allowed values; a six-field expression starts with seconds. */
+const CRON_FIELDS: CronField[] = [
+  { name: 'second', min: 0, max: 59 },
+  { name: 'minute', min: 0, max: 59 },
+  { name: 'hour', min: 0, max: 23 },
+  { name: 'day of month', min: 1, max: 31 },
+  { name: 'month', min: 1, max: 12, value: (name: string) => MONTH_NAMES.indexOf(name) + 1 || undefined },
+  { name: 'day of week', min: 0, max: 7, value: (name: string) => (WEEKDAY_NAMES.includes(name) ? WEEKDAY_NAMES.indexOf(name) : undefined) },
+];
+const CRON_PART = /^(?:\*|\?|([0-9A-Za-z]+)(?:-([0-9A-Za-z]+))?)(?:\/([0-9]+))?$/;
+
+/** Why one field of a cron expression is wrong, or null: a value out of range would never fire. */
+function cronFieldProblem(text: string, field: CronField): string | null {
+  for (const part of text.split(',')) {
+    const match = CRON_PART.exec(part);
+    if (!match) return `${field.name} "${part}" is not a value, range or step`;
+    const [, from, to, step] = match;
+    if (step !== undefined && Number(step) < 1) return `${field.name} step "/${step}" must be 1 or more`;
+    const value = (v: string) => (/^[0-9]+$/.test(v) ? Number(v) : field.value?.(v.toUpperCase()));
+    for (const v of [from, to]) {
+      if (v === undefined) continue;
+      const n = value(v);
+      if (n === undefined || n < field.min || n > field.max) return `${field.name} "${v}" is not in ${field.min}-${field.max}${field.value ? ' or a name' : ''}`;
+    }
+    if (to !== undefined && value(from)! > value(to)!) return `${field.name} range "${from}-${to}" runs backwards`;
+  }
+  return null;
+}
+
 const DURATION = /^[1-9][0-9]*[hdwmy]$/;
 const COUNT_RULES = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const;
 
@@ -127,9 +166,12 @@ export class PolicyService {
       return { preset: schedule.preset, timeZone };
     }
     const fields = schedule.cron!.trim().split(/\s+/);
-    if (fields.length < 5 || fields.length > 6 || fields.some((f) => !CRON_FIELD.test(f))) {
+    if (fields.length < 5 || fields.length > 6) {
       throw ChainvaultError.badInput(`schedule.cron: "${schedule.cron}" is not a cron expression (five or six fields, such as "0 */6 * * *")`);
     }
+    const kinds = CRON_FIELDS.slice(6 - fields.length);
+    const problem = fields.map((f, i) => cronFieldProblem(f, kinds[i])).find((p) => p !== null);
+    if (problem) throw ChainvaultError.badInput(`schedule.cron: "${schedule.cron}" is not a cron expression: ${problem}`);
     return { cron: fields.join(' '), timeZone };
   }
 

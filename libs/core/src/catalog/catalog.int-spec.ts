@@ -1,0 +1,190 @@
+/**
+ * The one migration against both real catalogs: it creates exactly what the entities describe,
+ * values come back as they went in, and it can be undone and run again.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { catalogOptions } from './catalog-options';
+import { BackupEntity, BackupStatus, JobEntity, JobKind, JobStatus, NetworkEntity, PolicyEntity, VerificationState } from './entities';
+
+const POSTGRES_ADMIN_URL = process.env.CHAINVAULT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const TABLES = ['network', 'node', 'destination', 'policy', 'backup', 'job', 'restore', 'audit_event'];
+
+async function adminQuery(sql: string): Promise<void> {
+  const admin = new Client({ connectionString: POSTGRES_ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(sql);
+  } finally {
+    await admin.end();
+  }
+}
+
+interface Catalog {
+  settings: { dataDir: string; databaseUrl?: string };
+  dispose(): Promise<void>;
+}
+
+const catalogs: Record<'sqlite' | 'postgres', () => Promise<Catalog>> = {
+  sqlite: async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'chainvault-catalog-'));
+    return { settings: { dataDir }, dispose: () => rm(dataDir, { recursive: true, force: true }) };
+  },
+  postgres: async () => {
+    const name = `chainvault_catalog_${randomBytes(6).toString('hex')}`;
+    await adminQuery(`CREATE DATABASE ${name}`);
+    const url = new URL(POSTGRES_ADMIN_URL);
+    url.pathname = `/${name}`;
+    return { settings: { dataDir: tmpdir(), databaseUrl: url.toString() }, dispose: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  },
+};
+
+async function pendingSchemaChanges(dataSource: DataSource): Promise<string[]> {
+  const log = await dataSource.driver.createSchemaBuilder().log();
+  return log.upQueries.map((q) => q.query);
+}
+
+async function existingTables(dataSource: DataSource): Promise<string[]> {
+  const runner = dataSource.createQueryRunner();
+  try {
+    const present: string[] = [];
+    for (const table of TABLES) if (await runner.hasTable(table)) present.push(table);
+    return present;
+  } finally {
+    await runner.release();
+  }
+}
+
+describe.each(['sqlite', 'postgres'] as const)('the catalog schema on %s', (kind) => {
+  let catalog: Catalog;
+  let dataSource: DataSource;
+
+  beforeAll(async () => {
+    catalog = await catalogs[kind]();
+    dataSource = new DataSource(catalogOptions(catalog.settings));
+    await dataSource.initialize();
+  });
+
+  afterAll(async () => {
+    if (dataSource?.isInitialized) await dataSource.destroy();
+    await catalog?.dispose();
+  });
+
+  it('is created by the migration on start, and matches the entities exactly', async () => {
+    expect(dataSource.options.type).toBe(kind);
+    expect(await existingTables(dataSource)).toEqual(TABLES);
+    expect(await pendingSchemaChanges(dataSource)).toEqual([]);
+    expect(await dataSource.showMigrations()).toBe(false);
+  });
+
+  it('gives back the same instant for a timestamp and numbers for sizes beyond 32 bits', async () => {
+    const createdAt = new Date('2026-03-29T01:30:00.123+02:00');
+    const network = Object.assign(new NetworkEntity(), { id: randomUUID(), name: 'consortium', protocol: 'directory', labels: { env: 'test' }, createdAt });
+    await dataSource.getRepository(NetworkEntity).insert(network);
+    const policy = Object.assign(new PolicyEntity(), {
+      id: randomUUID(),
+      name: 'nightly',
+      networkId: network.id,
+      nodeId: null,
+      pluginId: 'directory',
+      method: 'snapshot',
+      options: {},
+      schedule: { preset: 'DAILY', timeZone: 'Europe/Berlin' },
+      destinationIds: [randomUUID()],
+      retention: { keepLast: 7 },
+      enabled: true,
+      createdAt,
+    });
+    await dataSource.getRepository(PolicyEntity).insert(policy);
+    const fiveTiB = 5 * 2 ** 40 + 123;
+    const backup = Object.assign(new BackupEntity(), {
+      id: randomUUID(),
+      policyId: policy.id,
+      networkId: network.id,
+      nodeId: null,
+      pluginId: 'directory',
+      method: 'snapshot',
+      status: BackupStatus.COMPLETED,
+      destinationId: policy.destinationIds[0],
+      jobId: null,
+      startedAt: new Date(createdAt.getTime() - 3_600_000),
+      createdAt,
+      logicalBytes: fiveTiB,
+      storedBytes: 2 ** 33,
+      bytesRead: 0,
+      fileCount: 3,
+      filesRead: 1,
+      filesUnchanged: 2,
+      metadata: { path: '/srv/data', blocks: [1, 2] },
+      dependsOnId: null,
+      verification: VerificationState.UNVERIFIED,
+      verifiedAt: null,
+      verificationProblems: [],
+      pinned: true,
+      deletedAt: null,
+    });
+    await dataSource.getRepository(BackupEntity).insert(backup);
+
+    const read = await dataSource.getRepository(BackupEntity).findOneByOrFail({ id: backup.id });
+    expect(read.createdAt).toBeInstanceOf(Date);
+    expect(read.createdAt.getTime()).toBe(createdAt.getTime());
+    expect(read.startedAt.getTime()).toBe(createdAt.getTime() - 3_600_000);
+    expect(read.verifiedAt).toBeNull();
+    expect(read.logicalBytes).toBe(fiveTiB);
+    expect(typeof read.storedBytes).toBe('number');
+    expect(read.storedBytes).toBe(2 ** 33);
+    expect(read.bytesRead).toBe(0);
+    expect(read.pinned).toBe(true);
+    expect(read.metadata).toEqual({ path: '/srv/data', blocks: [1, 2] });
+
+    const readPolicy = await dataSource.getRepository(PolicyEntity).findOneByOrFail({ id: policy.id });
+    expect(readPolicy.schedule).toEqual(policy.schedule);
+    expect(readPolicy.enabled).toBe(true);
+  });
+
+  it('orders timestamps as instants, whatever the time zone they were made in', async () => {
+    const jobs = dataSource.getRepository(JobEntity);
+    const job = (createdAt: Date) =>
+      Object.assign(new JobEntity(), {
+        id: randomUUID(),
+        kind: JobKind.BACKUP,
+        status: JobStatus.QUEUED,
+        policyId: null,
+        backupId: null,
+        restoreId: null,
+        payload: {},
+        progress: null,
+        log: [],
+        error: null,
+        result: null,
+        attempts: 0,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        createdAt,
+        startedAt: null,
+        finishedAt: null,
+      });
+    // 09:00 in Berlin is earlier than 08:30 UTC.
+    const later = job(new Date('2026-01-15T08:30:00.000Z'));
+    const earlier = job(new Date('2026-01-15T09:00:00.000+01:00'));
+    await jobs.insert([later, earlier]);
+    const ordered = await jobs.find({ order: { createdAt: 'ASC' } });
+    expect(ordered.map((j) => j.id)).toEqual([earlier.id, later.id]);
+  });
+
+  it('can undo the migration and run it again', async () => {
+    await dataSource.undoLastMigration({ transaction: 'each' });
+    expect(await existingTables(dataSource)).toEqual([]);
+    expect(await dataSource.showMigrations()).toBe(true);
+
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    expect(applied.map((m) => m.name)).toEqual(['InitialCatalog1763712000000']);
+    expect(await existingTables(dataSource)).toEqual(TABLES);
+    expect(await pendingSchemaChanges(dataSource)).toEqual([]);
+    expect(await dataSource.getRepository(BackupEntity).count()).toBe(0);
+  });
+});
