@@ -1,11 +1,11 @@
 /** Backups, restores, verification, jobs and the chain history. */
 import { Args, ID, Int, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
-import { BackupRequests, BackupService, backupCursor, ChainHistoryService, ChainvaultError, ChainvaultErrorCode, JobService, RestoreService, type BackupEntity } from '@chainvault/core';
+import { BackupRequests, BackupService, backupCursor, ChainHistoryService, ChainvaultError, ChainvaultErrorCode, JobService, RestoreService } from '@chainvault/core';
 import { JsonScalar } from '../types/json.scalar';
 import { BackupFilter, RestoreInput } from '../types/inputs';
 import { toBackup, toJob } from '../types/mappers';
 import { Backup, BackupConnection, BackupFile, Job } from '../types/objects';
-import { BackupStatus, JobStatus } from '../types/enums';
+import { JobStatus } from '../types/enums';
 import { Actor } from './actor';
 
 async function orNull<T>(lookup: Promise<T>): Promise<T | null> {
@@ -51,17 +51,7 @@ export class BackupResolver {
 
   @ResolveField(() => [BackupFile], { description: 'Every entry of the backup, from its manifest; empty once the backup is deleted (the manifest goes with it).' })
   async files(@Parent() backup: Backup): Promise<BackupFile[]> {
-    if (backup.status === BackupStatus.DELETED) return [];
-    const manifest = await this.backupService.manifest({ id: backup.id, destinationId: backup.destinationId } as BackupEntity);
-    return manifest.entries.map((e) => ({
-      path: e.path,
-      type: e.type,
-      size: e.type === 'file' ? e.size : 0,
-      mode: e.mode,
-      mtime: new Date(Number(BigInt(e.mtimeNs) / 1_000_000n)),
-      sha256: e.type === 'file' ? e.sha256 : undefined,
-      linkTarget: e.type === 'symlink' ? e.target : undefined,
-    }));
+    return this.backupService.files(backup);
   }
 
   @Query(() => [Job])

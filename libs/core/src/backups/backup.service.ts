@@ -1,6 +1,7 @@
 /** The backup catalog: listing, reading, pinning and deleting backups. */
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import type { ArtifactEntry } from '@chainvault/plugin-sdk';
 import type { Manifest } from '@chainvault/repository';
 import { In, Not, Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
@@ -82,9 +83,11 @@ export class BackupService {
     return this.backups.findOne({ where: { policyId, status: In([BackupStatus.COMPLETED, BackupStatus.PARTIAL]) }, order: { createdAt: 'DESC' } });
   }
 
-  async manifest(backup: BackupEntity): Promise<Manifest> {
+  /** Every entry of a backup (files, directories, symlinks), as its manifest lists them; none once it is deleted. */
+  async files(backup: Pick<BackupEntity, 'id' | 'destinationId' | 'status'>): Promise<ArtifactEntry[]> {
+    if (backup.status === BackupStatus.DELETED) return [];
     const repository = await this.destinations.openRepository(await this.destinations.get(backup.destinationId));
-    return repository.readManifest(backup.id);
+    return (await repository.openBackup(backup.id)).list();
   }
 
   exists(id: string): Promise<boolean> {
