@@ -1,16 +1,29 @@
 /**
- * Where repository objects live. Keys are `/`-separated relative names
- * (`chunks/ab/ab12…`, `manifests/<id>.json`). Every put is atomic: a reader sees the whole
- * object or none of it, so a crash never leaves a half-written object under its final name.
+ * Where repository objects live: a local directory, an S3 bucket, an SFTP server. Keys are
+ * `/`-separated relative names (`data/ab/ab12…`, `snapshots/<id>`). Every put is atomic: a
+ * reader sees the whole object or none of it, so a crash never leaves a half-written object
+ * under its final name.
  */
+export interface ByteRange {
+  offset: number;
+  length: number;
+}
+
 export interface RepositoryBackend {
-  /** A human-readable location, for messages. */
+  /** A human-readable location, for messages (never containing credentials). */
   readonly location: string;
-  get(key: string): Promise<Buffer>;
+  /**
+   * The object's bytes, or only `range` of them. A missing object is a RepositoryError with
+   * code NOT_FOUND; a range past the end returns what exists.
+   */
+  get(key: string, range?: ByteRange): Promise<Buffer>;
   /** Writes atomically; replaces an existing object. */
   put(key: string, data: Uint8Array): Promise<void>;
   has(key: string): Promise<boolean>;
-  /** Keys under `prefix` (recursive), in no particular order. */
+  /** Keys under `prefix` (recursive), in no particular order. `''` lists everything. */
   list(prefix: string): Promise<string[]>;
+  /** Removes the object; removing a missing object is not an error. */
   delete(key: string): Promise<void>;
+  /** Releases connections. The backend is not used afterwards. */
+  close?(): Promise<void>;
 }

@@ -2,7 +2,7 @@
  * @packageDocumentation
  * `@chainvault/repository`: the content-addressed backup repository and its storage backends.
  */
-export type { RepositoryBackend } from './backend';
+export type { ByteRange, RepositoryBackend } from './backend';
 export { BackupReader, type ReadProgress } from './backup-reader';
 export { BackupWriter, type WriteProgress } from './backup-writer';
 export { LocalBackend } from './local-backend';

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import type { RepositoryBackend } from './backend';
+import type { ByteRange, RepositoryBackend } from './backend';
 import { RepositoryError, describeIoError } from './repository.errors';
 
 const TMP_DIR = 'tmp';
@@ -21,9 +21,17 @@ export class LocalBackend implements RepositoryBackend {
     return full;
   }
 
-  async get(key: string): Promise<Buffer> {
+  async get(key: string, range?: ByteRange): Promise<Buffer> {
     try {
-      return await readFile(this.pathOf(key));
+      if (!range) return await readFile(this.pathOf(key));
+      const handle = await open(this.pathOf(key), 'r');
+      try {
+        const buffer = Buffer.allocUnsafe(range.length);
+        const { bytesRead } = await handle.read(buffer, 0, range.length, range.offset);
+        return buffer.subarray(0, bytesRead);
+      } finally {
+        await handle.close();
+      }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new RepositoryError('NOT_FOUND', `${key} is missing from the repository at ${this.location}`, { cause: error });
