@@ -1,0 +1,138 @@
+/**
+ * Content-defined chunking in the manner of FastCDC: a cut point is where a rolling "gear"
+ * hash of the last bytes matches a mask, so an insertion or append changes only the chunks
+ * around it and every other chunk keeps its id. Normalised chunking (a stricter mask before
+ * the average size, a looser one after) keeps sizes close to the average.
+ *
+ * The gear table is derived from a fixed seed with SHA-256, so cut points are the same in
+ * every version that reads this repository format.
+ */
+import { createHash } from 'node:crypto';
+
+export interface ChunkSizes {
+  min: number;
+  avg: number;
+  max: number;
+}
+
+/** 512 KiB / 1 MiB / 8 MiB: large enough for few objects, small enough to dedup appended files. */
+export const DEFAULT_CHUNK_SIZES: ChunkSizes = { min: 512 * 1024, avg: 1024 * 1024, max: 8 * 1024 * 1024 };
+
+function gearTable(seed: string): Uint32Array {
+  const table = new Uint32Array(256);
+  for (let i = 0; i < 256; i += 8) {
+    const block = createHash('sha256').update(`${seed}:${i}`).digest();
+    for (let j = 0; j < 8; j += 1) table[i + j] = block.readUInt32BE(j * 4);
+  }
+  return table;
+}
+
+const GEAR = gearTable('chainvault-cdc-v1');
+
+/** A mask of `bits` one-bits at the top of a 32-bit word (the bits that depend on the most input bytes). */
+function topMask(bits: number): number {
+  return bits <= 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+}
+
+export function checkChunkSizes(sizes: ChunkSizes): void {
+  const { min, avg, max } = sizes;
+  if (!(Number.isInteger(min) && Number.isInteger(avg) && Number.isInteger(max) && min >= 64 && min < avg && avg < max && max <= 64 * 1024 * 1024)) {
+    throw new Error(`chunk sizes must satisfy 64 <= min < avg < max <= 64 MiB, got ${JSON.stringify(sizes)}`);
+  }
+}
+
+/** Cuts a stream into content-defined chunks. Feed it with `push`, finish with `end`. */
+export class ContentChunker {
+  private readonly maskStrict: number;
+  private readonly maskLoose: number;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private hash = 0;
+
+  constructor(private readonly sizes: ChunkSizes = DEFAULT_CHUNK_SIZES) {
+    checkChunkSizes(sizes);
+    const bits = Math.round(Math.log2(sizes.avg));
+    this.maskStrict = topMask(bits + 2);
+    this.maskLoose = topMask(bits - 2);
+  }
+
+  /** Adds bytes; returns the chunks completed by them. */
+  push(data: Buffer): Buffer[] {
+    const chunks: Buffer[] = [];
+    const { min, avg, max } = this.sizes;
+    let start = 0;
+    let position = 0;
+    while (position < data.length) {
+      let length = this.pendingBytes + (position - start);
+      // Bytes before the minimum size can never end a chunk: skip them without hashing.
+      if (length < min) {
+        const skip = Math.min(min - length, data.length - position);
+        position += skip;
+        length += skip;
+        if (length < min) break;
+        this.hash = 0;
+      }
+      let hash = this.hash;
+      let cut = -1;
+      const strictEnd = Math.min(data.length, position + Math.max(0, avg - length));
+      for (; position < strictEnd; position += 1) {
+        hash = ((hash << 1) + GEAR[data[position]]) >>> 0;
+        if ((hash & this.maskStrict) === 0) {
+          cut = position + 1;
+          break;
+        }
+      }
+      if (cut < 0) {
+        length = this.pendingBytes + (position - start);
+        const looseEnd = Math.min(data.length, position + Math.max(0, max - length));
+        for (; position < looseEnd; position += 1) {
+          hash = ((hash << 1) + GEAR[data[position]]) >>> 0;
+          if ((hash & this.maskLoose) === 0) {
+            cut = position + 1;
+            break;
+          }
+        }
+        if (cut < 0 && this.pendingBytes + (position - start) >= max) cut = position;
+      }
+      this.hash = hash;
+      if (cut < 0) break;
+      chunks.push(this.take(data, start, cut));
+      start = cut;
+      position = cut;
+      this.hash = 0;
+    }
+    if (start < data.length) {
+      this.pending.push(data.subarray(start));
+      this.pendingBytes += data.length - start;
+    }
+    return chunks;
+  }
+
+  /** The last, possibly short, chunk (none if the stream ended on a cut). */
+  end(): Buffer[] {
+    if (this.pendingBytes === 0) return [];
+    const last = Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.hash = 0;
+    return [last];
+  }
+
+  private take(data: Buffer, start: number, end: number): Buffer {
+    const piece = data.subarray(start, end);
+    if (this.pendingBytes === 0) return Buffer.from(piece);
+    const chunk = Buffer.concat([...this.pending, piece], this.pendingBytes + piece.length);
+    this.pending = [];
+    this.pendingBytes = 0;
+    return chunk;
+  }
+}
+
+/** Chunks a whole stream. */
+export async function* contentDefinedChunks(stream: AsyncIterable<Uint8Array>, sizes: ChunkSizes = DEFAULT_CHUNK_SIZES): AsyncGenerator<Buffer> {
+  const chunker = new ContentChunker(sizes);
+  for await (const piece of stream) {
+    for (const chunk of chunker.push(Buffer.isBuffer(piece) ? piece : Buffer.from(piece))) yield chunk;
+  }
+  yield* chunker.end();
+}
