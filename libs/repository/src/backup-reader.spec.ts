@@ -32,7 +32,10 @@ async function tamper(extra: ManifestEntry[]): Promise<void> {
   const a = manifest.entries.find((e) => e.path === 'keep/a.txt');
   const entries = [...manifest.entries, ...extra.map((e) => (e.type === 'file' ? { ...a, path: e.path } : e))];
   entries.sort((x, y) => comparePaths(x.path, y.path));
-  await writeFile(join(repoDir, 'manifests', 'small.json'), JSON.stringify({ ...manifest, entries }));
+  const key = join(repoDir, 'manifests', 'small');
+  // The stored manifest is plain JSON in a plain repository: replace that very object.
+  expect(JSON.parse(await readFile(key, 'utf8'))).toEqual(manifest);
+  await writeFile(key, JSON.stringify({ ...manifest, entries }));
 }
 
 const file = (path: string): ManifestEntry => ({ path, type: 'file', mode: 0o644, mtimeNs: '0', size: 6, sha256: '', chunks: [] });

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { lstat, lutimes, mkdir, open, rename, rm, symlink, utimes, chmod } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { ArtifactEntry, ArtifactSource, ExtractOptions, TreeSummary } from '@chainvault/plugin-sdk';
-import type { ChunkStore } from './chunk-store';
+import type { BlobStore } from './blob-store';
 import { checkManifestStructure, normalizeArchivePath, type FileEntry, type Manifest, type ManifestEntry } from './manifest';
 import { RepositoryError, describeIoError, throwIfAborted } from './repository.errors';
 
@@ -36,7 +36,7 @@ export class BackupReader implements ArtifactSource {
 
   constructor(
     readonly manifest: Manifest,
-    private readonly chunks: ChunkStore,
+    private readonly chunks: BlobStore,
     private readonly options: BackupReaderOptions = {},
   ) {
     const problems = checkManifestStructure(manifest);

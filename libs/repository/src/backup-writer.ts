@@ -8,8 +8,8 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { AddTreeOptions, ArtifactSink, TreeSummary, WriteFileOptions } from '@chainvault/plugin-sdk';
-import type { ChunkStore } from './chunk-store';
-import { fixedSizeChunks } from './chunk-store';
+import type { BlobWriter } from './blob-store';
+import { contentDefinedChunks, type ChunkSizes } from './content-chunker';
 import {
   MANIFEST_FORMAT,
   MANIFEST_VERSION,
@@ -31,7 +31,7 @@ export interface WriteProgress {
 
 export interface BackupWriterOptions {
   backupId: string;
-  chunkSize: number;
+  chunkSizes: ChunkSizes;
   /** The previous backup's manifest: files with the same path, size and mtime are not read again. */
   previous: Manifest | null;
   signal?: AbortSignal;
@@ -57,7 +57,7 @@ export class BackupWriter implements ArtifactSink {
   private inFlightBytes = 0;
 
   constructor(
-    private readonly chunks: ChunkStore,
+    private readonly blobs: BlobWriter,
     private readonly commitManifest: (manifest: Manifest) => Promise<void>,
     private readonly options: BackupWriterOptions,
   ) {
@@ -138,8 +138,14 @@ export class BackupWriter implements ArtifactSink {
     return { size: stored.size, sha256: stored.sha256 };
   }
 
-  /** Writes the manifest. Until this returns, the backup does not exist. */
+  /**
+   * Uploads the last pack, writes the index of this backup's packs, then the manifest — in
+   * that order, so a crash at any point leaves a valid repository. Until this returns, the
+   * backup does not exist.
+   */
   async commit(details: { createdAt: Date; labels: Record<string, unknown>; metadata: Record<string, unknown> }): Promise<Manifest> {
+    throwIfAborted(this.options.signal);
+    await this.blobs.finish();
     throwIfAborted(this.options.signal);
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
@@ -163,7 +169,8 @@ export class BackupWriter implements ArtifactSink {
   private async storeLocalFile(localPath: string, path: string, info: Stat): Promise<void> {
     const base = { path, type: 'file' as const, mode: Number(info.mode & 0o7777n), mtimeNs: info.mtimeNs.toString() };
     const earlier = this.previousFiles.get(path);
-    if (earlier && earlier.size === Number(info.size) && earlier.mtimeNs === base.mtimeNs) {
+    // Reused only while every chunk is still indexed: a damaged or pruned index means reading again.
+    if (earlier && earlier.size === Number(info.size) && earlier.mtimeNs === base.mtimeNs && earlier.chunks.every((id) => this.blobs.knows(id))) {
       this.record({ ...base, size: earlier.size, sha256: earlier.sha256, chunks: earlier.chunks });
       this.stats.filesUnchanged += 1;
       this.stats.chunksReused += earlier.chunks.length;
@@ -185,15 +192,15 @@ export class BackupWriter implements ArtifactSink {
     const whole = createHash('sha256');
     const chunks: string[] = [];
     let size = 0;
-    for await (const chunk of fixedSizeChunks(stream, this.options.chunkSize)) {
+    for await (const chunk of contentDefinedChunks(stream, this.options.chunkSizes)) {
       throwIfAborted(this.options.signal);
       whole.update(chunk);
-      const { id, added } = await this.chunks.put(chunk);
+      const { id, added, storedBytes } = await this.blobs.put(chunk);
       chunks.push(id);
       size += chunk.length;
       if (added) {
         this.stats.chunksAdded += 1;
-        this.stats.storedBytes += chunk.length;
+        this.stats.storedBytes += storedBytes;
       } else {
         this.stats.chunksReused += 1;
       }

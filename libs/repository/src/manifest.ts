@@ -5,7 +5,7 @@
 import { RepositoryError } from './repository.errors';
 
 export const MANIFEST_FORMAT = 'chainvault-manifest';
-export const MANIFEST_VERSION = 1;
+export const MANIFEST_VERSION = 2;
 
 interface EntryBase {
   /** Relative, `/`-separated, normalized; `.` is the backup's root directory. */
@@ -43,7 +43,7 @@ export interface BackupStats {
   bytesRead: number;
   /** Sum of file sizes in the backup. */
   logicalBytes: number;
-  /** Bytes of chunks this backup added to the repository. */
+  /** Bytes this backup added to the repository (new chunks, after compression and encryption). */
   storedBytes: number;
   chunksAdded: number;
   chunksReused: number;

@@ -10,6 +10,8 @@ export type RepositoryErrorCode =
   | 'ABORTED'
   | 'NO_SPACE'
   | 'TARGET_NOT_EMPTY'
+  | 'WRONG_PASSPHRASE'
+  | 'LOCKED'
   | 'IO';
 
 export class RepositoryError extends Error {

@@ -1,31 +1,53 @@
 /**
  * The backup repository: opens or creates one on a backend, starts backups, reads them back,
- * verifies and deletes them. See README.md for the on-storage format.
+ * verifies them and manages encryption keys. See README.md for the on-storage format.
  */
 import { randomUUID } from 'node:crypto';
 import type { RepositoryBackend } from './backend';
 import { BackupReader, type BackupReaderOptions } from './backup-reader';
 import { BackupWriter, type WriteProgress } from './backup-writer';
-import { ChunkStore } from './chunk-store';
+import { BlobStore, type BlobLocation } from './blob-store';
+import type { CompressionName } from './compression';
+import { DEFAULT_CHUNK_SIZES, checkChunkSizes, type ChunkSizes } from './content-chunker';
+import { DEFAULT_SCRYPT, createKeyFile, newMasterKey, openKeyFile, type KeyFile, type MasterKey } from './crypto';
 import { checkManifestStructure, type Manifest } from './manifest';
+import { prune, type PruneOptions, type PruneResult } from './prune';
+import { DEFAULT_LOCK_TIMING, RepositoryLock, type LockTiming } from './repository-lock';
 import { RepositoryError, throwIfAborted } from './repository.errors';
 
 export const REPOSITORY_FORMAT = 'chainvault-repository';
-export const REPOSITORY_VERSION = 1;
+export const REPOSITORY_VERSION = 2;
 const CONFIG_KEY = 'chainvault-repository.json';
-const DEFAULT_CHUNK_SIZE = 1024 * 1024;
+const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 
 export interface RepositoryConfig {
   format: typeof REPOSITORY_FORMAT;
   version: typeof REPOSITORY_VERSION;
   id: string;
   createdAt: string;
-  chunking: { algorithm: 'fixed'; size: number };
-  hash: 'sha256';
+  chunking: { algorithm: 'fastcdc-gear-v1' } & ChunkSizes;
+  /** Packs are closed once they reach this many bytes. */
+  packSize: number;
+  compression: CompressionName;
+  /** Null for a plain repository; otherwise how objects are sealed. */
+  encryption: null | { cipher: 'aes-256-gcm'; blobIds: 'hmac-sha256' };
+}
+
+export interface RepositoryOptions {
+  /** Opens (or, on creation, encrypts) the repository with this passphrase. */
+  passphrase?: string;
+  /** On creation only. Default: brotli. */
+  compression?: CompressionName;
+  /** On creation only, for tests. */
+  chunkSizes?: ChunkSizes;
+  /** On creation only, for tests. */
+  packSize?: number;
+  /** On creation only, for tests: scrypt cost. */
+  scrypt?: typeof DEFAULT_SCRYPT;
 }
 
 export interface VerifyOptions {
-  /** Read every chunk and re-hash it, and re-hash every file. Without it, only check chunks exist. */
+  /** Read every pack the backup uses and re-hash every chunk. Without it, check the index and that the packs exist. */
   readData: boolean;
   signal?: AbortSignal;
   onProgress?: (progress: { files: number; bytes: number }) => void;
@@ -36,6 +58,7 @@ export interface VerifyResult {
   problems: string[];
   files: number;
   chunks: number;
+  packs: number;
   bytesRead: number;
 }
 
@@ -47,36 +70,45 @@ export interface StartBackupOptions {
 }
 
 export class Repository {
-  private readonly chunks: ChunkStore;
-
   private constructor(
     readonly backend: RepositoryBackend,
     readonly config: RepositoryConfig,
-  ) {
-    this.chunks = new ChunkStore(backend);
-  }
+    private blobs: BlobStore,
+    /** The key file this session was opened with (encrypted repositories). */
+    private readonly keyId: string | null,
+    private readonly master: MasterKey | null,
+  ) {}
 
   /** Opens the repository on `backend`, creating it if the location is empty. */
-  static async openOrInit(backend: RepositoryBackend): Promise<Repository> {
+  static async openOrInit(backend: RepositoryBackend, options: RepositoryOptions = {}): Promise<Repository> {
     if (!(await backend.has(CONFIG_KEY))) {
       const existing = await backend.list('');
       if (existing.some((key) => !key.startsWith('tmp/'))) {
         throw new RepositoryError('NOT_A_REPOSITORY', `${backend.location} is not empty and holds no chainvault repository; choose an empty location`);
       }
+      const chunkSizes = options.chunkSizes ?? DEFAULT_CHUNK_SIZES;
+      checkChunkSizes(chunkSizes);
       const config: RepositoryConfig = {
         format: REPOSITORY_FORMAT,
         version: REPOSITORY_VERSION,
         id: randomUUID(),
         createdAt: new Date().toISOString(),
-        chunking: { algorithm: 'fixed', size: DEFAULT_CHUNK_SIZE },
-        hash: 'sha256',
+        chunking: { algorithm: 'fastcdc-gear-v1', ...chunkSizes },
+        packSize: options.packSize ?? DEFAULT_PACK_SIZE,
+        compression: options.compression ?? 'brotli',
+        encryption: options.passphrase ? { cipher: 'aes-256-gcm', blobIds: 'hmac-sha256' } : null,
       };
+      // The key is written before the config: a repository whose config exists can always be opened.
+      if (options.passphrase) {
+        const keyFile = await createKeyFile(newMasterKey(), options.passphrase, options.scrypt);
+        await backend.put(`keys/${randomUUID()}`, Buffer.from(JSON.stringify(keyFile)));
+      }
       await backend.put(CONFIG_KEY, Buffer.from(JSON.stringify(config, null, 2)));
     }
-    return Repository.open(backend);
+    return Repository.open(backend, options);
   }
 
-  static async open(backend: RepositoryBackend): Promise<Repository> {
+  static async open(backend: RepositoryBackend, options: Pick<RepositoryOptions, 'passphrase'> = {}): Promise<Repository> {
     let config: RepositoryConfig;
     try {
       config = JSON.parse((await backend.get(CONFIG_KEY)).toString('utf8')) as RepositoryConfig;
@@ -84,24 +116,87 @@ export class Repository {
       if (error instanceof RepositoryError && error.code === 'NOT_FOUND') {
         throw new RepositoryError('NOT_A_REPOSITORY', `${backend.location} holds no chainvault repository`);
       }
+      if (error instanceof RepositoryError) throw error;
       throw new RepositoryError('CORRUPT', `the repository config at ${backend.location} cannot be read: ${(error as Error).message}`);
     }
     if (config.format !== REPOSITORY_FORMAT) throw new RepositoryError('NOT_A_REPOSITORY', `${backend.location} is not a chainvault repository`);
     if (config.version !== REPOSITORY_VERSION) {
-      throw new RepositoryError('UNSUPPORTED_VERSION', `repository format version ${config.version} at ${backend.location} is newer than this chainvault supports`);
+      throw new RepositoryError('UNSUPPORTED_VERSION', `repository format version ${config.version} at ${backend.location} is not the one this chainvault reads (${REPOSITORY_VERSION})`);
     }
-    return new Repository(backend, config);
+    let master: MasterKey | null = null;
+    let keyId: string | null = null;
+    if (config.encryption) {
+      if (!options.passphrase) throw new RepositoryError('WRONG_PASSPHRASE', `the repository at ${backend.location} is encrypted: give its passphrase`);
+      for (const key of await backend.list('keys/')) {
+        master = await openKeyFile(JSON.parse((await backend.get(key)).toString('utf8')) as KeyFile, options.passphrase);
+        if (master) {
+          keyId = key.slice('keys/'.length);
+          break;
+        }
+      }
+      if (!master) throw new RepositoryError('WRONG_PASSPHRASE', `the passphrase does not open the repository at ${backend.location}`);
+    } else if (options.passphrase) {
+      throw new RepositoryError('WRONG_PASSPHRASE', `the repository at ${backend.location} is not encrypted, but a passphrase was given; remove it, or back up to a new, encrypted destination`);
+    }
+    const blobs = new BlobStore(backend, master, config.compression, config.packSize);
+    await blobs.load();
+    return new Repository(backend, config, blobs, keyId, master);
+  }
+
+  get encrypted(): boolean {
+    return this.master !== null;
+  }
+
+  /** Lock timing, shortened by tests. */
+  lockTiming: LockTiming = DEFAULT_LOCK_TIMING;
+
+  /**
+   * Takes the repository lock: shared for a backup (several may run), exclusive for prune.
+   * Fails with LOCKED naming the holder of a conflicting lock. Release it when done.
+   */
+  lock(mode: 'shared' | 'exclusive', purpose: string): Promise<RepositoryLock> {
+    return RepositoryLock.acquire(this.backend, mode === 'exclusive', purpose, this.lockTiming);
+  }
+
+  /**
+   * Removes packs that no backup uses and repacks half-empty ones, under the exclusive lock:
+   * it refuses to start while a backup holds the shared lock, and no backup starts meanwhile.
+   */
+  async prune(options: PruneOptions = {}): Promise<PruneResult> {
+    const lock = await this.lock('exclusive', options.dryRun ? 'prune (dry run)' : 'prune');
+    try {
+      const manifests = await Promise.all((await this.listBackups()).map((id) => this.readManifest(id)));
+      const result = await prune(this.blobs, manifests, options);
+      if (!result.dryRun) await this.refreshIndex();
+      return result;
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /**
+   * Reads the index again. A process that keeps a repository open must do this after taking
+   * the shared lock for a backup: a prune run elsewhere may have moved or removed packs.
+   */
+  async refreshIndex(): Promise<void> {
+    const fresh = new BlobStore(this.backend, this.master, this.config.compression, this.config.packSize);
+    await fresh.load();
+    this.blobs = fresh;
   }
 
   startBackup(options: StartBackupOptions = {}): BackupWriter {
     const backupId = options.backupId ?? randomUUID();
-    return new BackupWriter(this.chunks, (manifest) => this.backend.put(manifestKey(backupId), Buffer.from(JSON.stringify(manifest))), {
-      backupId,
-      chunkSize: this.config.chunking.size,
-      previous: options.previous ?? null,
-      signal: options.signal,
-      onProgress: options.onProgress,
-    });
+    const { algorithm: _algorithm, ...chunkSizes } = this.config.chunking;
+    return new BackupWriter(
+      this.blobs.newWriter({ signal: options.signal }),
+      (manifest) => this.backend.put(manifestKey(backupId), this.blobs.close(Buffer.from(JSON.stringify(manifest)))),
+      { backupId, chunkSizes, previous: options.previous ?? null, signal: options.signal, onProgress: options.onProgress },
+    );
+  }
+
+  /** Where a chunk is stored (pack, offset, stored length, encoding), or undefined if no index or pack lists it. */
+  chunkLocation(id: string): BlobLocation | undefined {
+    return this.blobs.location(id);
   }
 
   async hasBackup(backupId: string): Promise<boolean> {
@@ -109,7 +204,7 @@ export class Repository {
   }
 
   async listBackups(): Promise<string[]> {
-    return (await this.backend.list('manifests/')).map((key) => key.slice('manifests/'.length, -'.json'.length)).sort();
+    return (await this.backend.list('manifests/')).map((key) => key.slice('manifests/'.length)).sort();
   }
 
   async readManifest(backupId: string): Promise<Manifest> {
@@ -122,15 +217,19 @@ export class Repository {
       }
       throw error;
     }
+    let manifest: Manifest;
     try {
-      return JSON.parse(raw.toString('utf8')) as Manifest;
-    } catch {
+      manifest = JSON.parse(this.blobs.open(raw, `the manifest of backup ${backupId}`).toString('utf8')) as Manifest;
+    } catch (error) {
+      if (error instanceof RepositoryError) throw error;
       throw new RepositoryError('CORRUPT', `the manifest of backup ${backupId} is not valid JSON`);
     }
+    if (manifest.backupId !== backupId) throw new RepositoryError('CORRUPT', `the manifest stored as backup ${backupId} belongs to backup ${String(manifest.backupId)}`);
+    return manifest;
   }
 
   async openBackup(backupId: string, options: BackupReaderOptions = {}): Promise<BackupReader> {
-    return new BackupReader(await this.readManifest(backupId), this.chunks, options);
+    return new BackupReader(await this.readManifest(backupId), this.blobs, options);
   }
 
   /** Removes the backup's manifest. Its chunks stay until a prune finds nothing else uses them. */
@@ -138,8 +237,23 @@ export class Repository {
     await this.backend.delete(manifestKey(backupId));
   }
 
+  /** Adds a passphrase that opens the repository. Returns the new key's id. */
+  async addKey(passphrase: string): Promise<string> {
+    if (!this.master) throw new RepositoryError('WRONG_PASSPHRASE', 'the repository is not encrypted; it has no keys');
+    const id = randomUUID();
+    await this.backend.put(`keys/${id}`, Buffer.from(JSON.stringify(await createKeyFile(this.master, passphrase))));
+    return id;
+  }
+
+  /** Replaces the passphrase this session opened the repository with. Nothing is re-encrypted. */
+  async changePassphrase(passphrase: string): Promise<void> {
+    const old = this.keyId;
+    await this.addKey(passphrase);
+    if (old) await this.backend.delete(`keys/${old}`);
+  }
+
   async verify(backupId: string, options: VerifyOptions): Promise<VerifyResult> {
-    const result: VerifyResult = { problems: [], files: 0, chunks: 0, bytesRead: 0 };
+    const result: VerifyResult = { problems: [], files: 0, chunks: 0, packs: 0, bytesRead: 0 };
     let manifest: Manifest;
     try {
       manifest = await this.readManifest(backupId);
@@ -150,38 +264,61 @@ export class Repository {
     result.problems.push(...checkManifestStructure(manifest));
     if (result.problems.length > 0) return result;
 
-    const present = new Map<string, boolean>();
+    // Which files use which chunk, so a damaged chunk names the files it hurts.
+    const users = new Map<string, string[]>();
     for (const entry of manifest.entries) {
       if (entry.type !== 'file') continue;
-      throwIfAborted(options.signal);
       result.files += 1;
-      if (!options.readData) {
-        for (const id of entry.chunks) {
-          if (!present.has(id)) {
-            present.set(id, await this.chunks.has(id));
-            result.chunks += 1;
-          }
-          if (!present.get(id)) result.problems.push(`file "${entry.path}": chunk ${id} is missing`);
-        }
-        continue;
-      }
-      const reader = new BackupReader(manifest, this.chunks, { signal: options.signal });
-      try {
-        for await (const data of reader.read(entry.path)) {
-          result.chunks += 1;
-          result.bytesRead += data.length;
-          options.onProgress?.({ files: result.files, bytes: result.bytesRead });
-        }
-      } catch (error) {
-        if (error instanceof RepositoryError && error.code === 'ABORTED') throw error;
-        result.problems.push((error as Error).message);
+      for (const id of entry.chunks) {
+        const list = users.get(id);
+        if (list) {
+          if (list[list.length - 1] !== entry.path) list.push(entry.path);
+        } else users.set(id, [entry.path]);
       }
     }
+    result.chunks = users.size;
+    const damaged = new Map<string, string>();
+    const packs = new Map<string, string[]>();
+    for (const id of users.keys()) {
+      const where = this.blobs.location(id);
+      if (!where) damaged.set(id, `chunk ${id} is in no pack of the index`);
+      else packs.set(where.pack, [...(packs.get(where.pack) ?? []), id]);
+    }
+    result.packs = packs.size;
+    for (const [pack, ids] of [...packs].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      throwIfAborted(options.signal);
+      if (options.readData) {
+        const problems = await this.blobs.checkPack(pack);
+        for (const id of ids) {
+          const problem = problems.get(id);
+          if (problem) damaged.set(id, problem);
+          else result.bytesRead += this.blobs.location(id)!.rawLength;
+        }
+        options.onProgress?.({ files: result.files, bytes: result.bytesRead });
+      } else if (!(await this.backend.has(`data/${pack.slice(0, 2)}/${pack}`))) {
+        for (const id of ids) damaged.set(id, `pack ${pack} is missing`);
+      }
+    }
+    const reported = new Set<string>();
+    for (const [id, problem] of damaged) {
+      for (const path of users.get(id) ?? []) {
+        const line = `file "${path}": ${problem}`;
+        if (!reported.has(line)) result.problems.push(line);
+        reported.add(line);
+      }
+    }
+    // The chunks of each file must add up to its recorded size (their content was checked above).
+    for (const entry of manifest.entries) {
+      if (entry.type !== 'file' || entry.chunks.some((id) => damaged.has(id) || !this.blobs.location(id))) continue;
+      const size = entry.chunks.reduce((n, id) => n + this.blobs.location(id)!.rawLength, 0);
+      if (size !== entry.size) result.problems.push(`file "${entry.path}": its chunks hold ${size} bytes but the manifest records ${entry.size}`);
+    }
+    for (const problem of this.blobs.damagedIndexes) result.problems.push(`index ${problem} (its packs were indexed again from their headers)`);
     return result;
   }
 }
 
 function manifestKey(backupId: string): string {
   if (!/^[A-Za-z0-9-]{1,64}$/.test(backupId)) throw new RepositoryError('INVALID_PATH', `"${backupId}" is not a valid backup id`);
-  return `manifests/${backupId}.json`;
+  return `manifests/${backupId}`;
 }

@@ -1,5 +1,7 @@
 /**
  * @packageDocumentation
- * `@chainvault/testing`: helpers shared by chainvault's tests (sample trees and exact tree comparison).
+ * `@chainvault/testing`: helpers shared by chainvault's tests (sample trees and exact tree comparison, a real S3 server, a real SSH/SFTP server).
  */
 export { compareTrees, writeSampleTree, type CompareTreesOptions, type SampleTree, type SampleTreeOptions } from './tree';
+export { startS3rver, type RunningS3rver } from './s3rver';
+export { startSshd, type RunningSshd } from './sshd';

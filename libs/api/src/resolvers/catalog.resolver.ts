@@ -33,7 +33,7 @@ export class CatalogResolver {
 
   @Query(() => [Destination])
   async destinations(): Promise<Destination[]> {
-    return (await this.destinationService.list()).map(toDestination);
+    return (await this.destinationService.list()).map((d) => toDestination(d, this.destinationService.secretFields(d)));
   }
 
   @Query(() => [Policy])
@@ -54,7 +54,8 @@ export class CatalogResolver {
 
   @Mutation(() => Destination)
   async createDestination(@Args('input') input: CreateDestinationInput, @Actor() actor: string): Promise<Destination> {
-    return toDestination(await this.destinationService.create(input, actor));
+    const destination = await this.destinationService.create(input, actor);
+    return toDestination(destination, this.destinationService.secretFields(destination));
   }
 
   @Mutation(() => Policy)

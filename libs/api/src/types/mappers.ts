@@ -26,8 +26,8 @@ export function toNode(n: NodeEntity, secretFields: string[]): Node {
   return { id: n.id, networkId: n.networkId, name: n.name, plugin: n.pluginId, role: n.role, config: n.config, secretFields, createdAt: n.createdAt };
 }
 
-export function toDestination(d: DestinationEntity): Destination {
-  return { id: d.id, name: d.name, kind: d.kind, config: d.config, createdAt: d.createdAt };
+export function toDestination(d: DestinationEntity, secretFields: string[]): Destination {
+  return { id: d.id, name: d.name, kind: d.kind, config: d.config, secretFields, createdAt: d.createdAt };
 }
 
 export function toPolicy(p: PolicyEntity): Policy {

@@ -52,7 +52,8 @@ export class Destination {
   @Field(() => ID) id!: string;
   @Field() name!: string;
   @Field(() => DestinationKind) kind!: DestinationKind;
-  @Field(() => JsonScalar) config!: unknown;
+  @Field(() => JsonScalar, { description: 'The config without its secret fields.' }) config!: unknown;
+  @Field(() => [String], { description: 'Names of the secret fields that are set, such as passphrase (values are never returned).' }) secretFields!: string[];
   @Field() createdAt!: Date;
 }
 

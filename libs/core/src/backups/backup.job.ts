@@ -49,36 +49,44 @@ export class BackupJob implements JobHandler {
     const backupId = randomUUID();
     await run.assignBackup(backupId);
     const startedAt = new Date();
-    run.log.info(`backing up ${policy.nodeId ? `node ${nodes[0].name}` : `network ${network.name}`} with ${policy.pluginId}/${policy.method} to ${destination.name}`);
-    const writer = repository.startBackup({
-      backupId,
-      previous: previousManifest,
-      signal: run.signal,
-      onProgress: (p) => run.progress.update({ unit: 'bytes', done: p.bytes, message: p.currentPath }),
-    });
+    // The shared lock keeps a prune from removing what this backup reuses; the index is read
+    // again under it, since a prune elsewhere may have changed it since the repository was opened.
+    const lock = await repository.lock('shared', `backup ${backupId} of policy ${policy.name}`);
+    try {
+      await repository.refreshIndex();
+      run.log.info(`backing up ${policy.nodeId ? `node ${nodes[0].name}` : `network ${network.name}`} with ${policy.pluginId}/${policy.method} to ${destination.name}`);
+      const writer = repository.startBackup({
+        backupId,
+        previous: previousManifest,
+        signal: run.signal,
+        onProgress: (p) => run.progress.update({ unit: 'bytes', done: p.bytes, message: p.currentPath }),
+      });
 
-    const outcome = await withJobTempDir(this.config.dataDir, run.job.id, (tempDir) =>
-      method.backup({
-        ...commonContext(run, policy.method, policy.options, tempDir),
-        network: { id: network.id, name: network.name, protocol: network.protocol },
-        node: policy.nodeId ? handles[0] : undefined,
-        nodes: handles,
-        previous: previous ? { id: previous.id, createdAt: previous.createdAt, metadata: previous.metadata as NodeHandle['config'] } : null,
-        artifacts: writer,
-      }),
-    );
-    run.signal.throwIfAborted();
-    const dependsOnId = outcome?.dependsOnPrevious && previous ? previous.id : null;
-    const manifest = await writer.commit({
-      createdAt: new Date(),
-      labels: { policyId: policy.id, networkId: network.id, nodeIds: nodes.map((n) => n.id), pluginId: policy.pluginId, method: policy.method, jobId: run.job.id, startedAt: startedAt.toISOString(), dependsOnId },
-      metadata: outcome?.metadata ?? {},
-    });
-    await this.backups.record(BackupService.fromManifest(manifest, policy, { jobId: run.job.id, startedAt, dependsOnId }));
-    run.log.info(
-      `backup ${backupId} complete: ${manifest.stats.filesRead} files read (${manifest.stats.bytesRead} bytes), ${manifest.stats.filesUnchanged} unchanged, ${manifest.stats.storedBytes} new bytes stored`,
-    );
-    return { backupId, ...manifest.stats };
+      const outcome = await withJobTempDir(this.config.dataDir, run.job.id, (tempDir) =>
+        method.backup({
+          ...commonContext(run, policy.method, policy.options, tempDir),
+          network: { id: network.id, name: network.name, protocol: network.protocol },
+          node: policy.nodeId ? handles[0] : undefined,
+          nodes: handles,
+          previous: previous ? { id: previous.id, createdAt: previous.createdAt, metadata: previous.metadata as NodeHandle['config'] } : null,
+          artifacts: writer,
+        }),
+      );
+      run.signal.throwIfAborted();
+      const dependsOnId = outcome?.dependsOnPrevious && previous ? previous.id : null;
+      const manifest = await writer.commit({
+        createdAt: new Date(),
+        labels: { policyId: policy.id, networkId: network.id, nodeIds: nodes.map((n) => n.id), pluginId: policy.pluginId, method: policy.method, jobId: run.job.id, startedAt: startedAt.toISOString(), dependsOnId },
+        metadata: outcome?.metadata ?? {},
+      });
+      await this.backups.record(BackupService.fromManifest(manifest, policy, { jobId: run.job.id, startedAt, dependsOnId }));
+      run.log.info(
+        `backup ${backupId} complete: ${manifest.stats.filesRead} files read (${manifest.stats.bytesRead} bytes), ${manifest.stats.filesUnchanged} unchanged, ${manifest.stats.storedBytes} new bytes stored`,
+      );
+      return { backupId, ...manifest.stats };
+    } finally {
+      await lock.release();
+    }
   }
 
   /** A backup whose manifest was written before the process died is complete: record it. */

@@ -12,9 +12,10 @@ import {
   RestoreEntity,
 } from './entities';
 import { InitialCatalog1763712000000 } from './migrations/1763712000000-initial-catalog';
+import { DestinationSecrets1763800000000 } from './migrations/1763800000000-destination-secrets';
 
 export const CATALOG_ENTITIES = [NetworkEntity, NodeEntity, DestinationEntity, PolicyEntity, BackupEntity, JobEntity, RestoreEntity, AuditEventEntity];
-export const CATALOG_MIGRATIONS = [InitialCatalog1763712000000];
+export const CATALOG_MIGRATIONS = [InitialCatalog1763712000000, DestinationSecrets1763800000000];
 
 export function catalogOptions(settings: { dataDir: string; databaseUrl?: string }): DataSourceOptions {
   const common = {

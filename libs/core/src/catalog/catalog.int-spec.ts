@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { catalogOptions } from './catalog-options';
+import { CATALOG_MIGRATIONS, catalogOptions } from './catalog-options';
 import { BackupEntity, BackupStatus, JobEntity, JobKind, JobStatus, NetworkEntity, PolicyEntity, VerificationState } from './entities';
 
 const POSTGRES_ADMIN_URL = process.env.CHAINVAULT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -176,13 +176,19 @@ describe.each(['sqlite', 'postgres'] as const)('the catalog schema on %s', (kind
     expect(ordered.map((j) => j.id)).toEqual([earlier.id, later.id]);
   });
 
-  it('can undo the migration and run it again', async () => {
+  it('can undo every migration, one at a time, and run them all again', async () => {
+    const destinationColumns = async () => (await dataSource.createQueryRunner().getTable('destination'))?.columns.map((c) => c.name) ?? [];
+    expect(await destinationColumns()).toContain('secrets');
     await dataSource.undoLastMigration({ transaction: 'each' });
+    expect(await destinationColumns()).not.toContain('secrets');
+    expect(await existingTables(dataSource)).toEqual(TABLES);
+    for (let i = 1; i < CATALOG_MIGRATIONS.length; i += 1) await dataSource.undoLastMigration({ transaction: 'each' });
     expect(await existingTables(dataSource)).toEqual([]);
     expect(await dataSource.showMigrations()).toBe(true);
 
     const applied = await dataSource.runMigrations({ transaction: 'each' });
-    expect(applied.map((m) => m.name)).toEqual(['InitialCatalog1763712000000']);
+    expect(applied.map((m) => m.name)).toEqual(CATALOG_MIGRATIONS.map((m) => new m().name));
+    expect(await destinationColumns()).toContain('secrets');
     expect(await existingTables(dataSource)).toEqual(TABLES);
     expect(await pendingSchemaChanges(dataSource)).toEqual([]);
     expect(await dataSource.getRepository(BackupEntity).count()).toBe(0);

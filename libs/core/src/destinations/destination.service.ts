@@ -4,7 +4,9 @@
  */
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { LocalBackend, Repository as BackupRepository, RepositoryError } from '@chainvault/repository';
+import type { JsonSchema } from '@chainvault/plugin-sdk';
+import { LocalBackend, Repository as BackupRepository, RepositoryError, type RepositoryBackend } from '@chainvault/repository';
+import Ajv, { type ValidateFunction } from 'ajv';
 import { randomUUID } from 'node:crypto';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Repository } from 'typeorm';
@@ -12,6 +14,9 @@ import { AuditService } from '../audit/audit.service';
 import { DestinationEntity, DestinationKind } from '../catalog/entities';
 import { CHAINVAULT_CONFIG, type ChainvaultConfig } from '../config/chainvault-config';
 import { ChainvaultError } from '../errors/chainvault.errors';
+import { describeSchemaErrors } from '../plugins/plugin-loader';
+import { SecretBox } from '../secrets/secret-box';
+import { mergeSecrets, secretFieldNames, splitSecrets } from '../secrets/secret-fields';
 import { requireName, requireObject } from '../validation';
 
 export interface CreateDestination {
@@ -23,6 +28,27 @@ export interface CreateDestination {
 /** The destination created on first start, so the embedded defaults back up to `./data/repository`. */
 export const DEFAULT_DESTINATION_NAME = 'local';
 
+/** Settings of the repository itself, the same for every kind of destination. */
+const repositoryProperties: Record<string, JsonSchema> = {
+  passphrase: { type: 'string', minLength: 8, writeOnly: true, description: 'Encrypts the repository (AES-256-GCM); set when it is created.' },
+  compression: { enum: ['brotli', 'none'], description: 'Set when the repository is created. Default: brotli.' },
+};
+
+/** Destination configs by kind. Secret fields are `writeOnly`: sealed at rest, never returned. */
+export const DESTINATION_SCHEMAS: Record<DestinationKind, JsonSchema> = {
+  [DestinationKind.LOCAL]: {
+    type: 'object',
+    required: ['path'],
+    additionalProperties: false,
+    properties: { path: { type: 'string', minLength: 1, description: 'Repository directory; relative paths are taken from the data directory.' }, ...repositoryProperties },
+  },
+  [DestinationKind.S3]: { type: 'object' },
+  [DestinationKind.SFTP]: { type: 'object' },
+};
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validators = new Map<DestinationKind, ValidateFunction>(Object.entries(DESTINATION_SCHEMAS).map(([kind, schema]) => [kind as DestinationKind, ajv.compile(schema as object)]));
+
 @Injectable()
 export class DestinationService implements OnApplicationBootstrap {
   private readonly opened = new Map<string, Promise<BackupRepository>>();
@@ -31,6 +57,7 @@ export class DestinationService implements OnApplicationBootstrap {
     @InjectRepository(DestinationEntity) private readonly destinations: Repository<DestinationEntity>,
     @Inject(CHAINVAULT_CONFIG) private readonly config: ChainvaultConfig,
     private readonly audit: AuditService,
+    private readonly secretBox: SecretBox,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -51,31 +78,40 @@ export class DestinationService implements OnApplicationBootstrap {
 
   async create(input: CreateDestination, actor: string): Promise<DestinationEntity> {
     const name = requireName(input.name, 'name');
-    const raw = requireObject(input.config, 'config');
-    let config: Record<string, unknown>;
-    switch (input.kind) {
-      case DestinationKind.LOCAL:
-        config = this.localConfig(raw);
-        break;
-      case DestinationKind.S3:
-      case DestinationKind.SFTP:
-        throw ChainvaultError.badInput(`destination kind ${input.kind} is not available in this version yet; use LOCAL`);
-      default:
-        throw ChainvaultError.badInput(`unknown destination kind "${String(input.kind)}"; use LOCAL, S3 or SFTP`);
-    }
+    const raw = structuredClone(requireObject(input.config, 'config'));
+    const validate = validators.get(input.kind);
+    if (!validate) throw ChainvaultError.badInput(`unknown destination kind "${String(input.kind)}"; use LOCAL, S3 or SFTP`);
+    if (input.kind !== DestinationKind.LOCAL) throw ChainvaultError.badInput(`destination kind ${input.kind} is not available in this version yet; use LOCAL`);
+    if (!validate(raw)) throw ChainvaultError.badInput(`config does not fit a ${input.kind} destination: ${describeSchemaErrors(validate.errors, 'config')}`);
+    if (typeof raw.path === 'string') raw.path = isAbsolute(raw.path) ? resolve(raw.path) : resolve(this.config.dataDir, raw.path);
     if (await this.destinations.existsBy({ name })) throw ChainvaultError.conflict(`a destination named "${name}" already exists`);
-    const destination = this.destinations.create({ id: randomUUID(), name, kind: input.kind, config, createdAt: new Date() });
+    const { publicConfig, secrets } = splitSecrets(DESTINATION_SCHEMAS[input.kind], raw);
+    const destination = this.destinations.create({
+      id: randomUUID(),
+      name,
+      kind: input.kind,
+      config: publicConfig,
+      secrets: secrets ? this.secretBox.seal(secrets) : null,
+      createdAt: new Date(),
+    });
     await this.openRepository(destination);
     await this.destinations.insert(destination);
     await this.audit.record({ actor, action: 'destination.create', subjectType: 'destination', subjectId: destination.id, details: { name, kind: input.kind } });
     return destination;
   }
 
+  /** Names of the secret fields a destination has set, without their values. */
+  secretFields(destination: DestinationEntity): string[] {
+    return destination.secrets ? secretFieldNames(this.secretBox.open<Record<string, unknown>>(destination.secrets)) : [];
+  }
+
   /** The repository of a destination, opened once per process. */
   openRepository(destination: DestinationEntity): Promise<BackupRepository> {
     let opened = this.opened.get(destination.id);
     if (!opened) {
-      opened = BackupRepository.openOrInit(new LocalBackend(String(destination.config.path))).catch((error: unknown) => {
+      const config = mergeSecrets(destination.config, destination.secrets ? this.secretBox.open<Record<string, unknown>>(destination.secrets) : null);
+      const options = { passphrase: config.passphrase as string | undefined, compression: config.compression as 'brotli' | 'none' | undefined };
+      opened = BackupRepository.openOrInit(this.backendFor(destination.kind, config), options).catch((error: unknown) => {
         this.opened.delete(destination.id);
         if (error instanceof RepositoryError) {
           throw ChainvaultError.badInput(`destination "${destination.name}": ${error.message}`);
@@ -87,12 +123,12 @@ export class DestinationService implements OnApplicationBootstrap {
     return opened;
   }
 
-  private localConfig(raw: Record<string, unknown>): Record<string, unknown> {
-    const unknown = Object.keys(raw).filter((k) => k !== 'path');
-    if (unknown.length > 0) throw ChainvaultError.badInput(`config: unknown field "${unknown[0]}" for a LOCAL destination (it takes { "path": "<dir>" })`);
-    if (typeof raw.path !== 'string' || raw.path.trim() === '') throw ChainvaultError.badInput('config.path: a LOCAL destination needs a directory path');
-    // Relative paths are taken from the data directory, not from wherever the server was started.
-    const path = isAbsolute(raw.path) ? resolve(raw.path) : resolve(this.config.dataDir, raw.path);
-    return { path };
+  private backendFor(kind: DestinationKind, config: Record<string, unknown>): RepositoryBackend {
+    switch (kind) {
+      case DestinationKind.LOCAL:
+        return new LocalBackend(String(config.path));
+      default:
+        throw ChainvaultError.badInput(`destination kind ${kind} is not available in this version yet; use LOCAL`);
+    }
   }
 }

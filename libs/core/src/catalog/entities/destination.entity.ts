@@ -20,8 +20,13 @@ export class DestinationEntity {
   @Column({ type: 'varchar', length: 16 })
   kind!: DestinationKind;
 
+  /** The config without its secret fields. */
   @JsonColumn()
   config!: JsonMap;
+
+  /** Secret fields (repository passphrase, credentials), sealed with the server's key. */
+  @Column({ type: 'text', nullable: true })
+  secrets!: string | null;
 
   @TimestampColumn({ name: 'created_at' })
   createdAt!: Date;

@@ -1,0 +1,249 @@
+/**
+ * Blobs (chunks of file content) stored in pack files of several MiB, with an index from blob
+ * id to pack and offset. Each blob is compressed (optionally) and then encrypted (when the
+ * repository is). A pack ends with its own header, so a pack whose index was never written —
+ * a backup killed after uploading it — can be indexed again from the pack alone and reused.
+ *
+ * Pack layout: blob bytes, one after another; then the header (JSON, sealed when encrypted);
+ * then the header's length as a 4-byte little-endian integer.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { RepositoryBackend } from './backend';
+import { decodeBlob, encodeBlob, type BlobEncoding, type CompressionName } from './compression';
+import { blobId, seal, unseal, type MasterKey } from './crypto';
+import { RepositoryError } from './repository.errors';
+
+export interface BlobLocation {
+  pack: string;
+  offset: number;
+  /** Stored bytes (after compression and encryption). */
+  length: number;
+  /** Plaintext bytes. */
+  rawLength: number;
+  encoding: BlobEncoding;
+}
+
+export interface PackBlob extends Omit<BlobLocation, 'pack'> {
+  id: string;
+}
+
+export interface PackRecord {
+  id: string;
+  blobs: PackBlob[];
+}
+
+interface IndexFile {
+  version: 1;
+  packs: PackRecord[];
+}
+
+export function packKey(id: string): string {
+  return `data/${id.slice(0, 2)}/${id}`;
+}
+
+const PACK_KEY = /^data\/[0-9a-f]{2}\/([0-9a-f]{64})$/;
+
+export class BlobStore {
+  private readonly locations = new Map<string, BlobLocation>();
+  private readonly indexedPacks = new Set<string>();
+  /** Packs found on storage without an index, adopted into the next index written. */
+  private adopted: PackRecord[] = [];
+  /** Index files that could not be read at load, with why. */
+  readonly damagedIndexes: string[] = [];
+
+  constructor(
+    readonly backend: RepositoryBackend,
+    readonly master: MasterKey | null,
+    readonly compression: CompressionName,
+    readonly packSize: number,
+  ) {}
+
+  /** Reads every index file, then indexes packs that no index lists (left by an interrupted backup). */
+  async load(): Promise<void> {
+    for (const key of await this.backend.list('index/')) {
+      let file: IndexFile;
+      try {
+        file = JSON.parse(this.open(await this.backend.get(key), key).toString('utf8')) as IndexFile;
+      } catch (error) {
+        // A damaged index loses nothing: every pack carries its own header and is indexed from it below.
+        this.damagedIndexes.push(`${key}: ${(error as Error).message}`);
+        continue;
+      }
+      for (const pack of file.packs) this.learn(pack);
+    }
+    for (const key of await this.backend.list('data/')) {
+      const match = PACK_KEY.exec(key);
+      if (!match || this.indexedPacks.has(match[1])) continue;
+      try {
+        const record = { id: match[1], blobs: this.readPackHeader(await this.backend.get(key), key) };
+        this.learn(record);
+        this.adopted.push(record);
+      } catch {
+        // A pack that cannot be read is not used; verify and prune report and remove it.
+      }
+    }
+  }
+
+  has(id: string): boolean {
+    return this.locations.has(id);
+  }
+
+  location(id: string): BlobLocation | undefined {
+    return this.locations.get(id);
+  }
+
+  get packCount(): number {
+    return this.indexedPacks.size;
+  }
+
+  blobId(plaintext: Uint8Array): string {
+    return blobId(plaintext, this.master);
+  }
+
+  /** A blob's plaintext, checked against its id. */
+  async get(id: string): Promise<Buffer> {
+    const where = this.locations.get(id);
+    if (!where) throw new RepositoryError('NOT_FOUND', `chunk ${id} is in no pack of the index`);
+    const stored = await this.backend.get(packKey(where.pack), { offset: where.offset, length: where.length });
+    if (stored.length !== where.length) throw new RepositoryError('CORRUPT', `pack ${where.pack} is shorter than its index says (chunk ${id})`);
+    return this.decode(id, stored, where, `chunk ${id} in pack ${where.pack}`);
+  }
+
+  /** Checks a whole pack: every blob decodes to its id. Returns problems per blob id. */
+  async checkPack(packId: string): Promise<Map<string, string>> {
+    const problems = new Map<string, string>();
+    let bytes: Buffer;
+    try {
+      bytes = await this.backend.get(packKey(packId));
+    } catch (error) {
+      for (const [id, where] of this.locations) if (where.pack === packId) problems.set(id, `pack ${packId} cannot be read: ${(error as Error).message}`);
+      return problems;
+    }
+    // Each blob is checked on its own (its id is a hash of its plaintext): damage in one blob, or
+    // anywhere else in the pack, must not blame the intact blobs next to it, which still restore.
+    for (const [id, where] of this.locations) {
+      if (where.pack !== packId) continue;
+      try {
+        await this.decode(id, bytes.subarray(where.offset, where.offset + where.length), where, `chunk ${id} in pack ${packId}`);
+      } catch (error) {
+        problems.set(id, (error as Error).message);
+      }
+    }
+    return problems;
+  }
+
+  newWriter(options: { signal?: AbortSignal } = {}): BlobWriter {
+    const adopted = this.adopted;
+    this.adopted = [];
+    return new BlobWriter(this, adopted, options.signal);
+  }
+
+  /** Seals an object's bytes when the repository is encrypted. */
+  close(plaintext: Buffer): Buffer {
+    return this.master ? seal(this.master.data, plaintext) : plaintext;
+  }
+
+  /** Opens an object written by `close`. */
+  open(stored: Buffer, what: string): Buffer {
+    return this.master ? unseal(this.master.data, stored, what) : stored;
+  }
+
+  learn(pack: PackRecord): void {
+    this.indexedPacks.add(pack.id);
+    for (const blob of pack.blobs) {
+      if (!this.locations.has(blob.id)) this.locations.set(blob.id, { pack: pack.id, offset: blob.offset, length: blob.length, rawLength: blob.rawLength, encoding: blob.encoding });
+    }
+  }
+
+  readPackHeader(bytes: Buffer, what: string): PackBlob[] {
+    if (bytes.length < 4) throw new RepositoryError('CORRUPT', `${what} is too short to be a pack`);
+    const headerLength = bytes.readUInt32LE(bytes.length - 4);
+    if (headerLength > bytes.length - 4) throw new RepositoryError('CORRUPT', `${what} has an impossible header length`);
+    const header = this.open(bytes.subarray(bytes.length - 4 - headerLength, bytes.length - 4), `the header of ${what}`);
+    return (JSON.parse(header.toString('utf8')) as { blobs: PackBlob[] }).blobs;
+  }
+
+  private async decode(id: string, stored: Buffer, where: BlobLocation, what: string): Promise<Buffer> {
+    const plaintext = await decodeBlob(this.open(stored, what), where.encoding, what);
+    if (plaintext.length !== where.rawLength || this.blobId(plaintext) !== id) {
+      throw new RepositoryError('CORRUPT', `chunk ${id} is damaged: its content no longer matches its id`);
+    }
+    return plaintext;
+  }
+}
+
+export interface BlobPut {
+  id: string;
+  /** False when the repository already held the blob. */
+  added: boolean;
+  /** Bytes added to storage for it (after compression and encryption). */
+  storedBytes: number;
+}
+
+const MAX_UPLOADS_IN_FLIGHT = 2;
+
+/** Collects the new blobs of one backup into packs; `finish` writes their index. */
+export class BlobWriter {
+  private parts: Buffer[] = [];
+  private entries: PackBlob[] = [];
+  private size = 0;
+  private readonly pending = new Set<string>();
+  private readonly uploads: Promise<void>[] = [];
+  private readonly written: PackRecord[] = [];
+
+  constructor(
+    private readonly store: BlobStore,
+    private readonly adopted: PackRecord[],
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  /** True if the blob is stored (or about to be) in the repository. */
+  knows(id: string): boolean {
+    return this.store.has(id) || this.pending.has(id);
+  }
+
+  async put(plaintext: Buffer): Promise<BlobPut> {
+    const id = this.store.blobId(plaintext);
+    if (this.store.has(id) || this.pending.has(id)) return { id, added: false, storedBytes: 0 };
+    const { bytes, encoding } = await encodeBlob(plaintext, this.store.compression);
+    const stored = this.store.close(bytes);
+    this.pending.add(id);
+    this.entries.push({ id, offset: this.size, length: stored.length, rawLength: plaintext.length, encoding });
+    this.parts.push(stored);
+    this.size += stored.length;
+    if (this.size >= this.store.packSize) await this.flushPack();
+    return { id, added: true, storedBytes: stored.length };
+  }
+
+  /** Uploads the last pack, waits for every upload, and writes the index that makes them known. */
+  async finish(): Promise<void> {
+    await this.flushPack();
+    await Promise.all(this.uploads);
+    const packs = [...this.adopted, ...this.written];
+    if (packs.length === 0) return;
+    const file: IndexFile = { version: 1, packs };
+    await this.store.backend.put(`index/${randomUUID()}`, this.store.close(Buffer.from(JSON.stringify(file))));
+  }
+
+  private async flushPack(): Promise<void> {
+    if (this.entries.length === 0) return;
+    if (this.signal?.aborted) throw new RepositoryError('ABORTED', 'the operation was cancelled');
+    const header = this.store.close(Buffer.from(JSON.stringify({ version: 1, blobs: this.entries })));
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(header.length);
+    const pack = Buffer.concat([...this.parts, header, length]);
+    const record: PackRecord = { id: createHash('sha256').update(pack).digest('hex'), blobs: this.entries };
+    this.parts = [];
+    this.entries = [];
+    this.size = 0;
+    while (this.uploads.length >= MAX_UPLOADS_IN_FLIGHT) await this.uploads.shift();
+    const upload = this.store.backend.put(packKey(record.id), pack).then(() => {
+      this.store.learn(record);
+      this.written.push(record);
+      for (const blob of record.blobs) this.pending.delete(blob.id);
+    });
+    // Keep the rejection observed here; it is rethrown when the upload is awaited.
+    upload.catch(() => undefined);
+    this.uploads.push(upload);
+  }
+}

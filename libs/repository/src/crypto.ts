@@ -1,0 +1,97 @@
+/**
+ * Client-side encryption of a repository. A random master key (one AES-256-GCM key for data,
+ * one HMAC-SHA-256 key for blob ids) is stored in key files, each wrapping it with a key
+ * derived from a passphrase by scrypt. Changing the passphrase writes a new key file and
+ * removes the old one: no data is re-encrypted.
+ */
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, scrypt } from 'node:crypto';
+import { RepositoryError } from './repository.errors';
+
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+
+export interface MasterKey {
+  /** Encrypts blobs, pack headers, indexes and manifests. */
+  data: Buffer;
+  /** Names blobs: HMAC-SHA-256 of the plaintext, so ids reveal nothing about content. */
+  id: Buffer;
+}
+
+export interface ScryptParams {
+  name: 'scrypt';
+  N: number;
+  r: number;
+  p: number;
+  salt: string;
+}
+
+export interface KeyFile {
+  version: 1;
+  createdAt: string;
+  kdf: ScryptParams;
+  /** The master key, sealed with the passphrase-derived key (base64). */
+  sealed: string;
+}
+
+/** Cost of deriving a key from a passphrase: 2^15 rounds of scrypt, about 0.1 s and 32 MiB here. */
+export const DEFAULT_SCRYPT = { N: 2 ** 15, r: 8, p: 1 };
+
+export function newMasterKey(): MasterKey {
+  return { data: randomBytes(32), id: randomBytes(32) };
+}
+
+/** nonce || ciphertext || tag. */
+export function seal(key: Buffer, plaintext: Uint8Array): Buffer {
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return Buffer.concat([nonce, body, cipher.getAuthTag()]);
+}
+
+/** Decrypts and authenticates; a damaged or foreign object is a CORRUPT error naming `what`. */
+export function unseal(key: Buffer, sealed: Uint8Array, what: string): Buffer {
+  const data = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+  if (data.length < NONCE_BYTES + TAG_BYTES) throw new RepositoryError('CORRUPT', `${what} is too short to be an encrypted object`);
+  const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, NONCE_BYTES));
+  decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
+  try {
+    return Buffer.concat([decipher.update(data.subarray(NONCE_BYTES, data.length - TAG_BYTES)), decipher.final()]);
+  } catch {
+    throw new RepositoryError('CORRUPT', `${what} fails authentication: it was damaged or altered`);
+  }
+}
+
+function deriveKey(passphrase: string, kdf: ScryptParams): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    scrypt(passphrase.normalize('NFC'), Buffer.from(kdf.salt, 'base64'), 32, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 256 * kdf.N * kdf.r }, (error, key) =>
+      error ? reject(error) : resolve(key),
+    ),
+  );
+}
+
+export async function createKeyFile(master: MasterKey, passphrase: string, params = DEFAULT_SCRYPT): Promise<KeyFile> {
+  if (passphrase.length === 0) throw new RepositoryError('WRONG_PASSPHRASE', 'an empty passphrase cannot protect a repository');
+  const kdf: ScryptParams = { name: 'scrypt', ...params, salt: randomBytes(16).toString('base64') };
+  const wrapping = await deriveKey(passphrase, kdf);
+  const payload = Buffer.from(JSON.stringify({ data: master.data.toString('base64'), id: master.id.toString('base64') }));
+  return { version: 1, createdAt: new Date().toISOString(), kdf, sealed: seal(wrapping, payload).toString('base64') };
+}
+
+/** The master key, or null if the passphrase is not this key file's. */
+export async function openKeyFile(file: KeyFile, passphrase: string): Promise<MasterKey | null> {
+  if (file.version !== 1 || file.kdf?.name !== 'scrypt') throw new RepositoryError('UNSUPPORTED_VERSION', 'a key file of this repository has an unknown format');
+  const wrapping = await deriveKey(passphrase, file.kdf);
+  let plain: Buffer;
+  try {
+    plain = unseal(wrapping, Buffer.from(file.sealed, 'base64'), 'key file');
+  } catch {
+    return null;
+  }
+  const { data, id } = JSON.parse(plain.toString('utf8')) as { data: string; id: string };
+  return { data: Buffer.from(data, 'base64'), id: Buffer.from(id, 'base64') };
+}
+
+/** A blob's id: SHA-256 of its plaintext, or HMAC-SHA-256 with the id key when encrypted. */
+export function blobId(plaintext: Uint8Array, master: MasterKey | null): string {
+  return master ? createHmac('sha256', master.id).update(plaintext).digest('hex') : createHash('sha256').update(plaintext).digest('hex');
+}

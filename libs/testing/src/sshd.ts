@@ -1,0 +1,206 @@
+/**
+ * A real OpenSSH server for tests: /usr/sbin/sshd in the foreground on 127.0.0.1 and a free
+ * port, with fresh host and client keys, key-only login as the current user and internal-sftp.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const SSHD = '/usr/sbin/sshd';
+const START_TIMEOUT_MS = 10_000;
+const START_ATTEMPTS = 3;
+
+export interface RunningSshd {
+  host: string;
+  port: number;
+  /** The current user, whose login the server accepts with `privateKey` only. */
+  username: string;
+  /** The client's private key, in OpenSSH format (unencrypted). */
+  privateKey: string;
+  /** The server's host key fingerprint as `ssh-keygen -lf` prints it, `SHA256:` prefix included. */
+  hostKeySha256: string;
+  /** An empty directory on the server for repositories (an absolute path, usable over SFTP). */
+  root: string;
+  /** What sshd logged so far (it runs with `-e`: connections, logins, errors). */
+  log(): string;
+  /** Kills the processes serving the open connections, as a crash or reboot of the server would; the listener stays. */
+  dropConnections(): Promise<void>;
+  /** Stops sshd and the processes serving its connections, and removes the keys and `root`. */
+  stop(): Promise<void>;
+}
+
+/** Starts sshd and waits until its port accepts connections. Tests run as root, so root login by key is allowed. */
+export async function startSshd(): Promise<RunningSshd> {
+  // sshd's privilege separation needs this directory; a fresh container lacks it.
+  await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+  const dir = await mkdtemp(join(tmpdir(), 'chainvault-sshd-'));
+  const root = await mkdtemp(join(tmpdir(), 'chainvault-sftp-root-'));
+  const removeAll = () => Promise.all([rm(dir, { recursive: true, force: true }), rm(root, { recursive: true, force: true })]);
+  try {
+    const hostKey = join(dir, 'ssh_host_ed25519_key');
+    const clientKey = join(dir, 'client_ed25519_key');
+    await Promise.all([keygen(hostKey), keygen(clientKey)]);
+    const authorizedKeys = join(dir, 'authorized_keys');
+    await writeFile(authorizedKeys, await readFile(`${clientKey}.pub`), { mode: 0o600 });
+    const [privateKey, fingerprint] = await Promise.all([readFile(clientKey, 'utf8'), run('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKey}.pub`])]);
+    // "256 SHA256:abc… comment (ED25519)"
+    const hostKeySha256 = fingerprint.split(' ')[1]!;
+    const username = userInfo().username;
+
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
+      // The port is free when asked but may be taken before sshd binds it: then sshd exits and we try another.
+      const port = await freePort();
+      const config = join(dir, 'sshd_config');
+      await writeFile(
+        config,
+        [
+          'ListenAddress 127.0.0.1',
+          `Port ${port}`,
+          `HostKey ${hostKey}`,
+          `AuthorizedKeysFile ${authorizedKeys}`,
+          `PidFile ${join(dir, 'sshd.pid')}`,
+          'PasswordAuthentication no',
+          'KbdInteractiveAuthentication no',
+          'PubkeyAuthentication yes',
+          'PermitRootLogin prohibit-password',
+          `AllowUsers ${username}`,
+          'StrictModes no',
+          'UsePAM no',
+          'Subsystem sftp internal-sftp',
+          '',
+        ].join('\n'),
+      );
+      const child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let log = '';
+      child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+      try {
+        await waitUntilListening(child, port, () => log);
+      } catch (error) {
+        lastError = error;
+        await stopProcessTree(child);
+        continue;
+      }
+      return {
+        host: '127.0.0.1',
+        port,
+        username,
+        privateKey,
+        hostKeySha256,
+        root,
+        log: () => log,
+        dropConnections: async () => {
+          for (const pid of descendantsOf(child.pid!)) killQuietly(pid, 'SIGKILL');
+        },
+        stop: async () => {
+          await stopProcessTree(child);
+          await removeAll();
+        },
+      };
+    }
+    throw lastError;
+  } catch (error) {
+    await removeAll();
+    throw error;
+  }
+}
+
+async function run(command: string, args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(command, args, { encoding: 'utf8' });
+  return stdout;
+}
+
+function keygen(path: string): Promise<string> {
+  return run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'chainvault-test', '-f', path]);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitUntilListening(child: ChildProcess, port: number, log: () => string): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  const exited = new Promise<string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(`it exited (${signal ?? `code ${code}`})`));
+    child.once('error', (error) => resolve(error.message));
+  });
+  for (;;) {
+    const outcome = await Promise.race([exited, accepts(port).then((ok) => (ok ? 'listening' : undefined))]);
+    if (outcome === 'listening') return;
+    if (outcome !== undefined) throw new Error(`sshd did not start: ${outcome}\n${log().trim()}`);
+    if (Date.now() > deadline) throw new Error(`sshd did not listen on 127.0.0.1:${port} within ${START_TIMEOUT_MS} ms\n${log().trim()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Every process below `pid`, read from /proc: sshd forks a process (and that one another) per
+ * connection. Synchronous, so that a drop lands at once even while the test process is busy
+ * moving data (asynchronous reads would queue behind that work).
+ */
+function descendantsOf(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // exited while we looked
+    }
+    // "pid (comm) state ppid …", where comm may itself contain spaces and parentheses.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+  }
+  const found: number[] = [];
+  const visit = (parent: number) => {
+    for (const child of children.get(parent) ?? []) {
+      found.push(child);
+      visit(child);
+    }
+  };
+  visit(pid);
+  return found;
+}
+
+function killQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** The listener first, so it forks nothing new; then the processes serving connections, which outlive it otherwise. */
+async function stopProcessTree(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const serving = descendantsOf(child.pid!);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+  for (const pid of serving) killQuietly(pid, 'SIGKILL');
+}
