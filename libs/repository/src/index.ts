@@ -7,6 +7,7 @@ export { BackupReader, type ReadProgress } from './backup-reader';
 export { BackupWriter, type WriteProgress } from './backup-writer';
 export type { BlobLocation } from './blob-store';
 export { LocalBackend } from './local-backend';
+export { SftpBackend, validateSftpConfig, type SftpConfig } from './sftp-backend';
 export * from './manifest';
 export type { CompressionName } from './compression';
 export { DEFAULT_CHUNK_SIZES, type ChunkSizes } from './content-chunker';

@@ -76,13 +76,22 @@ export async function startSshd(): Promise<RunningSshd> {
         ].join('\n'),
       );
       const child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+      // sshd outlives a test process that dies without stopping it; this shell reads a pipe from
+      // us, and when the pipe closes it stops sshd and removes the directories. A normal stop kills it first.
+      const watchdog = spawn('/bin/sh', ['-c', 'read _; kill -TERM "$1"; rm -rf -- "$2" "$3"', 'sshd-watchdog', String(child.pid), dir, root], {
+        stdio: ['pipe', 'ignore', 'ignore'],
+      });
       let log = '';
       child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+      const stopServer = async () => {
+        await stopChild(watchdog, 'SIGKILL');
+        await stopProcessTree(child);
+      };
       try {
         await waitUntilListening(child, port, () => log);
       } catch (error) {
         lastError = error;
-        await stopProcessTree(child);
+        await stopServer();
         continue;
       }
       return {
@@ -93,11 +102,9 @@ export async function startSshd(): Promise<RunningSshd> {
         hostKeySha256,
         root,
         log: () => log,
-        dropConnections: async () => {
-          for (const pid of descendantsOf(child.pid!)) killQuietly(pid, 'SIGKILL');
-        },
+        dropConnections: () => dropConnections(child.pid!),
         stop: async () => {
-          await stopProcessTree(child);
+          await stopServer();
           await removeAll();
         },
       };
@@ -156,11 +163,11 @@ function accepts(port: number): Promise<boolean> {
 }
 
 /**
- * Every process below `pid`, read from /proc: sshd forks a process (and that one another) per
- * connection. Synchronous, so that a drop lands at once even while the test process is busy
- * moving data (asynchronous reads would queue behind that work).
+ * The processes below `pid` with their depth, read from /proc. Synchronous, so that a drop
+ * lands at once even while the test process is busy moving data (asynchronous reads would
+ * queue behind that work).
  */
-function descendantsOf(pid: number): number[] {
+function descendantsOf(pid: number): { pid: number; depth: number }[] {
   const children = new Map<number, number[]>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -174,15 +181,30 @@ function descendantsOf(pid: number): number[] {
     const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
     children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
   }
-  const found: number[] = [];
-  const visit = (parent: number) => {
+  const found: { pid: number; depth: number }[] = [];
+  const visit = (parent: number, depth: number) => {
     for (const child of children.get(parent) ?? []) {
-      found.push(child);
-      visit(child);
+      found.push({ pid: child, depth });
+      visit(child, depth + 1);
     }
   };
-  visit(pid);
+  visit(pid, 1);
   return found;
+}
+
+/**
+ * Per connection, the listener forks a privileged monitor, which forks the process that talks
+ * to the client (and runs internal-sftp). Killing the latter ends the connection at once; the
+ * monitor then exits and the listener reaps it. Killing monitors instead would leave their
+ * children to init, which in a container may never reap them.
+ */
+async function dropConnections(listener: number): Promise<void> {
+  const serving = descendantsOf(listener);
+  for (const { pid, depth } of serving) if (depth >= 2) killQuietly(pid, 'SIGKILL');
+  // Done when those are gone; clients may already be connecting again, which is not our business.
+  const dropped = new Set(serving.map(({ pid }) => pid));
+  const deadline = Date.now() + 5_000;
+  while (descendantsOf(listener).some(({ pid }) => dropped.has(pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
 }
 
 function killQuietly(pid: number, signal: NodeJS.Signals): void {
@@ -193,14 +215,18 @@ function killQuietly(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** The listener first, so it forks nothing new; then the processes serving connections, which outlive it otherwise. */
+/** The connections first, while the listener is there to reap their monitors; then the listener. */
 async function stopProcessTree(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  const serving = descendantsOf(child.pid!);
+  await dropConnections(child.pid!);
+  await stopChild(child, 'SIGTERM');
+}
+
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
+  child.kill(signal);
   const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
   await exited;
   clearTimeout(timer);
-  for (const pid of serving) killQuietly(pid, 'SIGKILL');
 }
