@@ -26,6 +26,9 @@ export interface BackupReaderOptions {
  * seconds only to about 0.24 µs, so aim at the middle of the wanted microsecond: the file gets
  * the stored mtime truncated to the microsecond, never the one before it.
  */
+const FILES_IN_PARALLEL = 3;
+const CHUNKS_AHEAD = 4;
+
 function nsToSeconds(ns: string): number {
   const micros = BigInt(ns) / 1000n;
   return Number(micros / 1_000_000n) + (Number(micros % 1_000_000n) + 0.5) / 1e6;
@@ -77,7 +80,28 @@ export class BackupReader implements ArtifactSource {
     const directories: { full: string; entry: ManifestEntry }[] = [];
     await mkdir(root, { recursive: true });
 
+    // Files are written a few at a time; a file's directory always exists before it starts,
+    // since entries come in path order and directories are created in this loop.
+    const writing = new Set<Promise<void>>();
+    let failure: unknown = null;
+    const startFile = async (entry: FileEntry, full: string) => {
+      while (writing.size >= FILES_IN_PARALLEL) await Promise.race(writing);
+      if (failure) return;
+      const task = this.writeFile(entry, full).then(
+        () => {
+          summary.files += 1;
+          summary.bytes += entry.size;
+          this.options.onProgress?.({ files: summary.files, bytes: summary.bytes });
+        },
+        (error: unknown) => {
+          failure ??= describeIoError(error, `restoring "${entry.path}" to ${full}`);
+        },
+      );
+      const tracked = task.finally(() => writing.delete(tracked));
+      writing.add(tracked);
+    };
     for (const entry of selected) {
+      if (failure) break;
       throwIfAborted(this.options.signal);
       const relative = from === '.' ? entry.path : entry.path === from ? '.' : entry.path.slice(from.length + 1);
       const full = relative === '.' ? root : resolve(root, relative);
@@ -94,15 +118,14 @@ export class BackupReader implements ArtifactSource {
           await lutimes(full, nsToSeconds(entry.mtimeNs), nsToSeconds(entry.mtimeNs));
           summary.symlinks += 1;
         } else {
-          await this.writeFile(entry, full);
-          summary.files += 1;
-          summary.bytes += entry.size;
-          this.options.onProgress?.({ files: summary.files, bytes: summary.bytes });
+          await startFile(entry, full);
         }
       } catch (error) {
-        throw describeIoError(error, `restoring "${entry.path}" to ${full}`);
+        failure ??= describeIoError(error, `restoring "${entry.path}" to ${full}`);
       }
     }
+    await Promise.all(writing);
+    if (failure) throw failure;
     // Directories last and deepest first: writing into a directory changes its mtime.
     for (const { full, entry } of directories.reverse()) {
       await chmod(full, entry.mode);
@@ -135,11 +158,22 @@ export class BackupReader implements ArtifactSource {
   private async *fileContent(entry: FileEntry): AsyncGenerator<Buffer> {
     const whole = createHash('sha256');
     let size = 0;
-    for (const id of entry.chunks) {
+    // The next chunks are fetched and decoded while this one is written.
+    const ahead: Promise<Buffer>[] = [];
+    let next = 0;
+    const fetchAhead = () => {
+      while (ahead.length < CHUNKS_AHEAD && next < entry.chunks.length) {
+        const fetch = this.chunks.get(entry.chunks[next++]);
+        fetch.catch(() => undefined);
+        ahead.push(fetch);
+      }
+    };
+    for (let i = 0; i < entry.chunks.length; i += 1) {
       throwIfAborted(this.options.signal);
+      fetchAhead();
       let data: Buffer;
       try {
-        data = await this.chunks.get(id);
+        data = await ahead.shift()!;
       } catch (error) {
         if (error instanceof RepositoryError) {
           throw new RepositoryError(error.code === 'NOT_FOUND' ? 'CORRUPT' : error.code, `file "${entry.path}": ${error.message}`, { cause: error });

@@ -8,7 +8,7 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { AddTreeOptions, ArtifactSink, TreeSummary, WriteFileOptions } from '@chainvault/plugin-sdk';
-import type { BlobWriter } from './blob-store';
+import type { BlobPut, BlobWriter } from './blob-store';
 import { contentDefinedChunks, type ChunkSizes } from './content-chunker';
 import {
   MANIFEST_FORMAT,
@@ -39,6 +39,8 @@ export interface BackupWriterOptions {
 }
 
 type Stat = import('node:fs').BigIntStats;
+
+const CHUNKS_IN_FLIGHT = 4;
 
 export class BackupWriter implements ArtifactSink {
   private readonly entries = new Map<string, ManifestEntry>();
@@ -192,20 +194,34 @@ export class BackupWriter implements ArtifactSink {
     const whole = createHash('sha256');
     const chunks: string[] = [];
     let size = 0;
-    for await (const chunk of contentDefinedChunks(stream, this.options.chunkSizes)) {
-      throwIfAborted(this.options.signal);
-      whole.update(chunk);
-      const { id, added, storedBytes } = await this.blobs.put(chunk);
+    // A few chunks in flight: their ids and sealing are computed on other threads while this
+    // one cuts and hashes the next. Results are taken in order, so the chunk list stays in order.
+    const inFlight: Promise<BlobPut>[] = [];
+    const settle = async () => {
+      const { id, added, storedBytes } = await inFlight.shift()!;
       chunks.push(id);
-      size += chunk.length;
       if (added) {
         this.stats.chunksAdded += 1;
         this.stats.storedBytes += storedBytes;
       } else {
         this.stats.chunksReused += 1;
       }
-      this.inFlightBytes = size;
-      this.reportProgress(path);
+    };
+    try {
+      for await (const chunk of contentDefinedChunks(stream, this.options.chunkSizes)) {
+        throwIfAborted(this.options.signal);
+        whole.update(chunk);
+        size += chunk.length;
+        const put = this.blobs.put(chunk);
+        put.catch(() => undefined);
+        inFlight.push(put);
+        if (inFlight.length >= CHUNKS_IN_FLIGHT) await settle();
+        this.inFlightBytes = size;
+        this.reportProgress(path);
+      }
+      while (inFlight.length > 0) await settle();
+    } finally {
+      await Promise.allSettled(inFlight);
     }
     this.inFlightBytes = 0;
     return { size, sha256: whole.digest('hex'), chunks };

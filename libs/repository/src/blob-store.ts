@@ -10,7 +10,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { RepositoryBackend } from './backend';
 import { decodeBlob, encodeBlob, type BlobEncoding, type CompressionName } from './compression';
-import { blobId, seal, unseal, type MasterKey } from './crypto';
+import { AsyncCrypto, blobId, seal, unseal, type MasterKey } from './crypto';
 import { RepositoryError } from './repository.errors';
 
 export interface BlobLocation {
@@ -50,13 +50,17 @@ export class BlobStore {
   private adopted: PackRecord[] = [];
   /** Index files that could not be read at load, with why. */
   readonly damagedIndexes: string[] = [];
+  /** Hashing and sealing of chunks, off the main thread. */
+  readonly crypto: AsyncCrypto;
 
   constructor(
     readonly backend: RepositoryBackend,
     readonly master: MasterKey | null,
     readonly compression: CompressionName,
     readonly packSize: number,
-  ) {}
+  ) {
+    this.crypto = new AsyncCrypto(master);
+  }
 
   /** Reads every index file, then indexes packs that no index lists (left by an interrupted backup). */
   async load(): Promise<void> {
@@ -164,8 +168,8 @@ export class BlobStore {
   }
 
   private async decode(id: string, stored: Buffer, where: BlobLocation, what: string): Promise<Buffer> {
-    const plaintext = await decodeBlob(this.open(stored, what), where.encoding, what);
-    if (plaintext.length !== where.rawLength || this.blobId(plaintext) !== id) {
+    const plaintext = await decodeBlob(await this.crypto.unseal(stored, what), where.encoding, what);
+    if (plaintext.length !== where.rawLength || (await this.crypto.blobId(plaintext)) !== id) {
       throw new RepositoryError('CORRUPT', `chunk ${id} is damaged: its content no longer matches its id`);
     }
     return plaintext;
@@ -202,12 +206,17 @@ export class BlobWriter {
     return this.store.has(id) || this.pending.has(id);
   }
 
+  /**
+   * Stores a chunk unless the repository has it. Several puts may be in flight at once (their
+   * hashing and sealing overlap); each claims its id before its first await after hashing, so
+   * the same chunk arriving twice is stored once.
+   */
   async put(plaintext: Buffer): Promise<BlobPut> {
-    const id = this.store.blobId(plaintext);
+    const id = await this.store.crypto.blobId(plaintext);
     if (this.store.has(id) || this.pending.has(id)) return { id, added: false, storedBytes: 0 };
-    const { bytes, encoding } = await encodeBlob(plaintext, this.store.compression);
-    const stored = this.store.close(bytes);
     this.pending.add(id);
+    const { bytes, encoding } = await encodeBlob(plaintext, this.store.compression);
+    const stored = await this.store.crypto.seal(bytes);
     this.entries.push({ id, offset: this.size, length: stored.length, rawLength: plaintext.length, encoding });
     this.parts.push(stored);
     this.size += stored.length;

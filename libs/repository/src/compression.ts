@@ -2,7 +2,9 @@
  * Optional compression of blobs. Brotli at quality 1 was chosen by measurement on the RLP
  * fixtures (tools/bench/compression-survey.js): ratio 3.55 at about 300 MiB/s, better and
  * faster than deflate at any level; zstd is not in Node 20's zlib. A blob that does not
- * shrink by at least 1/32 is stored as it is.
+ * shrink by at least 1/32 is stored as it is. Large blobs are probed first: if 64 KiB from
+ * their middle does not compress, the whole blob is not tried (SST files, era1 archives and
+ * other already-compressed data would otherwise cost a full compression pass for nothing).
  */
 import { brotliCompress, brotliDecompress, constants } from 'node:zlib';
 import { promisify } from 'node:util';
@@ -14,11 +16,21 @@ export type BlobEncoding = 'raw' | 'brotli';
 const compress = promisify(brotliCompress);
 const decompress = promisify(brotliDecompress);
 const BROTLI_OPTIONS = { params: { [constants.BROTLI_PARAM_QUALITY]: 1, [constants.BROTLI_PARAM_LGWIN]: 22 } };
+const PROBE_BYTES = 64 * 1024;
+
+function pays(original: number, compressed: number): boolean {
+  return compressed <= original - (original >> 5);
+}
 
 export async function encodeBlob(plaintext: Buffer, compression: CompressionName): Promise<{ bytes: Buffer; encoding: BlobEncoding }> {
   if (compression === 'none' || plaintext.length < 128) return { bytes: plaintext, encoding: 'raw' };
+  if (plaintext.length >= 4 * PROBE_BYTES) {
+    const middle = (plaintext.length - PROBE_BYTES) >> 1;
+    const probe = plaintext.subarray(middle, middle + PROBE_BYTES);
+    if (!pays(probe.length, (await compress(probe, BROTLI_OPTIONS)).length)) return { bytes: plaintext, encoding: 'raw' };
+  }
   const packed = await compress(plaintext, BROTLI_OPTIONS);
-  if (packed.length > plaintext.length - (plaintext.length >> 5)) return { bytes: plaintext, encoding: 'raw' };
+  if (!pays(plaintext.length, packed.length)) return { bytes: plaintext, encoding: 'raw' };
   return { bytes: packed, encoding: 'brotli' };
 }
 

@@ -120,7 +120,8 @@ export class ContentChunker {
 
   private take(data: Buffer, start: number, end: number): Buffer {
     const piece = data.subarray(start, end);
-    if (this.pendingBytes === 0) return Buffer.from(piece);
+    // A view, not a copy: the caller's buffers are not reused once pushed.
+    if (this.pendingBytes === 0) return piece;
     const chunk = Buffer.concat([...this.pending, piece], this.pendingBytes + piece.length);
     this.pending = [];
     this.pendingBytes = 0;
