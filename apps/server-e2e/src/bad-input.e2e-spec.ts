@@ -219,9 +219,12 @@ describe('bad input through GraphQL: a clear error, and nothing changed', () => 
       expect(await snapshotTree(join(work, 'x'))).toBe('missing');
     });
 
-    it('says S3 and SFTP are not available yet', async () => {
-      await refused(CREATE_DESTINATION, { input: { name: 'bucket', kind: 'S3', config: { bucket: 'backups' } } }, 'BAD_USER_INPUT', /S3 is not available in this version yet/, /use LOCAL/);
-      await refused(CREATE_DESTINATION, { input: { name: 'sftp', kind: 'SFTP', config: { host: 'x' } } }, 'BAD_USER_INPUT', /SFTP is not available/);
+    it('refuses S3 and SFTP configs that miss required fields or name a field of another kind', async () => {
+      await refused(CREATE_DESTINATION, { input: { name: 'bucket', kind: 'S3', config: { prefix: 'backups' } } }, 'BAD_USER_INPUT', /config does not fit an S3 destination/, /config: missing required field "bucket"/);
+      await refused(CREATE_DESTINATION, { input: { name: 'bucket', kind: 'S3', config: { bucket: 'backups', path: '/srv/x' } } }, 'BAD_USER_INPUT', /config: unknown field "path"/);
+      await refused(CREATE_DESTINATION, { input: { name: 'bucket', kind: 'S3', config: { bucket: 'http://s3.example.com/backups' } } }, 'BAD_USER_INPUT', /S3 destination config: bucket must be a bucket name/);
+      await refused(CREATE_DESTINATION, { input: { name: 'sftp', kind: 'SFTP', config: { host: 'x' } } }, 'BAD_USER_INPUT', /config does not fit an SFTP destination/, /missing required field "username"/, /missing required field "privateKey"/);
+      await refused(CREATE_DESTINATION, { input: { name: 'sftp', kind: 'SFTP', config: { host: 'x', username: 'u', path: 'p', privateKey: 'k', port: 70000 } } }, 'BAD_USER_INPUT', /config\.port: must be <= 65535/);
     });
 
     it('refuses a second destination with the same name', async () => {

@@ -79,6 +79,10 @@ describe('S3Backend', () => {
     expect(error).toBeInstanceOf(RepositoryError);
     expect(error).toMatchObject({ code: 'IO', message: expect.stringContaining('the credentials were refused (InvalidAccessKeyId)') });
     expect(inspect(error, { depth: 10 })).not.toContain(secretAccessKey);
+    // A HEAD answer has no body to name the reason; opening a repository starts with one.
+    const headError = await backend.has('config').then(() => undefined, (e: unknown) => e);
+    expect(headError).toMatchObject({ code: 'IO', message: expect.stringContaining('access denied (HTTP 403, no reason given); check accessKeyId and secretAccessKey') });
+    expect(inspect(headError, { depth: 10 })).not.toContain(secretAccessKey);
   });
 
   it('says when the service cannot be reached', async () => {

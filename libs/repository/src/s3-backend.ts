@@ -269,7 +269,9 @@ export class S3Backend implements RepositoryBackend {
         why = `cannot reach the S3 service (${name})`;
         break;
       default:
-        why = `${name ?? 'error'}${status ? ` (HTTP ${status})` : ''}: ${(error as SdkError)?.message ?? String(error)}`;
+        // A HEAD answer has no body, so refused credentials or a denied read arrive as a bare 403 the SDK calls "Unknown".
+        if (status === 403) why = `access denied (HTTP 403, no reason given); check accessKeyId and secretAccessKey, and the bucket's policy`;
+        else why = `${name ?? 'error'}${status ? ` (HTTP ${status})` : ''}: ${(error as SdkError)?.message ?? String(error)}`;
     }
     return new RepositoryError('IO', `${doing} failed: ${why}`, { cause: error });
   }

@@ -2,10 +2,21 @@
  * Destinations: repositories on storage backends. Creating one opens (or initialises) its
  * repository at once, so a bad location is refused when it is entered, not at 3 a.m.
  */
-import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { JsonSchema } from '@chainvault/plugin-sdk';
-import { LocalBackend, Repository as BackupRepository, RepositoryError, type RepositoryBackend } from '@chainvault/repository';
+import {
+  LocalBackend,
+  Repository as BackupRepository,
+  RepositoryError,
+  S3Backend,
+  SftpBackend,
+  validateS3Config,
+  validateSftpConfig,
+  type RepositoryBackend,
+  type S3BackendConfig,
+  type SftpConfig,
+} from '@chainvault/repository';
 import Ajv, { type ValidateFunction } from 'ajv';
 import { randomUUID } from 'node:crypto';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -42,15 +53,45 @@ export const DESTINATION_SCHEMAS: Record<DestinationKind, JsonSchema> = {
     additionalProperties: false,
     properties: { path: { type: 'string', minLength: 1, description: 'Repository directory; relative paths are taken from the data directory.' }, ...repositoryProperties },
   },
-  [DestinationKind.S3]: { type: 'object' },
-  [DestinationKind.SFTP]: { type: 'object' },
+  // The fields of S3BackendConfig; validateS3Config checks the rest (bucket name, endpoint URL, both credentials or neither).
+  [DestinationKind.S3]: {
+    type: 'object',
+    required: ['bucket'],
+    additionalProperties: false,
+    properties: {
+      bucket: { type: 'string', minLength: 1, description: 'The bucket; it must already exist.' },
+      prefix: { type: 'string', description: 'Folder inside the bucket that holds the repository. Default: the bucket root.' },
+      region: { type: 'string', minLength: 1, description: "The bucket's region. Default: the SDK's, or us-east-1 with an endpoint." },
+      endpoint: { type: 'string', minLength: 1, description: 'http(s) URL of an S3-compatible service (MinIO, Ceph, Garage…). Default: AWS.' },
+      forcePathStyle: { type: 'boolean', description: 'Address the bucket as endpoint/bucket. Default: true with an endpoint.' },
+      accessKeyId: { type: 'string', minLength: 1, description: 'With secretAccessKey: static credentials. Without both, the SDK default chain applies.' },
+      secretAccessKey: { type: 'string', minLength: 1, writeOnly: true, description: 'The secret half of the static credentials.' },
+      ...repositoryProperties,
+    },
+  },
+  // The fields of SftpConfig, except that the key's passphrase is `privateKeyPassphrase`, apart from the repository's `passphrase`.
+  [DestinationKind.SFTP]: {
+    type: 'object',
+    required: ['host', 'username', 'path', 'privateKey'],
+    additionalProperties: false,
+    properties: {
+      host: { type: 'string', minLength: 1, description: 'Host name or address of the SSH server.' },
+      port: { type: 'integer', minimum: 1, maximum: 65535, description: 'Default: 22.' },
+      username: { type: 'string', minLength: 1 },
+      path: { type: 'string', minLength: 1, description: 'Repository directory on the server: absolute, or relative to the login directory.' },
+      privateKey: { type: 'string', minLength: 1, writeOnly: true, description: 'The client key as text (OpenSSH or PEM format).' },
+      privateKeyPassphrase: { type: 'string', minLength: 1, writeOnly: true, description: 'Decrypts privateKey when it is encrypted.' },
+      hostKeySha256: { type: 'string', minLength: 1, description: "Pins the server's host key: its SHA256 fingerprint as ssh-keygen -lf prints it." },
+      ...repositoryProperties,
+    },
+  },
 };
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validators = new Map<DestinationKind, ValidateFunction>(Object.entries(DESTINATION_SCHEMAS).map(([kind, schema]) => [kind as DestinationKind, ajv.compile(schema as object)]));
 
 @Injectable()
-export class DestinationService implements OnApplicationBootstrap {
+export class DestinationService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly opened = new Map<string, Promise<BackupRepository>>();
 
   constructor(
@@ -64,6 +105,13 @@ export class DestinationService implements OnApplicationBootstrap {
     if ((await this.destinations.count()) === 0) {
       await this.create({ name: DEFAULT_DESTINATION_NAME, kind: DestinationKind.LOCAL, config: { path: join(this.config.dataDir, 'repository') } }, 'system');
     }
+  }
+
+  /** Closes the opened repositories' backends (SSH connections, HTTP sockets), so the process can end. */
+  async onApplicationShutdown(): Promise<void> {
+    const opened = [...this.opened.values()];
+    this.opened.clear();
+    await Promise.all(opened.map((repository) => repository.then((r) => r.backend.close?.(), () => undefined).catch(() => undefined)));
   }
 
   list(): Promise<DestinationEntity[]> {
@@ -81,9 +129,15 @@ export class DestinationService implements OnApplicationBootstrap {
     const raw = structuredClone(requireObject(input.config, 'config'));
     const validate = validators.get(input.kind);
     if (!validate) throw ChainvaultError.badInput(`unknown destination kind "${String(input.kind)}"; use LOCAL, S3 or SFTP`);
-    if (input.kind !== DestinationKind.LOCAL) throw ChainvaultError.badInput(`destination kind ${input.kind} is not available in this version yet; use LOCAL`);
-    if (!validate(raw)) throw ChainvaultError.badInput(`config does not fit a ${input.kind} destination: ${describeSchemaErrors(validate.errors, 'config')}`);
-    if (typeof raw.path === 'string') raw.path = isAbsolute(raw.path) ? resolve(raw.path) : resolve(this.config.dataDir, raw.path);
+    if (!validate(raw)) throw ChainvaultError.badInput(`config does not fit ${input.kind === DestinationKind.LOCAL ? 'a' : 'an'} ${input.kind} destination: ${describeSchemaErrors(validate.errors, 'config')}`);
+    // Only a LOCAL path is on this machine; an SFTP path is the server's, relative to the login directory.
+    if (input.kind === DestinationKind.LOCAL) raw.path = isAbsolute(raw.path as string) ? resolve(raw.path as string) : resolve(this.config.dataDir, raw.path as string);
+    if (input.kind === DestinationKind.S3) {
+      // Stored as the backend reads it, so the config shown is the one used.
+      const { prefix } = checkBackendConfig(validateS3Config, s3ConfigOf(raw));
+      if (prefix !== undefined) raw.prefix = prefix;
+    }
+    if (input.kind === DestinationKind.SFTP) checkBackendConfig(validateSftpConfig, sftpConfigOf(raw));
     if (await this.destinations.existsBy({ name })) throw ChainvaultError.conflict(`a destination named "${name}" already exists`);
     const { publicConfig, secrets } = splitSecrets(DESTINATION_SCHEMAS[input.kind], raw);
     const destination = this.destinations.create({
@@ -95,7 +149,13 @@ export class DestinationService implements OnApplicationBootstrap {
       createdAt: new Date(),
     });
     await this.openRepository(destination);
-    await this.destinations.insert(destination);
+    try {
+      await this.destinations.insert(destination);
+    } catch (error) {
+      // A destination that was not recorded must not keep a connection open.
+      await this.forget(destination.id);
+      throw error;
+    }
     await this.audit.record({ actor, action: 'destination.create', subjectType: 'destination', subjectId: destination.id, details: { name, kind: input.kind } });
     return destination;
   }
@@ -111,7 +171,16 @@ export class DestinationService implements OnApplicationBootstrap {
     if (!opened) {
       const config = mergeSecrets(destination.config, destination.secrets ? this.secretBox.open<Record<string, unknown>>(destination.secrets) : null);
       const options = { passphrase: config.passphrase as string | undefined, compression: config.compression as 'brotli' | 'none' | undefined };
-      opened = BackupRepository.openOrInit(this.backendFor(destination.kind, config), options).catch((error: unknown) => {
+      opened = (async () => {
+        const backend = this.backendFor(destination.kind, config);
+        try {
+          return await BackupRepository.openOrInit(backend, options);
+        } catch (error) {
+          // Nothing else holds this backend: without this, a refused S3 or SFTP location would keep its connection open.
+          await backend.close?.().catch(() => undefined);
+          throw error;
+        }
+      })().catch((error: unknown) => {
         this.opened.delete(destination.id);
         if (error instanceof RepositoryError) {
           throw ChainvaultError.badInput(`destination "${destination.name}": ${error.message}`);
@@ -123,12 +192,49 @@ export class DestinationService implements OnApplicationBootstrap {
     return opened;
   }
 
+  /** Drops an opened repository and closes its backend. */
+  private async forget(id: string): Promise<void> {
+    const opened = this.opened.get(id);
+    this.opened.delete(id);
+    await opened?.then((repository) => repository.backend.close?.()).catch(() => undefined);
+  }
+
   private backendFor(kind: DestinationKind, config: Record<string, unknown>): RepositoryBackend {
     switch (kind) {
       case DestinationKind.LOCAL:
         return new LocalBackend(String(config.path));
+      case DestinationKind.S3:
+        return new S3Backend(s3ConfigOf(config));
+      case DestinationKind.SFTP:
+        return new SftpBackend(sftpConfigOf(config));
       default:
-        throw ChainvaultError.badInput(`destination kind ${kind} is not available in this version yet; use LOCAL`);
+        throw new Error(`unknown destination kind "${String(kind)}"`);
     }
+  }
+}
+
+/** The backend part of an S3 destination's config: everything but the repository settings. */
+function s3ConfigOf(config: Record<string, unknown>): S3BackendConfig {
+  const { passphrase: _passphrase, compression: _compression, ...backend } = config;
+  return backend as unknown as S3BackendConfig;
+}
+
+/** The backend part of an SFTP destination's config, with the key's passphrase under the name SftpBackend reads. */
+function sftpConfigOf(config: Record<string, unknown>): SftpConfig {
+  const { passphrase: _passphrase, compression: _compression, privateKeyPassphrase, ...backend } = config;
+  return { ...backend, ...(privateKeyPassphrase === undefined ? {} : { passphrase: privateKeyPassphrase }) } as unknown as SftpConfig;
+}
+
+/**
+ * Runs a backend's own config check and answers its Error as bad input. SftpBackend calls the
+ * key's passphrase `passphrase`; here that would read as the repository's, so its message says
+ * `privateKeyPassphrase`, the destination's name for it.
+ */
+function checkBackendConfig<T>(validate: (raw: unknown) => T, config: T): T {
+  try {
+    return validate(config);
+  } catch (error) {
+    const message = (error as Error).message.replace(/^SFTP backend config: passphrase\b/, 'SFTP backend config: privateKeyPassphrase');
+    throw ChainvaultError.badInput(message);
   }
 }
