@@ -67,6 +67,13 @@ export class BackupReader implements ArtifactSource {
     yield* this.fileContent(entry);
   }
 
+  /** The chunks of one file, in order, each checked; the whole file is checked at the end. */
+  chunksOf(path: string): AsyncIterable<Buffer> {
+    const entry = this.byPath.get(normalizeArchivePath(path));
+    if (!entry || entry.type !== 'file') throw new RepositoryError('NOT_FOUND', `backup ${this.manifest.backupId} has no file "${path}"`);
+    return this.fileContent(entry);
+  }
+
   async extractTree(targetDirectory: string, options: ExtractOptions = {}): Promise<TreeSummary> {
     const from = normalizeArchivePath(options.from ?? '.');
     const root = resolve(targetDirectory);

@@ -13,6 +13,7 @@ export type { CompressionName } from './compression';
 export { DEFAULT_CHUNK_SIZES, type ChunkSizes } from './content-chunker';
 export * from './repository';
 export type { PruneOptions, PruneResult } from './prune';
+export { copyBackup, type CopyOptions, type CopyResult } from './replicate';
 export { RepositoryLock, type LockRecord, type LockTiming } from './repository-lock';
 export { S3Backend, validateS3Config, type S3BackendConfig } from './s3-backend';
 export { RepositoryError, type RepositoryErrorCode } from './repository.errors';

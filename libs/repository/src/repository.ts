@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { RepositoryBackend } from './backend';
 import { BackupReader, type BackupReaderOptions } from './backup-reader';
 import { BackupWriter, type WriteProgress } from './backup-writer';
-import { BlobStore, type BlobLocation } from './blob-store';
+import { BlobStore, type BlobLocation, type BlobWriter } from './blob-store';
 import type { CompressionName } from './compression';
 import { DEFAULT_CHUNK_SIZES, checkChunkSizes, type ChunkSizes } from './content-chunker';
 import { DEFAULT_SCRYPT, createKeyFile, newMasterKey, openKeyFile, type KeyFile, type MasterKey } from './crypto';
@@ -197,6 +197,18 @@ export class Repository {
   /** Where a chunk is stored (pack, offset, stored length, encoding), or undefined if no index or pack lists it. */
   chunkLocation(id: string): BlobLocation | undefined {
     return this.blobs.location(id);
+  }
+
+  /** A writer of chunks straight into packs, for copying backups between repositories. */
+  chunkWriter(signal?: AbortSignal): BlobWriter {
+    return this.blobs.newWriter({ signal });
+  }
+
+  /** Writes a manifest built elsewhere (a replicated backup); its chunks must already be stored. */
+  async writeManifest(manifest: Manifest): Promise<void> {
+    const missing = manifest.entries.flatMap((e) => (e.type === 'file' ? e.chunks : [])).find((id) => !this.blobs.has(id));
+    if (missing) throw new RepositoryError('CORRUPT', `backup ${manifest.backupId} names chunk ${missing}, which this repository does not hold`);
+    await this.backend.put(manifestKey(manifest.backupId), this.blobs.close(Buffer.from(JSON.stringify(manifest))));
   }
 
   async hasBackup(backupId: string): Promise<boolean> {
