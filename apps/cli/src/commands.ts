@@ -71,6 +71,7 @@ export function buildProgram(print: Print = (line) => console.log(line)): Comman
     show(final, () => [
       `job ${final.id} (${final.kind}) ${final.status}`,
       ...(final.backupId ? [`backup ${final.backupId}`] : []),
+      ...(final.kind === 'EXPORT' && final.status === 'COMPLETED' ? [`${final.result.files} files (${formatBytes(final.result.bytes)}) in ${final.result.path}`] : []),
       ...(final.error ? [`error: ${final.error}`] : []),
     ]);
     if (wait && final.status !== 'COMPLETED') process.exitCode = 1;
@@ -187,6 +188,19 @@ export function buildProgram(print: Print = (line) => console.log(line)): Comman
       show(createPolicy, () => [`policy ${createPolicy.name} ${createPolicy.id}`]);
     });
 
+  policies
+    .command('add-destination <policy> <destination>')
+    .description('write the policy to a further destination too; every earlier backup is copied there')
+    .action(async (policyRef_: string, destinationRef_: string) => {
+      const policy = await policyRef(policyRef_);
+      const destination = await destinationRef(destinationRef_);
+      const { addPolicyDestination } = await api().request(`mutation ($p: ID!, $d: ID!) { addPolicyDestination(policyId: $p, destinationId: $d) { id name destinationIds } }`, {
+        p: policy.id,
+        d: destination.id,
+      });
+      show(addPolicyDestination, () => [`policy ${addPolicyDestination.name} writes to ${addPolicyDestination.destinationIds.length} destinations; earlier backups are being copied to ${destination.name}`]);
+    });
+
   const backups = program.command('backups').description('run, list and inspect backups');
   backups
     .command('run <policy>')
@@ -228,6 +242,17 @@ export function buildProgram(print: Print = (line) => console.log(line)): Comman
         ...(backup.files ?? []).map((f: any) => `  ${f.type.padEnd(9)} ${f.mode.toString(8).padStart(4, '0')} ${String(f.size).padStart(12)} ${f.path}`),
       ]);
     });
+  backups
+    .command('export <id> <dir>')
+    .description('write the files of a backup, as stored, into a new or empty directory on the server')
+    .option('--wait', 'wait for the job to end and exit non-zero if it fails')
+    .action(async (id: string, dir: string, o: { wait?: boolean }) => {
+      const { exportBackup } = await api().request(`mutation ($id: ID!, $path: String!) { exportBackup(backupId: $id, path: $path) { ${JOB_FIELDS} } }`, {
+        id,
+        path: resolve(dir),
+      });
+      await reportJob(exportBackup, Boolean(o.wait));
+    });
   backups.command('delete <id>').action(async (id: string) => {
     await api().request(`mutation ($id: ID!) { deleteBackup(id: $id) }`, { id });
     show({ deleted: id }, () => [`backup ${id} deleted`]);
@@ -239,10 +264,12 @@ export function buildProgram(print: Print = (line) => console.log(line)): Comman
     .option('--target-node <node>', 'node name or id')
     .option('--target-config <json>', 'target config as JSON, e.g. {"path": "/restore/here"}')
     .option('--options <json>', 'restore options as JSON')
+    .option('--from <destination>', "restore from this destination's copy (name or id)")
     .option('--wait', 'wait for the job to end and exit non-zero if it fails')
-    .action(async (backupId: string, o: { targetNode?: string; targetConfig?: string; options?: string; wait?: boolean }) => {
+    .action(async (backupId: string, o: { targetNode?: string; targetConfig?: string; options?: string; from?: string; wait?: boolean }) => {
       const input = {
         backupId,
+        fromDestinationId: o.from ? (await destinationRef(o.from)).id : undefined,
         targetNodeId: o.targetNode ? (await nodeRef(o.targetNode)).id : undefined,
         targetConfig: o.targetConfig ? parseJson(o.targetConfig, '--target-config') : undefined,
         options: o.options ? parseJson(o.options, '--options') : undefined,

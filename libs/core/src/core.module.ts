@@ -6,6 +6,9 @@ import { BackupRequests } from './backups/backup-requests.service';
 import { BackupJob } from './backups/backup.job';
 import { BackupService } from './backups/backup.service';
 import { ChainHistoryService } from './backups/chain-history.service';
+import { BackupReplicas } from './backups/backup-replicas.service';
+import { ExportJob } from './backups/export.job';
+import { ReplicateJob } from './backups/replicate.job';
 import { VerifyJob } from './backups/verify.job';
 import { CATALOG_ENTITIES } from './catalog/catalog-options';
 import { DestinationService } from './destinations/destination.service';
@@ -22,6 +25,7 @@ import { secretBoxProvider } from './secrets/secret-box.provider';
 
 const services = [
   AuditService,
+  BackupReplicas,
   BackupRequests,
   BackupService,
   ChainHistoryService,
@@ -40,11 +44,13 @@ const services = [
     ...services,
     secretBoxProvider,
     BackupJob,
+    ExportJob,
+    ReplicateJob,
     RestoreJob,
     VerifyJob,
     {
       provide: JOB_HANDLERS,
-      inject: [BackupJob, RestoreJob, VerifyJob],
+      inject: [BackupJob, ExportJob, ReplicateJob, RestoreJob, VerifyJob],
       useFactory: (...handlers: unknown[]) => handlers,
     },
     JobWorker,

@@ -9,6 +9,7 @@ export * from './core.module';
 export * from './errors/chainvault.errors';
 export { AuditService } from './audit/audit.service';
 export { BackupRequests } from './backups/backup-requests.service';
+export { BackupReplicas } from './backups/backup-replicas.service';
 export { BackupService, backupCursor, type BackupFilter, type BackupPage } from './backups/backup.service';
 export { ChainHistoryService } from './backups/chain-history.service';
 export { DestinationService, DEFAULT_DESTINATION_NAME, type CreateDestination } from './destinations/destination.service';

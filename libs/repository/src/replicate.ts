@@ -63,7 +63,7 @@ export async function copyBackup(source: Repository, target: Repository, backupI
     }
     await blobs.finish();
     const copy: Manifest = { ...manifest, entries, stats: { ...manifest.stats, storedBytes: result.bytesSent, chunksAdded: result.chunksSent, chunksReused: result.chunksPresent } };
-    await target.writeManifest(copy);
+    await target.writeManifest(copy, blobs);
     result.copied = true;
     return result;
   } finally {

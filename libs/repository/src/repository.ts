@@ -83,7 +83,10 @@ export class Repository {
   static async openOrInit(backend: RepositoryBackend, options: RepositoryOptions = {}): Promise<Repository> {
     if (!(await backend.has(CONFIG_KEY))) {
       const existing = await backend.list('');
-      if (existing.some((key) => !key.startsWith('tmp/'))) {
+      // Key files without a config are what a creation killed half-way leaves: start over.
+      if (existing.every((key) => key.startsWith('tmp/') || key.startsWith('keys/'))) {
+        for (const key of existing) await backend.delete(key);
+      } else {
         throw new RepositoryError('NOT_A_REPOSITORY', `${backend.location} is not empty and holds no chainvault repository; choose an empty location`);
       }
       const chunkSizes = options.chunkSizes ?? DEFAULT_CHUNK_SIZES;
@@ -204,9 +207,13 @@ export class Repository {
     return this.blobs.newWriter({ signal });
   }
 
-  /** Writes a manifest built elsewhere (a replicated backup); its chunks must already be stored. */
-  async writeManifest(manifest: Manifest): Promise<void> {
-    const missing = manifest.entries.flatMap((e) => (e.type === 'file' ? e.chunks : [])).find((id) => !this.blobs.has(id));
+  /**
+   * Writes a manifest built elsewhere (a replicated backup) whose chunks `writer` stored or
+   * found. The writer is asked, not the current index: another job may have re-read the index
+   * since, without this writer's packs in it yet.
+   */
+  async writeManifest(manifest: Manifest, writer: BlobWriter): Promise<void> {
+    const missing = manifest.entries.flatMap((e) => (e.type === 'file' ? e.chunks : [])).find((id) => !writer.knows(id));
     if (missing) throw new RepositoryError('CORRUPT', `backup ${manifest.backupId} names chunk ${missing}, which this repository does not hold`);
     await this.backend.put(manifestKey(manifest.backupId), this.blobs.close(Buffer.from(JSON.stringify(manifest))));
   }

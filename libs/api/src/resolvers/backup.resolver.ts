@@ -1,10 +1,10 @@
-/** Backups, restores, verification, jobs and the chain history. */
+/** Backups, restores, verification, export, jobs and the chain history. */
 import { Args, ID, Int, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
-import { BackupRequests, BackupService, backupCursor, ChainHistoryService, ChainvaultError, ChainvaultErrorCode, JobService, RestoreService } from '@chainvault/core';
+import { BackupReplicas, BackupRequests, BackupService, backupCursor, ChainHistoryService, ChainvaultError, ChainvaultErrorCode, JobService, RestoreService } from '@chainvault/core';
 import { JsonScalar } from '../types/json.scalar';
 import { BackupFilter, RestoreInput } from '../types/inputs';
 import { toBackup, toJob } from '../types/mappers';
-import { Backup, BackupConnection, BackupFile, Job } from '../types/objects';
+import { Backup, BackupConnection, BackupFile, BackupReplica, Job } from '../types/objects';
 import { JobStatus } from '../types/enums';
 import { Actor } from './actor';
 
@@ -21,6 +21,7 @@ async function orNull<T>(lookup: Promise<T>): Promise<T | null> {
 export class BackupResolver {
   constructor(
     private readonly backupService: BackupService,
+    private readonly backupReplicas: BackupReplicas,
     private readonly backupRequests: BackupRequests,
     private readonly restoreService: RestoreService,
     private readonly jobService: JobService,
@@ -52,6 +53,11 @@ export class BackupResolver {
   @ResolveField(() => [BackupFile], { description: 'Every entry of the backup, from its manifest; empty once the backup is deleted (the manifest goes with it).' })
   async files(@Parent() backup: Backup): Promise<BackupFile[]> {
     return this.backupService.files(backup);
+  }
+
+  @ResolveField(() => [BackupReplica], { description: 'Copies in the further destinations of the policy.' })
+  async replicas(@Parent() backup: Backup): Promise<BackupReplica[]> {
+    return (await this.backupReplicas.forBackup(backup.id)).map((r) => ({ destinationId: r.destinationId, state: r.state, updatedAt: r.updatedAt, error: r.error, bytesSent: r.bytesSent }));
   }
 
   @Query(() => [Job])
@@ -92,6 +98,18 @@ export class BackupResolver {
     @Actor() actor: string,
   ): Promise<Job> {
     return toJob(await this.backupRequests.verifyBackup(backupId, readData, actor));
+  }
+
+  @Mutation(() => Job, {
+    description:
+      'Writes the files of a backup, as stored, into a directory on the server (for example the .rlp files `geth import` reads). `path` is absolute and names a missing or empty directory: nothing is overwritten.',
+  })
+  async exportBackup(
+    @Args('backupId', { type: () => ID }) backupId: string,
+    @Args('path', { type: () => String }) path: string,
+    @Actor() actor: string,
+  ): Promise<Job> {
+    return toJob(await this.backupRequests.exportBackup(backupId, path, actor));
   }
 
   @Mutation(() => Boolean)

@@ -1,6 +1,6 @@
 /** Plugins, networks, nodes, destinations and policies. */
 import { Args, ID, Mutation, Query, Resolver } from '@nestjs/graphql';
-import { DestinationService, NetworkService, NodeService, PluginRegistry, PolicyService } from '@chainvault/core';
+import { BackupReplicas, DestinationService, NetworkService, NodeService, PluginRegistry, PolicyService } from '@chainvault/core';
 import { CreateDestinationInput, CreateNetworkInput, CreatePolicyInput, RegisterNodeInput } from '../types/inputs';
 import { toDestination, toNetwork, toNode, toPlugin, toPolicy } from '../types/mappers';
 import { Destination, Network, Node, Plugin, Policy } from '../types/objects';
@@ -14,6 +14,7 @@ export class CatalogResolver {
     private readonly nodeService: NodeService,
     private readonly destinationService: DestinationService,
     private readonly policyService: PolicyService,
+    private readonly backupReplicas: BackupReplicas,
   ) {}
 
   @Query(() => [Plugin], { description: 'Every plugin package found, loaded or not (a FAILED one says why).' })
@@ -61,6 +62,17 @@ export class CatalogResolver {
   @Mutation(() => Policy)
   async createPolicy(@Args('input') input: CreatePolicyInput, @Actor() actor: string): Promise<Policy> {
     return toPolicy(await this.policyService.create(input, actor));
+  }
+
+  @Mutation(() => Policy, { description: 'Adds a further destination to a policy; every earlier backup of the policy is copied there.' })
+  async addPolicyDestination(
+    @Args('policyId', { type: () => ID }) policyId: string,
+    @Args('destinationId', { type: () => ID }) destinationId: string,
+    @Actor() actor: string,
+  ): Promise<Policy> {
+    const policy = await this.policyService.addDestination(policyId, destinationId, actor);
+    await this.backupReplicas.backfill(policy, actor);
+    return toPolicy(policy);
   }
 
   @Mutation(() => Plugin, { description: 'Installs a plugin package (npm name, tarball path or folder) into the data directory and loads it.' })

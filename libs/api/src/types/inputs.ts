@@ -60,6 +60,7 @@ export class CreatePolicyInput {
 @InputType()
 export class RestoreInput {
   @Field(() => ID) backupId!: string;
+  @Field(() => ID, { nullable: true, description: 'Restore from the copy in this destination instead of the primary.' }) fromDestinationId?: string;
   @Field(() => ID, { nullable: true }) targetNodeId?: string;
   @Field(() => JsonScalar, { nullable: true }) targetConfig?: unknown;
   @Field(() => JsonScalar, { nullable: true }) options?: unknown;

@@ -129,6 +129,15 @@ export class Backup {
   @Field() pinned!: boolean;
 }
 
+@ObjectType({ description: 'The copy of a backup in a further destination of its policy.' })
+export class BackupReplica {
+  @Field(() => ID) destinationId!: string;
+  @Field({ description: 'PENDING, COMPLETED or FAILED' }) state!: string;
+  @Field() updatedAt!: Date;
+  @Field(() => String, { nullable: true }) error!: string | null;
+  @Field(() => Float, { nullable: true, description: 'Bytes sent: the chunks the destination did not hold yet.' }) bytesSent!: number | null;
+}
+
 @ObjectType()
 export class PageInfo {
   @Field(() => String, { nullable: true }) endCursor!: string | null;

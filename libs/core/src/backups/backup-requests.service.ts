@@ -1,11 +1,13 @@
-/** Starting backup and verify jobs on request, with the checks that keep runs from piling up. */
+/** Starting backup, verify and export jobs on request, with the checks that keep runs from piling up. */
 import { Injectable } from '@nestjs/common';
+import { resolve } from 'node:path';
 import { JobKind, type JobEntity } from '../catalog/entities';
 import { ChainvaultError } from '../errors/chainvault.errors';
 import { JobService } from '../jobs/job.service';
 import { PluginRegistry } from '../plugins/plugin-registry.service';
 import { PolicyService } from '../policies/policy.service';
 import { BackupService } from './backup.service';
+import { exportTargetProblem } from './export.job';
 
 @Injectable()
 export class BackupRequests {
@@ -46,5 +48,16 @@ export class BackupRequests {
   async verifyBackup(backupId: string, readData: boolean, actor: string): Promise<JobEntity> {
     const backup = await this.backups.getUsable(backupId);
     return this.jobs.create({ kind: JobKind.VERIFY, policyId: backup.policyId, backupId: backup.id, payload: { readData } }, actor);
+  }
+
+  /**
+   * Queues an export of the backup's files into `path` on the server: an absolute path to a
+   * missing or empty directory, so nothing there is overwritten.
+   */
+  async exportBackup(backupId: string, path: string, actor: string): Promise<JobEntity> {
+    const backup = await this.backups.getUsable(backupId);
+    const problem = await exportTargetProblem(path);
+    if (problem) throw ChainvaultError.badInput(problem);
+    return this.jobs.create({ kind: JobKind.EXPORT, policyId: backup.policyId, backupId: backup.id, payload: { path: resolve(path) } }, actor);
   }
 }

@@ -12,6 +12,7 @@ import { NetworkService } from '../networks/network.service';
 import { NodeService } from '../nodes/node.service';
 import { PluginRegistry } from '../plugins/plugin-registry.service';
 import { PolicyService } from '../policies/policy.service';
+import { BackupReplicas } from './backup-replicas.service';
 import { BackupService } from './backup.service';
 
 @Injectable()
@@ -26,6 +27,7 @@ export class BackupJob implements JobHandler {
     private readonly destinations: DestinationService,
     private readonly plugins: PluginRegistry,
     private readonly backups: BackupService,
+    private readonly replicas: BackupReplicas,
   ) {}
 
   async run(run: JobRun): Promise<Record<string, unknown>> {
@@ -79,7 +81,10 @@ export class BackupJob implements JobHandler {
         labels: { policyId: policy.id, networkId: network.id, nodeIds: nodes.map((n) => n.id), pluginId: policy.pluginId, method: policy.method, jobId: run.job.id, startedAt: startedAt.toISOString(), dependsOnId },
         metadata: outcome?.metadata ?? {},
       });
-      await this.backups.record(BackupService.fromManifest(manifest, policy, { jobId: run.job.id, startedAt, dependsOnId }));
+      const recorded = BackupService.fromManifest(manifest, policy, { jobId: run.job.id, startedAt, dependsOnId });
+      await this.backups.record(recorded);
+      const copies = await this.replicas.schedule(recorded, policy.destinationIds, 'system');
+      if (copies.length > 0) run.log.info(`queued ${copies.length} copies to the policy's further destinations`);
       run.log.info(
         `backup ${backupId} complete: ${manifest.stats.filesRead} files read (${manifest.stats.bytesRead} bytes), ${manifest.stats.filesUnchanged} unchanged, ${manifest.stats.storedBytes} new bytes stored`,
       );

@@ -5,7 +5,7 @@ import type { ArtifactEntry } from '@chainvault/plugin-sdk';
 import type { Manifest } from '@chainvault/repository';
 import { In, Not, Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import { BackupEntity, BackupStatus, JobKind, JobStatus, JobEntity, VerificationState, type PolicyEntity } from '../catalog/entities';
+import { BackupEntity, BackupReplicaEntity, BackupStatus, JobKind, JobStatus, JobEntity, VerificationState, type PolicyEntity } from '../catalog/entities';
 import { DestinationService } from '../destinations/destination.service';
 import { ChainvaultError } from '../errors/chainvault.errors';
 
@@ -41,6 +41,7 @@ export class BackupService {
   constructor(
     @InjectRepository(BackupEntity) private readonly backups: Repository<BackupEntity>,
     @InjectRepository(JobEntity) private readonly jobs: Repository<JobEntity>,
+    @InjectRepository(BackupReplicaEntity) private readonly replicaRows: Repository<BackupReplicaEntity>,
     private readonly destinations: DestinationService,
     private readonly audit: AuditService,
   ) {}
@@ -120,11 +121,15 @@ export class BackupService {
     if (backup.pinned) throw ChainvaultError.conflict(`backup ${id} is pinned; unpin it before deleting it`);
     const dependant = await this.backups.findOneBy({ dependsOnId: id, status: Not(BackupStatus.DELETED) });
     if (dependant) throw ChainvaultError.conflict(`backup ${dependant.id} depends on backup ${id}; delete it first`);
-    const user = await this.jobs.findOneBy({ backupId: id, status: In([JobStatus.QUEUED, JobStatus.RUNNING]), kind: In([JobKind.RESTORE, JobKind.VERIFY]) });
+    const user = await this.jobs.findOneBy({ backupId: id, status: In([JobStatus.QUEUED, JobStatus.RUNNING]), kind: In([JobKind.RESTORE, JobKind.VERIFY, JobKind.EXPORT, JobKind.REPLICATE]) });
     if (user) throw ChainvaultError.conflict(`job ${user.id} (${user.kind}) is using backup ${id}; wait for it or cancel it`);
     await this.backups.update({ id }, { status: BackupStatus.DELETED, deletedAt: new Date() });
-    const repository = await this.destinations.openRepository(await this.destinations.get(backup.destinationId));
-    await repository.deleteBackup(id);
+    // The primary and every destination that received a copy.
+    const copies = await this.replicaRows.findBy({ backupId: id });
+    for (const destinationId of [backup.destinationId, ...copies.map((c) => c.destinationId)]) {
+      const repository = await this.destinations.openRepository(await this.destinations.get(destinationId));
+      await repository.deleteBackup(id);
+    }
     await this.audit.record({ actor, action: 'backup.delete', subjectType: 'backup', subjectId: id });
   }
 

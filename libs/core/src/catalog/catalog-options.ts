@@ -4,6 +4,7 @@ import type { DataSourceOptions } from 'typeorm';
 import {
   AuditEventEntity,
   BackupEntity,
+  BackupReplicaEntity,
   DestinationEntity,
   JobEntity,
   NetworkEntity,
@@ -13,9 +14,10 @@ import {
 } from './entities';
 import { InitialCatalog1763712000000 } from './migrations/1763712000000-initial-catalog';
 import { DestinationSecrets1763800000000 } from './migrations/1763800000000-destination-secrets';
+import { BackupReplication1763900000000 } from './migrations/1763900000000-backup-replication';
 
-export const CATALOG_ENTITIES = [NetworkEntity, NodeEntity, DestinationEntity, PolicyEntity, BackupEntity, JobEntity, RestoreEntity, AuditEventEntity];
-export const CATALOG_MIGRATIONS = [InitialCatalog1763712000000, DestinationSecrets1763800000000];
+export const CATALOG_ENTITIES = [NetworkEntity, NodeEntity, DestinationEntity, PolicyEntity, BackupEntity, BackupReplicaEntity, JobEntity, RestoreEntity, AuditEventEntity];
+export const CATALOG_MIGRATIONS = [InitialCatalog1763712000000, DestinationSecrets1763800000000, BackupReplication1763900000000];
 
 export function catalogOptions(settings: { dataDir: string; databaseUrl?: string }): DataSourceOptions {
   const common = {

@@ -140,6 +140,20 @@ export class PolicyService {
     return policy;
   }
 
+  /**
+   * Adds a further destination to a policy. Every earlier backup of the policy is then copied
+   * there (back-fill) by the caller's replication jobs.
+   */
+  async addDestination(policyId: string, destinationId: string, actor: string): Promise<PolicyEntity> {
+    const policy = await this.get(policyId);
+    await this.destinations.get(destinationId);
+    if (policy.destinationIds.includes(destinationId)) throw ChainvaultError.conflict(`policy "${policy.name}" already writes to destination ${destinationId}`);
+    policy.destinationIds = [...policy.destinationIds, destinationId];
+    await this.policies.update({ id: policy.id }, { destinationIds: policy.destinationIds });
+    await this.audit.record({ actor, action: 'policy.add-destination', subjectType: 'policy', subjectId: policy.id, details: { destinationId } });
+    return policy;
+  }
+
   private async refuseExclusiveConflict(node: NodeEntity, pluginId: string, methodName: string): Promise<void> {
     const excludes = new Set(this.plugins.method(pluginId, methodName).excludes ?? []);
     for (const other of await this.policies.findBy({ nodeId: node.id, enabled: true })) {
@@ -193,7 +207,6 @@ export class PolicyService {
   private async checkDestinations(ids: string[]): Promise<string[]> {
     if (!Array.isArray(ids) || ids.length === 0) throw ChainvaultError.badInput('destinationIds: give at least one destination');
     if (new Set(ids).size !== ids.length) throw ChainvaultError.badInput('destinationIds: a destination is listed twice');
-    if (ids.length > 1) throw ChainvaultError.badInput('destinationIds: replication to a second destination is not available in this version yet; give one destination');
     for (const id of ids) await this.destinations.get(id);
     return ids;
   }

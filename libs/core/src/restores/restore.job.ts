@@ -28,7 +28,7 @@ export class RestoreJob implements JobHandler {
       await this.restores.markRunning(restore.id);
       const backup = await this.backups.getUsable(restore.backupId);
       const method = this.plugins.method(backup.pluginId, backup.method);
-      const repository = await this.destinations.openRepository(await this.destinations.get(backup.destinationId));
+      const repository = await this.destinations.openRepository(await this.destinations.get(String(run.job.payload.destinationId ?? backup.destinationId)));
       const reader = await repository.openBackup(backup.id, {
         signal: run.signal,
         onProgress: (p) => run.progress.update({ unit: 'bytes', done: p.bytes, total: backup.logicalBytes, message: `${p.files} files` }),

@@ -5,7 +5,8 @@ import type { JsonObject, NodeHandle, RestoreTarget } from '@chainvault/plugin-s
 import type { JsonMap } from '../catalog/columns';
 import { randomUUID } from 'node:crypto';
 import { Repository } from 'typeorm';
-import { JobKind, RestoreEntity, RestoreStatus, type BackupEntity, type JobEntity } from '../catalog/entities';
+import { JobKind, ReplicaState, RestoreEntity, RestoreStatus, type BackupEntity, type JobEntity } from '../catalog/entities';
+import { BackupReplicas } from '../backups/backup-replicas.service';
 import { BackupService } from '../backups/backup.service';
 import { ChainvaultError } from '../errors/chainvault.errors';
 import { JobService } from '../jobs/job.service';
@@ -17,6 +18,8 @@ import { requireObject } from '../validation';
 
 export interface RequestRestore {
   backupId: string;
+  /** Restore from this destination's copy instead of the primary (it must hold a completed copy). */
+  fromDestinationId?: string | null;
   targetNodeId?: string | null;
   targetConfig?: unknown;
   options?: unknown;
@@ -31,6 +34,7 @@ export class RestoreService {
     private readonly plugins: PluginRegistry,
     private readonly jobs: JobService,
     private readonly secretBox: SecretBox,
+    private readonly replicas: BackupReplicas,
   ) {}
 
   async get(id: string): Promise<RestoreEntity> {
@@ -44,6 +48,11 @@ export class RestoreService {
     const hasConfig = input.targetConfig !== undefined && input.targetConfig !== null;
     if (Boolean(input.targetNodeId) === hasConfig) throw ChainvaultError.badInput('give either targetNodeId (a registered node) or targetConfig, not both or neither');
     const method = this.plugins.method(backup.pluginId, backup.method);
+    const from = input.fromDestinationId ?? backup.destinationId;
+    if (from !== backup.destinationId) {
+      const replica = (await this.replicas.forBackup(backup.id)).find((r) => r.destinationId === from);
+      if (replica?.state !== ReplicaState.COMPLETED) throw ChainvaultError.badInput(`destination ${from} holds no completed copy of backup ${backup.id}`);
+    }
     const options = structuredClone(requireObject(input.options ?? {}, 'options'));
     this.plugins.checkRestoreOptions(backup.pluginId, backup.method, options);
 
@@ -80,7 +89,7 @@ export class RestoreService {
     await this.plugins.callPluginCheck(() => method.checkRestoreTarget?.({ sources, target, options }));
 
     await this.restores.insert(restore);
-    return this.jobs.create({ kind: JobKind.RESTORE, policyId: backup.policyId, backupId: backup.id, restoreId: restore.id }, actor);
+    return this.jobs.create({ kind: JobKind.RESTORE, policyId: backup.policyId, backupId: backup.id, restoreId: restore.id, payload: { destinationId: from } }, actor);
   }
 
   /** The nodes a backup was taken from, as the plugin sees them. */

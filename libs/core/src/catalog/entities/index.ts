@@ -1,5 +1,6 @@
 export * from './audit-event.entity';
 export * from './backup.entity';
+export * from './backup-replica.entity';
 export * from './destination.entity';
 export * from './job.entity';
 export * from './network.entity';

@@ -5,6 +5,8 @@ export enum JobKind {
   BACKUP = 'BACKUP',
   RESTORE = 'RESTORE',
   VERIFY = 'VERIFY',
+  EXPORT = 'EXPORT',
+  REPLICATE = 'REPLICATE',
 }
 
 export enum JobStatus {
@@ -46,7 +48,7 @@ export class JobEntity {
   @IdColumn({ name: 'policy_id', nullable: true })
   policyId!: string | null;
 
-  /** The backup this job produces (BACKUP), reads (RESTORE) or checks (VERIFY). */
+  /** The backup this job produces (BACKUP), reads (RESTORE, EXPORT) or checks (VERIFY). */
   @IdColumn({ name: 'backup_id', nullable: true })
   backupId!: string | null;
 
