@@ -9,6 +9,18 @@ export interface ByteRange {
   length: number;
 }
 
+/** An object's bytes: one buffer, or several written one after the other (packs avoid a copy). */
+export type ObjectData = Uint8Array | readonly Uint8Array[];
+
+/** One buffer for backends that need it whole. */
+export function wholeObject(data: ObjectData): Buffer {
+  if (!Array.isArray(data)) {
+    const one = data as Uint8Array;
+    return Buffer.from(one.buffer, one.byteOffset, one.byteLength);
+  }
+  return Buffer.concat(data as Uint8Array[]);
+}
+
 export interface RepositoryBackend {
   /** A human-readable location, for messages (never containing credentials). */
   readonly location: string;
@@ -18,7 +30,7 @@ export interface RepositoryBackend {
    */
   get(key: string, range?: ByteRange): Promise<Buffer>;
   /** Writes atomically; replaces an existing object. */
-  put(key: string, data: Uint8Array): Promise<void>;
+  put(key: string, data: ObjectData): Promise<void>;
   has(key: string): Promise<boolean>;
   /** Keys under `prefix` (recursive), in no particular order. `''` lists everything. */
   list(prefix: string): Promise<string[]>;

@@ -5,9 +5,11 @@
  * a backup killed after uploading it — can be indexed again from the pack alone and reused.
  *
  * Pack layout: blob bytes, one after another; then the header (JSON, sealed when encrypted);
- * then the header's length as a 4-byte little-endian integer.
+ * then the header's length as a 4-byte little-endian integer. A pack is named by 32 random
+ * bytes: chunks are content-addressed, packs need only a unique name (and hashing every
+ * pack again to name it would cost as much as hashing the data).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { RepositoryBackend } from './backend';
 import { decodeBlob, encodeBlob, type BlobEncoding, type CompressionName } from './compression';
 import { AsyncCrypto, blobId, seal, unseal, type MasterKey } from './crypto';
@@ -46,6 +48,8 @@ const PACK_KEY = /^data\/[0-9a-f]{2}\/([0-9a-f]{64})$/;
 export class BlobStore {
   private readonly locations = new Map<string, BlobLocation>();
   private readonly indexedPacks = new Set<string>();
+  /** The blobs each pack holds, so a pack is checked without scanning every location. */
+  private readonly packBlobs = new Map<string, string[]>();
   /** Packs found on storage without an index, adopted into the next index written. */
   private adopted: PackRecord[] = [];
   /** Index files that could not be read at load, with why. */
@@ -120,19 +124,26 @@ export class BlobStore {
     try {
       bytes = await this.backend.get(packKey(packId));
     } catch (error) {
-      for (const [id, where] of this.locations) if (where.pack === packId) problems.set(id, `pack ${packId} cannot be read: ${(error as Error).message}`);
+      for (const id of this.packBlobs.get(packId) ?? []) problems.set(id, `pack ${packId} cannot be read: ${(error as Error).message}`);
       return problems;
     }
     // Each blob is checked on its own (its id is a hash of its plaintext): damage in one blob, or
     // anywhere else in the pack, must not blame the intact blobs next to it, which still restore.
-    for (const [id, where] of this.locations) {
-      if (where.pack !== packId) continue;
-      try {
-        await this.decode(id, bytes.subarray(where.offset, where.offset + where.length), where, `chunk ${id} in pack ${packId}`);
-      } catch (error) {
-        problems.set(id, (error as Error).message);
+    // A few at a time, so decryption and hashing run on several threads.
+    const ids = (this.packBlobs.get(packId) ?? []).filter((id) => this.locations.get(id)?.pack === packId);
+    let next = 0;
+    const worker = async () => {
+      while (next < ids.length) {
+        const id = ids[next++];
+        const where = this.locations.get(id)!;
+        try {
+          await this.decode(id, bytes.subarray(where.offset, where.offset + where.length), where, `chunk ${id} in pack ${packId}`);
+        } catch (error) {
+          problems.set(id, (error as Error).message);
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: 4 }, worker));
     return problems;
   }
 
@@ -154,6 +165,7 @@ export class BlobStore {
 
   learn(pack: PackRecord): void {
     this.indexedPacks.add(pack.id);
+    this.packBlobs.set(pack.id, pack.blobs.map((b) => b.id));
     for (const blob of pack.blobs) {
       if (!this.locations.has(blob.id)) this.locations.set(blob.id, { pack: pack.id, offset: blob.offset, length: blob.length, rawLength: blob.rawLength, encoding: blob.encoding });
     }
@@ -216,12 +228,13 @@ export class BlobWriter {
     if (this.store.has(id) || this.pending.has(id)) return { id, added: false, storedBytes: 0 };
     this.pending.add(id);
     const { bytes, encoding } = await encodeBlob(plaintext, this.store.compression);
-    const stored = await this.store.crypto.seal(bytes);
-    this.entries.push({ id, offset: this.size, length: stored.length, rawLength: plaintext.length, encoding });
-    this.parts.push(stored);
-    this.size += stored.length;
+    const stored = await this.store.crypto.sealParts(bytes);
+    const length = stored.reduce((n, part) => n + part.length, 0);
+    this.entries.push({ id, offset: this.size, length, rawLength: plaintext.length, encoding });
+    this.parts.push(...stored);
+    this.size += length;
     if (this.size >= this.store.packSize) await this.flushPack();
-    return { id, added: true, storedBytes: stored.length };
+    return { id, added: true, storedBytes: length };
   }
 
   /** Uploads the last pack, waits for every upload, and writes the index that makes them known. */
@@ -240,8 +253,8 @@ export class BlobWriter {
     const header = this.store.close(Buffer.from(JSON.stringify({ version: 1, blobs: this.entries })));
     const length = Buffer.alloc(4);
     length.writeUInt32LE(header.length);
-    const pack = Buffer.concat([...this.parts, header, length]);
-    const record: PackRecord = { id: createHash('sha256').update(pack).digest('hex'), blobs: this.entries };
+    const pack = [...this.parts, header, length];
+    const record: PackRecord = { id: randomBytes(32).toString('hex'), blobs: this.entries };
     this.parts = [];
     this.entries = [];
     this.size = 0;

@@ -116,11 +116,12 @@ export class AsyncCrypto {
     return Buffer.from(digest).toString('hex');
   }
 
-  async seal(plaintext: Uint8Array): Promise<Buffer> {
-    if (!this.dataKey) return Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
+  /** The sealed form as parts to write one after the other (nonce, then ciphertext and tag), without joining them. */
+  async sealParts(plaintext: Uint8Array): Promise<Buffer[]> {
+    if (!this.dataKey) return [Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength)];
     const nonce = randomBytes(NONCE_BYTES);
     const body = await webcrypto.subtle.encrypt({ name: 'AES-GCM', iv: nonce }, await this.dataKey, plaintext);
-    return Buffer.concat([nonce, Buffer.from(body)]);
+    return [nonce, Buffer.from(body)];
   }
 
   async unseal(sealed: Buffer, what: string): Promise<Buffer> {

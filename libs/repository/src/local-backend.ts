@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import type { ByteRange, RepositoryBackend } from './backend';
+import type { ByteRange, ObjectData, RepositoryBackend } from './backend';
 import { RepositoryError, describeIoError } from './repository.errors';
 
 const TMP_DIR = 'tmp';
@@ -40,7 +40,7 @@ export class LocalBackend implements RepositoryBackend {
     }
   }
 
-  async put(key: string, data: Uint8Array): Promise<void> {
+  async put(key: string, data: ObjectData): Promise<void> {
     const target = this.pathOf(key);
     const tmp = join(this.location, TMP_DIR, `${randomBytes(8).toString('hex')}.tmp`);
     try {
@@ -49,7 +49,12 @@ export class LocalBackend implements RepositoryBackend {
       // Data reaches the disk before the name does: a crash leaves either nothing or the whole object.
       const handle = await open(tmp, 'w', 0o600);
       try {
-        await handle.writeFile(data);
+        if (Array.isArray(data)) {
+          // writev takes a limited number of buffers at once.
+          for (let i = 0; i < data.length; i += 512) await handle.writev(data.slice(i, i + 512) as Uint8Array[]);
+        } else {
+          await handle.writeFile(data as Uint8Array);
+        }
         await handle.sync();
       } finally {
         await handle.close();

@@ -5,7 +5,7 @@
  * delete packs nothing indexes any more. A pack deleted too early is impossible: until the
  * old indexes are gone, the packs they name still exist.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { packKey, type BlobStore, type PackBlob, type PackRecord } from './blob-store';
 import type { Manifest } from './manifest';
 import { RepositoryError, throwIfAborted } from './repository.errors';
@@ -117,8 +117,8 @@ export async function prune(store: BlobStore, manifests: Manifest[], options: Pr
     const header = store.close(Buffer.from(JSON.stringify({ version: 1, blobs: entries })));
     const length = Buffer.alloc(4);
     length.writeUInt32LE(header.length);
-    const pack = Buffer.concat([...parts, header, length]);
-    const id = createHash('sha256').update(pack).digest('hex');
+    const pack = [...parts, header, length];
+    const id = randomBytes(32).toString('hex');
     await backend.put(packKey(id), pack);
     written.push({ id, blobs: entries });
     parts = [];
@@ -143,8 +143,7 @@ export async function prune(store: BlobStore, manifests: Manifest[], options: Pr
   throwIfAborted(options.signal);
   await backend.put(`index/${randomUUID()}`, store.close(Buffer.from(JSON.stringify({ version: 1, packs: [...keepPacks, ...written] }))));
   for (const key of indexKeys) await backend.delete(key);
-  // Packs are named by their content: a repacked pack can be byte-identical to an orphan an
-  // interrupted prune left, and then it has the same name. Never delete what was just written.
+  // Never delete what was just written (names are random, so this is a guard, not a case).
   const rewritten = new Set(written.map((p) => p.id));
   for (const id of [...drop, ...repack.map((p) => p.id)]) if (!rewritten.has(id)) await backend.delete(packKey(id));
   for (const key of await backend.list('tmp/')) await backend.delete(key);

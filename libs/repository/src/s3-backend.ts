@@ -8,7 +8,7 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import type { ByteRange, RepositoryBackend } from './backend';
+import { wholeObject, type ByteRange, type ObjectData, type RepositoryBackend } from './backend';
 import { RepositoryError } from './repository.errors';
 
 /**
@@ -159,7 +159,8 @@ export class S3Backend implements RepositoryBackend {
     }
   }
 
-  async put(key: string, data: Uint8Array): Promise<void> {
+  async put(key: string, objectData: ObjectData): Promise<void> {
+    const data = wholeObject(objectData);
     const objectKey = this.objectKey(key);
     try {
       // One PutObject: S3 shows the new object only once all of it has arrived.

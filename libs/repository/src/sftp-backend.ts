@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import { Client, utils, type SFTPWrapper, type Stats } from 'ssh2';
-import type { ByteRange, RepositoryBackend } from './backend';
+import { wholeObject, type ByteRange, type ObjectData, type RepositoryBackend } from './backend';
 import { RepositoryError, describeIoError } from './repository.errors';
 
 /** Where an SFTP repository lives and how to log in. Check untrusted input with {@link validateSftpConfig}. */
@@ -176,9 +176,9 @@ export class SftpBackend implements RepositoryBackend {
     });
   }
 
-  async put(key: string, data: Uint8Array): Promise<void> {
+  async put(key: string, data: ObjectData): Promise<void> {
     const target = this.pathOf(key);
-    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const bytes = wholeObject(data);
     await this.run(`writing ${key} to ${this.location}`, async (s) => {
       const tmp = posix.join(this.root, TMP_DIR, `${randomBytes(8).toString('hex')}.tmp`);
       try {
