@@ -160,6 +160,20 @@ export function buildProgram(print: Print = (line) => console.log(line)): Comman
       show(createDestination, () => [`destination ${createDestination.name} ${createDestination.id}`]);
     });
 
+  destinations
+    .command('prune <destination>')
+    .description('remove the data no backup in the destination uses any more (after deletions)')
+    .option('--dry-run', 'only report what would be removed')
+    .option('--wait', 'wait for the job to end and exit non-zero if it fails')
+    .action(async (ref: string, o: { dryRun?: boolean; wait?: boolean }) => {
+      const destination = await destinationRef(ref);
+      const { pruneDestination } = await api().request(`mutation ($d: ID!, $dry: Boolean) { pruneDestination(destinationId: $d, dryRun: $dry) { ${JOB_FIELDS} } }`, {
+        d: destination.id,
+        dry: Boolean(o.dryRun),
+      });
+      await reportJob(pruneDestination, Boolean(o.wait));
+    });
+
   const policies = program.command('policies').description('what to back up, how, and where');
   policies.command('list').action(async () => {
     const { policies: list } = await api().request(`{ policies { id name plugin method nodeId networkId enabled } }`);

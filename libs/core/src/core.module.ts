@@ -8,6 +8,7 @@ import { BackupService } from './backups/backup.service';
 import { ChainHistoryService } from './backups/chain-history.service';
 import { BackupReplicas } from './backups/backup-replicas.service';
 import { ExportJob } from './backups/export.job';
+import { PruneJob } from './backups/prune.job';
 import { ReplicateJob } from './backups/replicate.job';
 import { VerifyJob } from './backups/verify.job';
 import { CATALOG_ENTITIES } from './catalog/catalog-options';
@@ -45,12 +46,13 @@ const services = [
     secretBoxProvider,
     BackupJob,
     ExportJob,
+    PruneJob,
     ReplicateJob,
     RestoreJob,
     VerifyJob,
     {
       provide: JOB_HANDLERS,
-      inject: [BackupJob, ExportJob, ReplicateJob, RestoreJob, VerifyJob],
+      inject: [BackupJob, ExportJob, PruneJob, ReplicateJob, RestoreJob, VerifyJob],
       useFactory: (...handlers: unknown[]) => handlers,
     },
     JobWorker,

@@ -112,6 +112,15 @@ export class BackupResolver {
     return toJob(await this.backupRequests.exportBackup(backupId, path, actor));
   }
 
+  @Mutation(() => Job, { description: "Removes the data no backup in the destination uses any more; with dryRun, only reports what would go." })
+  async pruneDestination(
+    @Args('destinationId', { type: () => ID }) destinationId: string,
+    @Args('dryRun', { type: () => Boolean, defaultValue: false }) dryRun: boolean,
+    @Actor() actor: string,
+  ): Promise<Job> {
+    return toJob(await this.backupRequests.pruneDestination(destinationId, dryRun, actor));
+  }
+
   @Mutation(() => Boolean)
   async deleteBackup(@Args('id', { type: () => ID }) id: string, @Actor() actor: string): Promise<boolean> {
     await this.backupService.delete(id, actor);

@@ -1,7 +1,8 @@
-/** Starting backup, verify and export jobs on request, with the checks that keep runs from piling up. */
+/** Starting backup, verify, export and prune jobs on request, with the checks that keep runs from piling up. */
 import { Injectable } from '@nestjs/common';
 import { resolve } from 'node:path';
-import { JobKind, type JobEntity } from '../catalog/entities';
+import { JobKind, JobStatus, type JobEntity } from '../catalog/entities';
+import { DestinationService } from '../destinations/destination.service';
 import { ChainvaultError } from '../errors/chainvault.errors';
 import { JobService } from '../jobs/job.service';
 import { PluginRegistry } from '../plugins/plugin-registry.service';
@@ -16,6 +17,7 @@ export class BackupRequests {
     private readonly backups: BackupService,
     private readonly jobs: JobService,
     private readonly plugins: PluginRegistry,
+    private readonly destinations: DestinationService,
   ) {}
 
   /** The request being handled for each policy: requests for one policy are handled one at a time. */
@@ -59,5 +61,13 @@ export class BackupRequests {
     const problem = await exportTargetProblem(path);
     if (problem) throw ChainvaultError.badInput(problem);
     return this.jobs.create({ kind: JobKind.EXPORT, policyId: backup.policyId, backupId: backup.id, payload: { path: resolve(path) } }, actor);
+  }
+
+  /** Queues a prune of a destination's repository (or a dry run that only reports). One at a time per destination. */
+  async pruneDestination(destinationId: string, dryRun: boolean, actor: string): Promise<JobEntity> {
+    const destination = await this.destinations.get(destinationId);
+    const active = (await this.jobs.list([JobStatus.QUEUED, JobStatus.RUNNING])).find((j) => j.kind === JobKind.PRUNE && j.payload.destinationId === destination.id);
+    if (active) throw ChainvaultError.conflict(`destination "${destination.name}" already has a prune ${active.status.toLowerCase()} (job ${active.id})`, { jobId: active.id });
+    return this.jobs.create({ kind: JobKind.PRUNE, payload: { destinationId: destination.id, dryRun } }, actor);
   }
 }

@@ -7,6 +7,7 @@ export enum JobKind {
   VERIFY = 'VERIFY',
   EXPORT = 'EXPORT',
   REPLICATE = 'REPLICATE',
+  PRUNE = 'PRUNE',
 }
 
 export enum JobStatus {

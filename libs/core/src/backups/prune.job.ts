@@ -1,0 +1,32 @@
+/**
+ * Prunes a destination's repository: removes the data no backup in it uses any more (after
+ * deletions), under the repository's exclusive lock, so it never runs beside a backup.
+ */
+import { Injectable } from '@nestjs/common';
+import { JobKind } from '../catalog/entities';
+import { DestinationService } from '../destinations/destination.service';
+import type { JobHandler, JobRun } from '../jobs/job-handler';
+
+@Injectable()
+export class PruneJob implements JobHandler {
+  readonly kind = JobKind.PRUNE;
+
+  constructor(private readonly destinations: DestinationService) {}
+
+  async run(run: JobRun): Promise<Record<string, unknown>> {
+    const destination = await this.destinations.get(String(run.job.payload.destinationId));
+    const dryRun = run.job.payload.dryRun === true;
+    run.log.info(`${dryRun ? 'dry run of a prune' : 'pruning'} of destination ${destination.name}`);
+    const repository = await this.destinations.openRepository(destination);
+    const result = await repository.prune({ dryRun, signal: run.signal });
+    run.log.info(
+      `${result.backups} backups kept; ${result.packsDeleted} packs ${dryRun ? 'would be' : ''} deleted, ${result.packsRepacked} repacked; ${result.bytesFreed} bytes ${dryRun ? 'would be ' : ''}freed`,
+    );
+    return { destinationId: destination.id, ...result };
+  }
+
+  async recover(): Promise<Record<string, unknown> | null> {
+    // Prune is safe to interrupt anywhere; the next prune finishes the work.
+    return null;
+  }
+}
