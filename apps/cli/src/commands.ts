@@ -174,6 +174,20 @@ export function buildProgram(print: Print = (line) => console.log(line)): Comman
       await reportJob(pruneDestination, Boolean(o.wait));
     });
 
+  destinations
+    .command('check <destination>')
+    .description('check every backup in the destination, reading each pack once; names the backups and files damage hurts')
+    .option('--structure-only', 'check the index and that packs exist, without reading the data')
+    .option('--wait', 'wait for the job to end and exit non-zero if anything is damaged')
+    .action(async (ref: string, o: { structureOnly?: boolean; wait?: boolean }) => {
+      const destination = await destinationRef(ref);
+      const { checkDestination } = await api().request(`mutation ($d: ID!, $r: Boolean) { checkDestination(destinationId: $d, readData: $r) { ${JOB_FIELDS} } }`, {
+        d: destination.id,
+        r: !o.structureOnly,
+      });
+      await reportJob(checkDestination, Boolean(o.wait));
+    });
+
   const policies = program.command('policies').description('what to back up, how, and where');
   policies.command('list').action(async () => {
     const { policies: list } = await api().request(`{ policies { id name plugin method nodeId networkId enabled } }`);

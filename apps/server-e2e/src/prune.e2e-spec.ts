@@ -69,6 +69,39 @@ describe('pruning a destination', () => {
     expect(await compareTrees(source, target)).toEqual([]);
   });
 
+  it('checks a whole destination and names the backups a damaged pack hurts', async () => {
+    const { client } = server;
+    const source = join(work, 'checked-source');
+    await mkdir(source, { recursive: true });
+    await writeFile(join(source, 'ledger.bin'), randomBytes(4 * MiB));
+    const repository = join(work, 'checked-repository');
+    const { policyId, destinationId } = await createDirectoryPolicy(client, 'checked', source, repository);
+    const first = await backupNow(client, policyId);
+    const second = await backupNow(client, policyId);
+    const CHECK = `mutation ($d: ID!) { checkDestination(destinationId: $d) { id } }`;
+    const clean = await client.waitForJob((await client.ok(CHECK, { d: destinationId })).checkDestination.id);
+    expect(clean.status).toBe('COMPLETED');
+    expect(clean.result).toMatchObject({ backups: 2, corrupt: {} });
+
+    // One flipped byte in the only pack: both backups share its chunks.
+    const { readdir, readFile } = await import('node:fs/promises');
+    const prefix = (await readdir(join(repository, 'data')))[0];
+    const pack = join(repository, 'data', prefix, (await readdir(join(repository, 'data', prefix)))[0]);
+    const bytes = await readFile(pack);
+    bytes[100] ^= 0xff;
+    await writeFile(pack, bytes);
+
+    const damaged = await client.waitForJob((await client.ok(CHECK, { d: destinationId })).checkDestination.id);
+    expect(damaged.status).toBe('FAILED');
+    expect(damaged.error).toContain(first.backupId);
+    expect(damaged.error).toContain(second.backupId);
+    expect(damaged.log.map((l: { message: string }) => l.message).join('\n')).toMatch(/file "ledger.bin": chunk .* is damaged/);
+    for (const id of [first.backupId, second.backupId]) {
+      const { backup } = await client.ok(`query ($id: ID!) { backup(id: $id) { verification verificationProblems } }`, { id });
+      expect(backup.verification).toBe('CORRUPT');
+    }
+  });
+
   it('refuses an unknown destination', async () => {
     const error = await server.client.fails(PRUNE, { d: '00000000-0000-4000-8000-000000000000', dry: false });
     expect(error.extensions?.code).toBe('NOT_FOUND');

@@ -8,6 +8,7 @@ import { BackupService } from './backups/backup.service';
 import { ChainHistoryService } from './backups/chain-history.service';
 import { BackupReplicas } from './backups/backup-replicas.service';
 import { ExportJob } from './backups/export.job';
+import { CheckJob } from './backups/check.job';
 import { PruneJob } from './backups/prune.job';
 import { ReplicateJob } from './backups/replicate.job';
 import { VerifyJob } from './backups/verify.job';
@@ -45,6 +46,7 @@ const services = [
     ...services,
     secretBoxProvider,
     BackupJob,
+    CheckJob,
     ExportJob,
     PruneJob,
     ReplicateJob,
@@ -52,7 +54,7 @@ const services = [
     VerifyJob,
     {
       provide: JOB_HANDLERS,
-      inject: [BackupJob, ExportJob, PruneJob, ReplicateJob, RestoreJob, VerifyJob],
+      inject: [BackupJob, CheckJob, ExportJob, PruneJob, ReplicateJob, RestoreJob, VerifyJob],
       useFactory: (...handlers: unknown[]) => handlers,
     },
     JobWorker,

@@ -271,6 +271,65 @@ export class Repository {
     if (old) await this.backend.delete(`keys/${old}`);
   }
 
+  /**
+   * Checks every backup in the repository at once, reading each pack a single time: a damaged
+   * pack is reported with every backup and file it hurts. Returns the problems by backup id
+   * (an intact backup has an empty list) and those that belong to no backup.
+   */
+  async check(options: VerifyOptions): Promise<{ backups: Record<string, string[]>; general: string[]; packs: number; bytesRead: number }> {
+    const backups: Record<string, string[]> = {};
+    const general = this.blobs.damagedIndexes.map((p) => `index ${p}`);
+    const users = new Map<string, { backup: string; path: string }[]>();
+    for (const id of await this.listBackups()) {
+      backups[id] = [];
+      let manifest: Manifest;
+      try {
+        manifest = await this.readManifest(id);
+      } catch (error) {
+        backups[id].push((error as Error).message);
+        continue;
+      }
+      backups[id].push(...checkManifestStructure(manifest));
+      for (const entry of manifest.entries) {
+        if (entry.type !== 'file') continue;
+        for (const chunk of entry.chunks) {
+          const list = users.get(chunk) ?? [];
+          if (!list.some((u) => u.backup === id && u.path === entry.path)) list.push({ backup: id, path: entry.path });
+          users.set(chunk, list);
+        }
+      }
+    }
+    const damaged = new Map<string, string>();
+    const packs = new Map<string, string[]>();
+    for (const chunk of users.keys()) {
+      const where = this.blobs.location(chunk);
+      if (!where) damaged.set(chunk, `chunk ${chunk} is in no pack of the index`);
+      else packs.set(where.pack, [...(packs.get(where.pack) ?? []), chunk]);
+    }
+    let bytesRead = 0;
+    for (const [pack, chunks] of [...packs].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      throwIfAborted(options.signal);
+      if (options.readData) {
+        const problems = await this.blobs.checkPack(pack);
+        for (const chunk of chunks) {
+          const problem = problems.get(chunk);
+          if (problem) damaged.set(chunk, problem);
+          else bytesRead += this.blobs.location(chunk)!.rawLength;
+        }
+        options.onProgress?.({ files: 0, bytes: bytesRead });
+      } else if (!(await this.backend.has(`data/${pack.slice(0, 2)}/${pack}`))) {
+        for (const chunk of chunks) damaged.set(chunk, `pack ${pack} is missing`);
+      }
+    }
+    for (const [chunk, problem] of damaged) {
+      for (const { backup, path } of users.get(chunk) ?? []) {
+        const line = `file "${path}": ${problem}`;
+        if (!backups[backup].includes(line)) backups[backup].push(line);
+      }
+    }
+    return { backups, general, packs: packs.size, bytesRead };
+  }
+
   async verify(backupId: string, options: VerifyOptions): Promise<VerifyResult> {
     const result: VerifyResult = { problems: [], files: 0, chunks: 0, packs: 0, bytesRead: 0 };
     let manifest: Manifest;

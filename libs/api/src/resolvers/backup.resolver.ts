@@ -121,6 +121,15 @@ export class BackupResolver {
     return toJob(await this.backupRequests.pruneDestination(destinationId, dryRun, actor));
   }
 
+  @Mutation(() => Job, { description: 'Checks every backup in a destination, reading each pack once; a damaged pack is reported with every backup and file it hurts.' })
+  async checkDestination(
+    @Args('destinationId', { type: () => ID }) destinationId: string,
+    @Args('readData', { type: () => Boolean, defaultValue: true }) readData: boolean,
+    @Actor() actor: string,
+  ): Promise<Job> {
+    return toJob(await this.backupRequests.checkDestination(destinationId, readData, actor));
+  }
+
   @Mutation(() => Boolean)
   async deleteBackup(@Args('id', { type: () => ID }) id: string, @Actor() actor: string): Promise<boolean> {
     await this.backupService.delete(id, actor);

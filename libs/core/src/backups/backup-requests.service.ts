@@ -70,4 +70,10 @@ export class BackupRequests {
     if (active) throw ChainvaultError.conflict(`destination "${destination.name}" already has a prune ${active.status.toLowerCase()} (job ${active.id})`, { jobId: active.id });
     return this.jobs.create({ kind: JobKind.PRUNE, payload: { destinationId: destination.id, dryRun } }, actor);
   }
+
+  /** Queues a check of every backup in a destination (each pack read once). */
+  async checkDestination(destinationId: string, readData: boolean, actor: string): Promise<JobEntity> {
+    const destination = await this.destinations.get(destinationId);
+    return this.jobs.create({ kind: JobKind.CHECK, payload: { destinationId: destination.id, readData } }, actor);
+  }
 }

@@ -8,6 +8,7 @@ export enum JobKind {
   EXPORT = 'EXPORT',
   REPLICATE = 'REPLICATE',
   PRUNE = 'PRUNE',
+  CHECK = 'CHECK',
 }
 
 export enum JobStatus {
