@@ -26,13 +26,17 @@ export class CheckJob implements JobHandler {
     const destination = await this.destinations.get(String(run.job.payload.destinationId));
     const readData = run.job.payload.readData !== false;
     run.log.info(`checking every backup in destination ${destination.name}${readData ? ', re-hashing all data' : ''}`);
-    const repository = await this.destinations.openRepository(destination);
-    await repository.refreshIndex();
-    const result = await repository.check({
-      readData,
-      signal: run.signal,
-      onProgress: (p) => run.progress.update({ unit: 'bytes', done: p.bytes }),
-    });
+    const { repository, release } = await this.destinations.openForReading(destination, `check of destination ${destination.name}`);
+    let result;
+    try {
+      result = await repository.check({
+        readData,
+        signal: run.signal,
+        onProgress: (p) => run.progress.update({ unit: 'bytes', done: p.bytes }),
+      });
+    } finally {
+      await release();
+    }
     const corrupt: Record<string, string[]> = {};
     for (const [backupId, problems] of Object.entries(result.backups)) {
       if (problems.length > 0) corrupt[backupId] = problems.slice(0, 20);

@@ -45,13 +45,18 @@ export class ExportJob implements JobHandler {
     // Checked when the job was queued, and again now: the directory may have filled meanwhile.
     const problem = await exportTargetProblem(path);
     if (problem) throw ChainvaultError.badInput(problem);
-    const repository = await this.destinations.openRepository(await this.destinations.get(backup.destinationId));
-    const reader = await repository.openBackup(backup.id, {
-      signal: run.signal,
-      onProgress: (p) => run.progress.update({ unit: 'bytes', done: p.bytes, total: backup.logicalBytes, message: `${p.files} files` }),
-    });
-    run.log.info(`exporting backup ${backup.id} (${backup.pluginId}/${backup.method}) to ${path}`);
-    const summary = await reader.extractTree(path);
+    const { repository, release } = await this.destinations.openForReading(await this.destinations.get(backup.destinationId), `export of backup ${backup.id}`);
+    let summary;
+    try {
+      const reader = await repository.openBackup(backup.id, {
+        signal: run.signal,
+        onProgress: (p) => run.progress.update({ unit: 'bytes', done: p.bytes, total: backup.logicalBytes, message: `${p.files} files` }),
+      });
+      run.log.info(`exporting backup ${backup.id} (${backup.pluginId}/${backup.method}) to ${path}`);
+      summary = await reader.extractTree(path);
+    } finally {
+      await release();
+    }
     run.signal.throwIfAborted();
     run.log.info(`exported ${summary.files} files (${summary.bytes} bytes), ${summary.directories} directories, ${summary.symlinks} symlinks`);
     return { path, files: summary.files, bytes: summary.bytes };

@@ -22,13 +22,18 @@ export class ReplicateJob implements JobHandler {
     const destinationId = String(run.job.payload.destinationId);
     const backup = await this.backups.getUsable(run.job.backupId!);
     try {
-      const source = await this.destinations.openRepository(await this.destinations.get(backup.destinationId));
       const target = await this.destinations.get(destinationId);
       run.log.info(`copying backup ${backup.id} to destination ${target.name}`);
-      const result = await copyBackup(source, await this.destinations.openRepository(target), backup.id, {
-        signal: run.signal,
-        onProgress: (p) => run.progress.update({ unit: 'bytes', done: p.bytes, total: backup.logicalBytes, message: `${p.files} files` }),
-      });
+      const source = await this.destinations.openForReading(await this.destinations.get(backup.destinationId), `copy of backup ${backup.id} to ${target.name}`);
+      let result;
+      try {
+        result = await copyBackup(source.repository, await this.destinations.openRepository(target), backup.id, {
+          signal: run.signal,
+          onProgress: (p) => run.progress.update({ unit: 'bytes', done: p.bytes, total: backup.logicalBytes, message: `${p.files} files` }),
+        });
+      } finally {
+        await source.release();
+      }
       await this.replicas.record(backup.id, destinationId, ReplicaState.COMPLETED, { bytesSent: result.bytesSent });
       run.log.info(result.copied ? `sent ${result.chunksSent} chunks (${result.bytesSent} bytes); ${result.chunksPresent} were there already` : 'the destination already held this backup');
       return { destinationId, ...result };

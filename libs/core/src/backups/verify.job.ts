@@ -3,7 +3,8 @@
  * the content against the protocol's own rules. The verdict is recorded on the backup.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { JobKind, VerificationState } from '../catalog/entities';
+import type { Repository as BackupRepository } from '@chainvault/repository';
+import { JobKind, VerificationState, type BackupEntity } from '../catalog/entities';
 import { CHAINVAULT_CONFIG, type ChainvaultConfig } from '../config/chainvault-config';
 import { DestinationService } from '../destinations/destination.service';
 import type { JobHandler, JobRun } from '../jobs/job-handler';
@@ -30,7 +31,15 @@ export class VerifyJob implements JobHandler {
   async run(run: JobRun): Promise<Record<string, unknown>> {
     const backup = await this.backups.getUsable(run.job.backupId!);
     const readData = run.job.payload.readData !== false;
-    const repository = await this.destinations.openRepository(await this.destinations.get(backup.destinationId));
+    const { repository, release } = await this.destinations.openForReading(await this.destinations.get(backup.destinationId), `verify of backup ${backup.id}`);
+    try {
+      return await this.verifyIn(run, backup, repository, readData);
+    } finally {
+      await release();
+    }
+  }
+
+  private async verifyIn(run: JobRun, backup: BackupEntity, repository: BackupRepository, readData: boolean): Promise<Record<string, unknown>> {
     run.log.info(`verifying backup ${backup.id}${readData ? ', re-hashing all data' : ', checking structure only'}`);
     const stored = await repository.verify(backup.id, {
       readData,

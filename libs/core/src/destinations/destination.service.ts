@@ -160,6 +160,23 @@ export class DestinationService implements OnApplicationBootstrap, OnApplication
     return destination;
   }
 
+  /**
+   * Opens a destination's repository for reading (restore, verify, export, check, a copy's
+   * source) under its shared lock, with the index read again: a prune, here or elsewhere, cannot
+   * move or remove chunks while the reader needs them. Call `release` when done.
+   */
+  async openForReading(destination: DestinationEntity, purpose: string): Promise<{ repository: BackupRepository; release: () => Promise<void> }> {
+    const repository = await this.openRepository(destination);
+    const lock = await repository.lock('shared', purpose);
+    try {
+      await repository.refreshIndex();
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+    return { repository, release: () => lock.release() };
+  }
+
   /** Names of the secret fields a destination has set, without their values. */
   secretFields(destination: DestinationEntity): string[] {
     return destination.secrets ? secretFieldNames(this.secretBox.open<Record<string, unknown>>(destination.secrets)) : [];

@@ -209,7 +209,7 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
       if (this.active.has(job.id)) continue;
       const handler = this.handlers.get(job.kind)!;
       let result: JsonMap | null = null;
-      let reason = 'interrupted: the server running this job stopped before it finished; nothing of it was kept';
+      let reason = 'interrupted: the server running this job stopped before it finished';
       try {
         result = await handler.recover(job);
       } catch (error) {

@@ -24,11 +24,15 @@ export class RestoreJob implements JobHandler {
 
   async run(run: JobRun): Promise<Record<string, unknown>> {
     const restore = await this.restores.get(run.job.restoreId!);
+    let release: (() => Promise<void>) | undefined;
     try {
       await this.restores.markRunning(restore.id);
       const backup = await this.backups.getUsable(restore.backupId);
       const method = this.plugins.method(backup.pluginId, backup.method);
-      const repository = await this.destinations.openRepository(await this.destinations.get(String(run.job.payload.destinationId ?? backup.destinationId)));
+      const source = await this.destinations.get(String(run.job.payload.destinationId ?? backup.destinationId));
+      const opened = await this.destinations.openForReading(source, `restore of backup ${backup.id}`);
+      release = opened.release;
+      const repository = opened.repository;
       const reader = await repository.openBackup(backup.id, {
         signal: run.signal,
         onProgress: (p) => run.progress.update({ unit: 'bytes', done: p.bytes, total: backup.logicalBytes, message: `${p.files} files` }),
@@ -52,6 +56,8 @@ export class RestoreJob implements JobHandler {
       const cancelled = run.signal.aborted && String(run.signal.reason).includes('cancelled');
       await this.restores.finish(restore.id, cancelled ? RestoreStatus.CANCELLED : RestoreStatus.FAILED, { error: describeFailure(run.signal.aborted ? run.signal.reason : error) });
       throw error;
+    } finally {
+      await release?.();
     }
   }
 
