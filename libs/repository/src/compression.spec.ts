@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalBackend, Repository, type FileEntry, type Manifest, type RepositoryOptions } from './index';
+import { LocalBackend, Repository, type Manifest, type RepositoryOptions } from './index';
+import { fileEntry, readAll } from './spec-helpers';
 
 const MiB = 1024 * 1024;
 /** RLP-encoded Ethereum mainnet blocks 0–999: read in place, never copied into the project. */
@@ -16,18 +17,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(work, { recursive: true, force: true });
 });
-
-async function readAll(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const part of stream) parts.push(Buffer.from(part));
-  return Buffer.concat(parts);
-}
-
-function fileEntry(manifest: Manifest, path: string): FileEntry {
-  const entry = manifest.entries.find((e) => e.path === path);
-  if (entry?.type !== 'file') throw new Error(`the manifest has no file "${path}"`);
-  return entry;
-}
 
 async function backUpFile(options: RepositoryOptions, localPath: string, as: string): Promise<{ repo: Repository; manifest: Manifest }> {
   const repo = await Repository.openOrInit(new LocalBackend(join(work, 'repo')), options);

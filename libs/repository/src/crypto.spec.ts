@@ -3,7 +3,8 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { compareTrees, writeSampleTree } from '@chainvault/testing';
-import { LocalBackend, Repository, type FileEntry, type Manifest, type RepositoryOptions } from './index';
+import { LocalBackend, Repository, type Manifest, type RepositoryOptions } from './index';
+import { fileEntry, readAll } from './spec-helpers';
 
 const KiB = 1024;
 /** A cheap scrypt for repositories created here; keys added later use the real cost. */
@@ -19,18 +20,6 @@ afterEach(async () => {
 });
 
 const details = { createdAt: new Date(), labels: {}, metadata: {} };
-
-async function readAll(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const part of stream) parts.push(Buffer.from(part));
-  return Buffer.concat(parts);
-}
-
-function fileEntry(manifest: Manifest, path: string): FileEntry {
-  const entry = manifest.entries.find((e) => e.path === path);
-  if (entry?.type !== 'file') throw new Error(`the manifest has no file "${path}"`);
-  return entry;
-}
 
 /** Every file under `dir` with its bytes, keyed by its path relative to `dir`. */
 async function allFiles(dir: string): Promise<Map<string, Buffer>> {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareTrees, writeSampleTree } from '@chainvault/testing';
 import { LocalBackend, Repository, type FileEntry, type Manifest } from './index';
+import { fileEntry, readAll } from './spec-helpers';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -20,18 +21,6 @@ async function backUp(repo: Repository, source: string, previous: Manifest | nul
   const writer = repo.startBackup({ previous });
   await writer.addTree(source);
   return writer.commit({ createdAt: new Date(), labels: {}, metadata: {} });
-}
-
-async function readAll(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const part of stream) parts.push(Buffer.from(part));
-  return Buffer.concat(parts);
-}
-
-function fileEntry(manifest: Manifest, path: string): FileEntry {
-  const entry = manifest.entries.find((e) => e.path === path);
-  if (entry?.type !== 'file') throw new Error(`the manifest has no file "${path}"`);
-  return entry;
 }
 
 const files = (manifest: Manifest): FileEntry[] => manifest.entries.filter((e): e is FileEntry => e.type === 'file');
