@@ -26,6 +26,8 @@ export const MAX_QUERY_DEPTH = 10;
       playground: false,
       graphiql: false,
       introspection: true,
+      // jobProgress over WebSocket (the graphql-ws protocol), on the same path.
+      subscriptions: { 'graphql-ws': { path: '/graphql' } },
       resolvers: { JSON: JsonScalar },
       validationRules: [depthLimit(MAX_QUERY_DEPTH)],
       formatError: formatGraphqlError,

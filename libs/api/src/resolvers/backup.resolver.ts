@@ -1,5 +1,5 @@
 /** Backups, restores, verification, export, jobs and the chain history. */
-import { Args, ID, Int, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { Args, ID, Int, Mutation, Parent, Query, ResolveField, Resolver, Subscription } from '@nestjs/graphql';
 import { BackupReplicas, BackupRequests, BackupService, backupCursor, ChainHistoryService, ChainvaultError, ChainvaultErrorCode, JobService, RestoreService } from '@chainvault/core';
 import { JsonScalar } from '../types/json.scalar';
 import { BackupFilter, RestoreInput } from '../types/inputs';
@@ -69,6 +69,18 @@ export class BackupResolver {
   async job(@Args('id', { type: () => ID }) id: string): Promise<Job | null> {
     const job = await orNull(this.jobService.get(id));
     return job && toJob(job);
+  }
+
+  @Subscription(() => Job, {
+    description: 'The job as it is now, then at each change (progress, log, end), until it has ended.',
+    resolve: (job: Job) => job,
+  })
+  async jobProgress(@Args('jobId', { type: () => ID }) jobId: string): Promise<AsyncIterator<Job>> {
+    await this.jobService.get(jobId);
+    const updates = this.jobService.follow(jobId);
+    return (async function* () {
+      for await (const job of updates) yield toJob(job);
+    })();
   }
 
   @Query(() => JsonScalar, { description: 'The history document of a network: { latest_backup, provider, history }.' })

@@ -20,7 +20,10 @@ export interface NewJob {
 
 @Injectable()
 export class JobService {
-  /** Emits `queued` when a job is created and `cancel` (with its id) when one is cancelled. */
+  /**
+   * Emits `queued` when a job is created, `cancel` (with its id) when one is cancelled, and
+   * `changed` (with its id) when a job this process runs records progress or ends.
+   */
   readonly events = new EventEmitter();
 
   constructor(
@@ -67,6 +70,31 @@ export class JobService {
   /** An unfinished backup job of the policy, if any: a policy never runs twice at once. */
   findActiveBackup(policyId: string): Promise<JobEntity | null> {
     return this.jobs.findOne({ where: { policyId, kind: JobKind.BACKUP, status: In([JobStatus.QUEUED, JobStatus.RUNNING]) } });
+  }
+
+  /**
+   * The job now, then again each time it changes, until it has ended. Changes of jobs run by
+   * this process arrive at once; a job run by another instance is read every two seconds.
+   */
+  async *follow(id: string, signal?: AbortSignal): AsyncGenerator<JobEntity> {
+    let job = await this.get(id);
+    yield job;
+    while (!TERMINAL_JOB_STATUSES.includes(job.status) && !signal?.aborted) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.events.off('changed', onChange);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const onChange = (changed: string) => changed === id && done();
+        const timer = setTimeout(done, 2000);
+        this.events.on('changed', onChange);
+        signal?.addEventListener('abort', done, { once: true });
+      });
+      job = await this.get(id);
+      yield job;
+    }
   }
 
   async cancel(id: string, actor: string): Promise<JobEntity> {

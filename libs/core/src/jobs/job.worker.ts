@@ -175,6 +175,7 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
         backupId: job.backupId,
       },
     );
+    this.jobService.events.emit('changed', job.id);
     await this.audit.record({ actor: 'system', action: `job.${status.toLowerCase()}`, subjectType: 'job', subjectId: job.id, details: { kind: job.kind, error } });
   }
 
@@ -190,6 +191,7 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
       if (!active.dirty) continue;
       active.dirty = false;
       await this.jobs.update({ id, status: JobStatus.RUNNING }, { progress: active.progress, log: active.log }).catch(() => undefined);
+      this.jobService.events.emit('changed', id);
     }
   }
 
