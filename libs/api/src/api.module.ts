@@ -11,6 +11,7 @@ import { GraphiqlController } from './http/graphiql.controller';
 import { HealthController } from './http/health.controller';
 import { BackupResolver } from './resolvers/backup.resolver';
 import { CatalogResolver } from './resolvers/catalog.resolver';
+import { PolicyResolver } from './resolvers/policy.resolver';
 import { JsonScalar } from './types/json.scalar';
 
 export const MAX_QUERY_DEPTH = 10;
@@ -35,6 +36,6 @@ export const MAX_QUERY_DEPTH = 10;
     }),
   ],
   controllers: [GraphiqlController, HealthController],
-  providers: [CatalogResolver, BackupResolver, { provide: APP_FILTER, useClass: DomainErrorFilter }],
+  providers: [CatalogResolver, BackupResolver, PolicyResolver, { provide: APP_FILTER, useClass: DomainErrorFilter }],
 })
 export class ApiModule {}

@@ -20,5 +20,6 @@ export { NodeService, type RegisterNode } from './nodes/node.service';
 export { PluginRegistry } from './plugins/plugin-registry.service';
 export { PluginStatus, type PluginRecord, type MethodDescription } from './plugins/plugin-record';
 export { PolicyService, type CreatePolicy } from './policies/policy.service';
+export { PRESET_CRON, nextFireTimes } from './policies/schedule';
 export { RestoreService, type RequestRestore } from './restores/restore.service';
 export { SecretBox } from './secrets/secret-box';

@@ -11,6 +11,7 @@ import { NetworkService } from '../networks/network.service';
 import { NodeService } from '../nodes/node.service';
 import { PluginRegistry } from '../plugins/plugin-registry.service';
 import { requireName, requireObject } from '../validation';
+import { checkCron } from './schedule';
 
 export interface CreatePolicy {
   name: string;
@@ -186,7 +187,14 @@ export class PolicyService {
     const kinds = CRON_FIELDS.slice(6 - fields.length);
     const problem = fields.map((f, i) => cronFieldProblem(f, kinds[i])).find((p) => p !== null);
     if (problem) throw ChainvaultError.badInput(`schedule.cron: "${schedule.cron}" is not a cron expression: ${problem}`);
-    return { cron: fields.join(' '), timeZone };
+    const cron = fields.join(' ');
+    try {
+      // The evaluator that fires it must accept it too (and it must fire at all: "0 0 31 2 *" never does).
+      checkCron(cron, timeZone);
+    } catch (error) {
+      throw ChainvaultError.badInput(`schedule.cron: "${schedule.cron}" cannot be scheduled: ${(error as Error).message}`);
+    }
+    return { cron, timeZone };
   }
 
   private checkRetention(rules: RetentionRules): RetentionRules {
