@@ -65,22 +65,25 @@ function readLongLength(buf: Buffer, offset: number, count: number, limit: numbe
   return length;
 }
 
+/**
+ * Where an item's payload starts and how long it is. Strings and lists share the header
+ * layout: a short form (`base` + length, up to 55) and a long form (`base` + 55 + the number
+ * of length bytes, then the length).
+ */
+function payloadOf(buf: Buffer, offset: number, base: 0x80 | 0xc0, limit: number): { start: number; length: number } {
+  const prefix = buf[offset];
+  if (prefix <= base + 55) return { start: offset + 1, length: prefix - base };
+  const count = prefix - base - 55;
+  return { start: offset + 1 + count, length: readLongLength(buf, offset + 1, count, limit, offset) };
+}
+
 function decodeAt(buf: Buffer, offset: number, limit: number): Decoded {
   need(buf, offset, 1, limit, 'prefix', offset);
   const prefix = buf[offset];
   if (prefix < 0x80) return { item: buf.subarray(offset, offset + 1), end: offset + 1 };
 
   if (prefix < 0xc0) {
-    let start: number;
-    let length: number;
-    if (prefix <= 0xb7) {
-      start = offset + 1;
-      length = prefix - 0x80;
-    } else {
-      const count = prefix - 0xb7;
-      length = readLongLength(buf, offset + 1, count, limit, offset);
-      start = offset + 1 + count;
-    }
+    const { start, length } = payloadOf(buf, offset, 0x80, limit);
     need(buf, start, length, limit, 'string', offset);
     if (length === 1 && buf[start] < 0x80) {
       throw new ChainDecodeError(
@@ -92,16 +95,7 @@ function decodeAt(buf: Buffer, offset: number, limit: number): Decoded {
     return { item: buf.subarray(start, start + length), end: start + length };
   }
 
-  let start: number;
-  let length: number;
-  if (prefix <= 0xf7) {
-    start = offset + 1;
-    length = prefix - 0xc0;
-  } else {
-    const count = prefix - 0xf7;
-    length = readLongLength(buf, offset + 1, count, limit, offset);
-    start = offset + 1 + count;
-  }
+  const { start, length } = payloadOf(buf, offset, 0xc0, limit);
   need(buf, start, length, limit, 'list', offset);
   const end = start + length;
   const items: RlpItem[] = [];
