@@ -11,7 +11,8 @@ const production = {
   testing: ['scope:sdk'],
   plugin: ['scope:sdk'],
   app: ['scope:api', 'scope:core', 'scope:app', 'scope:sdk', 'scope:repository'],
-  e2e: ['scope:app', 'scope:core', 'scope:testing', 'scope:sdk', 'scope:repository', 'scope:api'],
+  // End-to-end tests read what plugins wrote (the Ethereum plugin's block decoder checks exported files).
+  e2e: ['scope:app', 'scope:core', 'scope:testing', 'scope:sdk', 'scope:repository', 'scope:api', 'scope:plugin'],
 };
 
 const constraints = (extra) =>

@@ -242,7 +242,7 @@ describe('third-party plugins installed through GraphQL (sqlite catalog)', () =>
 
     const future = await install('future');
     expect(future).toMatchObject({ id: 'broken-future', status: 'FAILED', apiVersion: '^2.0.0' });
-    expect(future.error).toBe('chainvault-plugin-future needs plugin API ^2.0.0, but this chainvault provides 1.0.0');
+    expect(future.error).toBe('chainvault-plugin-future needs plugin API ^2.0.0, but this chainvault provides 1.1.0');
 
     const noEntry = await install('no-entry');
     // Without a readable manifest the package name is the only id there is.

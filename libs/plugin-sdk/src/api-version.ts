@@ -1,2 +1,2 @@
 /** The plugin API version this SDK implements. Hosts gate plugins on it with semver. */
-export const PLUGIN_API_VERSION = '1.0.0';
+export const PLUGIN_API_VERSION = '1.1.0';

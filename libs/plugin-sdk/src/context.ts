@@ -90,8 +90,20 @@ export interface RestoreTarget<Config = JsonObject> {
   config: Config;
 }
 
+/** A backup the restored one builds on, opened only when the plugin needs its content. */
+export interface EarlierBackup {
+  backup: BackupRecord;
+  open(): Promise<ArtifactSource>;
+}
+
 export interface RestoreContext<Config = JsonObject, Options = JsonObject> extends CommonContext<Options> {
   backup: BackupRecord;
+  /**
+   * The backups this one depends on (`dependsOnPrevious`), oldest first: the earlier chain
+   * segments a restore may need besides this backup's own content. Empty when it stands alone.
+   * Since plugin API 1.1.
+   */
+  earlier: EarlierBackup[];
   /** The nodes the backup was taken from. */
   sources: NodeHandle<Config>[];
   target: RestoreTarget<Config>;

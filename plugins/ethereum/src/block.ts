@@ -110,7 +110,12 @@ const ISTANBUL_VANITY_BYTES = 32;
 // hash covers the proposer seal but not the committed seals, which are added after the block is agreed.
 function istanbulHashExtraData(extraData: Buffer, number: number): Buffer {
   const vanity = extraData.subarray(0, ISTANBUL_VANITY_BYTES);
-  const istanbul = extraData.length > ISTANBUL_VANITY_BYTES ? decode(extraData.subarray(ISTANBUL_VANITY_BYTES)) : undefined;
+  let istanbul: RlpItem | undefined;
+  try {
+    istanbul = extraData.length > ISTANBUL_VANITY_BYTES ? decode(extraData.subarray(ISTANBUL_VANITY_BYTES)) : undefined;
+  } catch {
+    istanbul = undefined;
+  }
   if (!Array.isArray(istanbul) || istanbul.length !== 3) {
     throw badBlock(`block ${number}: extraData is not istanbul extra data (32-byte vanity followed by [validators, seal, committedSeals])`);
   }
@@ -120,20 +125,29 @@ function istanbulHashExtraData(extraData: Buffer, number: number): Buffer {
 // Besu IBFT 2.0 and QBFT: extraData = rlp([vanity, validators, vote, round, committedSeals]); the block hash covers
 // the header with the round and the committed seals left out.
 function bft2HashExtraData(extraData: Buffer, number: number): Buffer {
-  const bft = decode(extraData);
+  let bft: RlpItem;
+  try {
+    bft = decode(extraData);
+  } catch {
+    bft = extraData;
+  }
   if (!Array.isArray(bft) || bft.length !== 5) {
     throw badBlock(`block ${number}: extraData is not IBFT 2.0/QBFT extra data ([vanity, validators, vote, round, committedSeals])`);
   }
   return encode(bft.slice(0, 3));
 }
 
-/** The block hash as the chain's clients compute it, which is what the next block's parentHash refers to. */
-export function blockHash(header: BlockHeader, consensus: ConsensusKind): Buffer {
+/**
+ * The block hash as the chain's clients compute it, which is what the next block's parentHash refers to.
+ * `encodedHeader`, when the caller has the header's RLP at hand, saves encoding it again for the rules that hash
+ * the whole header.
+ */
+export function blockHash(header: BlockHeader, consensus: ConsensusKind, encodedHeader?: Buffer): Buffer {
   switch (consensus) {
     case 'ethash':
     case 'clique':
     case 'pos':
-      return keccak256(encode(header.fields));
+      return keccak256(encodedHeader ?? encode(header.fields));
     case 'istanbul':
     case 'ibft2':
     case 'qbft': {

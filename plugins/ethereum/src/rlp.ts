@@ -12,26 +12,79 @@ export interface RlpStreamEntry {
   end: number;
 }
 
-function lengthBytes(length: number): Buffer {
-  const bytes: number[] = [];
-  for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n % 256);
-  return Buffer.from(bytes);
+// Encoding measures the whole item first and writes it into one buffer, with no intermediate copies: block exports
+// encode every header, transaction and block this way.
+
+function lengthOfLength(length: number): number {
+  let count = 0;
+  for (let n = length; n > 0; n = Math.floor(n / 256)) count++;
+  return count;
 }
 
-function prefixed(shortBase: number, payload: Buffer[], payloadLength: number): Buffer {
-  if (payloadLength <= 55) return Buffer.concat([Buffer.from([shortBase + payloadLength]), ...payload]);
-  const length = lengthBytes(payloadLength);
-  return Buffer.concat([Buffer.from([shortBase + 55 + length.length]), length, ...payload]);
+function headerLength(payloadLength: number): number {
+  return payloadLength <= 55 ? 1 : 1 + lengthOfLength(payloadLength);
+}
+
+function bytesOf(item: Uint8Array): Buffer {
+  return Buffer.isBuffer(item) ? item : Buffer.from(item.buffer, item.byteOffset, item.byteLength);
+}
+
+/** The number of bytes `item` encodes to; list payload sizes are kept in `sizes`, in the order writeItem visits them. */
+function measure(item: RlpItem | Uint8Array, sizes: number[]): number {
+  if (Array.isArray(item)) {
+    const slot = sizes.length;
+    sizes.push(0);
+    let payload = 0;
+    for (const child of item) payload += measure(child, sizes);
+    sizes[slot] = payload;
+    return headerLength(payload) + payload;
+  }
+  const length = item.length;
+  if (length === 1 && item[0] < 0x80) return 1;
+  return headerLength(length) + length;
+}
+
+function writeHeader(out: Buffer, offset: number, shortBase: number, payloadLength: number): number {
+  if (payloadLength <= 55) {
+    out[offset] = shortBase + payloadLength;
+    return offset + 1;
+  }
+  const count = lengthOfLength(payloadLength);
+  out[offset] = shortBase + 55 + count;
+  for (let i = count, n = payloadLength; i >= 1; i--, n = Math.floor(n / 256)) out[offset + i] = n % 256;
+  return offset + 1 + count;
+}
+
+function write(out: Buffer, offset: number, item: RlpItem | Uint8Array, sizes: number[], next: { slot: number }): number {
+  if (Array.isArray(item)) {
+    let at = writeHeader(out, offset, 0xc0, sizes[next.slot++]);
+    for (const child of item) at = write(out, at, child, sizes, next);
+    return at;
+  }
+  if (item.length === 1 && item[0] < 0x80) {
+    out[offset] = item[0];
+    return offset + 1;
+  }
+  const at = writeHeader(out, offset, 0x80, item.length);
+  bytesOf(item).copy(out, at);
+  return at + item.length;
 }
 
 export function encode(item: RlpItem | Uint8Array): Buffer {
-  if (Array.isArray(item)) {
-    const parts = item.map(encode);
-    return prefixed(0xc0, parts, parts.reduce((sum, p) => sum + p.length, 0));
-  }
-  const bytes = Buffer.isBuffer(item) ? item : Buffer.from(item.buffer, item.byteOffset, item.byteLength);
-  if (bytes.length === 1 && bytes[0] < 0x80) return Buffer.from(bytes);
-  return prefixed(0x80, [bytes], bytes.length);
+  const sizes: number[] = [];
+  const out = Buffer.allocUnsafe(measure(item, sizes));
+  write(out, 0, item, sizes, { slot: 0 });
+  return out;
+}
+
+/** The encoded bytes of the first element of an encoded list (a block's header, say), without decoding anything. */
+export function firstElement(encoded: Buffer): Buffer {
+  const prefix = encoded[0];
+  if (prefix < 0xc0) throw new ChainDecodeError(ChainDecodeErrorCode.BAD_BLOCK, 'expected an RLP list', 0);
+  const start = prefix <= 0xf7 ? 1 : 1 + prefix - 0xf7;
+  const length = itemLength(encoded, start);
+  if (length === undefined || start + length > encoded.length) throw new ChainDecodeError(ChainDecodeErrorCode.TRUNCATED, 'the list\'s first element is cut short', start);
+  return encoded.subarray(start, start + length);
 }
 
 interface Decoded {
@@ -128,5 +181,40 @@ export function* decodeStream(input: Uint8Array): Generator<RlpStreamEntry> {
     const { item, end } = decodeAt(buf, offset, buf.length);
     yield { item, start: offset, end };
     offset = end;
+  }
+}
+
+/** The whole length (header and payload) of the item starting at `offset`, or undefined while its header is incomplete. */
+function itemLength(buf: Buffer, offset: number): number | undefined {
+  if (offset >= buf.length) return undefined;
+  const prefix = buf[offset];
+  if (prefix < 0x80) return 1;
+  const base = prefix < 0xc0 ? 0x80 : 0xc0;
+  if (prefix <= base + 55) return 1 + prefix - base;
+  const count = prefix - base - 55;
+  if (offset + 1 + count > buf.length) return undefined;
+  return 1 + count + readLongLength(buf, offset + 1, count, buf.length, offset);
+}
+
+/**
+ * Splits a stream of concatenated RLP items (an export file read chunk by chunk) into the items'
+ * bytes, holding at most one item in memory. Each is yielded with its offset in the stream;
+ * decode it with {@link decode}. A stream that ends inside an item is TRUNCATED.
+ */
+export async function* splitStream(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<{ bytes: Buffer; start: number }> {
+  let pending = Buffer.alloc(0);
+  let consumed = 0; // stream offset of pending[0]
+  for await (const chunk of chunks) {
+    pending = pending.length === 0 ? Buffer.from(chunk) : Buffer.concat([pending, chunk]);
+    let offset = 0;
+    for (let length = itemLength(pending, offset); length !== undefined && offset + length <= pending.length; length = itemLength(pending, offset)) {
+      yield { bytes: pending.subarray(offset, offset + length), start: consumed + offset };
+      offset += length;
+    }
+    pending = pending.subarray(offset);
+    consumed += offset;
+  }
+  if (pending.length > 0) {
+    throw new ChainDecodeError(ChainDecodeErrorCode.TRUNCATED, `the stream ends ${pending.length} byte(s) into an RLP item that starts at offset ${consumed}`, consumed);
   }
 }

@@ -164,6 +164,7 @@ export class JobProgress {
   @Field(() => Float) done!: number;
   @Field(() => Float, { nullable: true }) total?: number;
   @Field(() => String, { nullable: true }) message?: string;
+  @Field(() => Float, { nullable: true, description: 'Seconds left at the rate seen so far, when the total is known.' }) etaSeconds?: number;
   @Field() updatedAt!: string;
 }
 

@@ -1,6 +1,6 @@
 /** Runs a policy's backup: the plugin streams data into the repository, the manifest is written last, then the catalog row. */
 import { Inject, Injectable } from '@nestjs/common';
-import type { NodeHandle } from '@chainvault/plugin-sdk';
+import type { NodeHandle, ProgressUpdate } from '@chainvault/plugin-sdk';
 import type { Manifest } from '@chainvault/repository';
 import { randomUUID } from 'node:crypto';
 import { JobKind, type JobEntity } from '../catalog/entities';
@@ -14,6 +14,10 @@ import { PluginRegistry } from '../plugins/plugin-registry.service';
 import { PolicyService } from '../policies/policy.service';
 import { BackupReplicas } from './backup-replicas.service';
 import { BackupService } from './backup.service';
+import { ChainHistoryService, historyEntries } from './chain-history.service';
+
+/** Where a chain-data backup stores the network's history document. */
+export const HISTORY_FILE = 'history.json';
 
 @Injectable()
 export class BackupJob implements JobHandler {
@@ -28,6 +32,7 @@ export class BackupJob implements JobHandler {
     private readonly plugins: PluginRegistry,
     private readonly backups: BackupService,
     private readonly replicas: BackupReplicas,
+    private readonly history: ChainHistoryService,
   ) {}
 
   async run(run: JobRun): Promise<Record<string, unknown>> {
@@ -57,16 +62,22 @@ export class BackupJob implements JobHandler {
     try {
       await repository.refreshIndex();
       run.log.info(`backing up ${policy.nodeId ? `node ${nodes[0].name}` : `network ${network.name}`} with ${policy.pluginId}/${policy.method} to ${destination.name}`);
+      // A plugin that reports its own progress (blocks exported, say) speaks for the job; the
+      // repository's byte count is shown only for plugins that say nothing.
+      let pluginReports = false;
+      const pluginRun = { ...run, progress: { update: (p: ProgressUpdate) => ((pluginReports = true), run.progress.update(p)) } };
       const writer = repository.startBackup({
         backupId,
         previous: previousManifest,
         signal: run.signal,
-        onProgress: (p) => run.progress.update({ unit: 'bytes', done: p.bytes, message: p.currentPath }),
+        onProgress: (p) => {
+          if (!pluginReports) run.progress.update({ unit: 'bytes', done: p.bytes, message: p.currentPath });
+        },
       });
 
       const outcome = await withJobTempDir(this.config.dataDir, run.job.id, (tempDir) =>
         method.backup({
-          ...commonContext(run, policy.method, policy.options, tempDir),
+          ...commonContext(pluginRun, policy.method, policy.options, tempDir),
           network: { id: network.id, name: network.name, protocol: network.protocol },
           node: policy.nodeId ? handles[0] : undefined,
           nodes: handles,
@@ -75,6 +86,13 @@ export class BackupJob implements JobHandler {
         }),
       );
       run.signal.throwIfAborted();
+      const metadata = (outcome?.metadata ?? {}) as Record<string, unknown>;
+      if (historyEntries(metadata)) {
+        // Chain-data backups carry the network's whole history document, so every destination
+        // (and every copy) holds the record of which file covers which blocks.
+        const document = await this.history.document(network.id, { createdAt: new Date(), metadata });
+        await writer.writeFile(HISTORY_FILE, `${JSON.stringify(document, null, 2)}\n`);
+      }
       const dependsOnId = outcome?.dependsOnPrevious && previous ? previous.id : null;
       const manifest = await writer.commit({
         createdAt: new Date(),

@@ -26,9 +26,19 @@ interface ActiveJob {
   controller: AbortController;
   cancelledBy?: string;
   progress: JobProgress | null;
+  /** Where the rate behind the ETA is measured from: the first update in the current unit. */
+  rateBase?: { unit: string; at: number; done: number };
   log: JobLogLine[];
   dirty: boolean;
   done: Promise<void>;
+}
+
+/** Seconds left at the rate seen so far in this unit; unknown without a total or before a second has passed. */
+export function estimateSeconds(base: { at: number; done: number }, now: number, done: number, total: number | undefined): number | undefined {
+  const elapsed = (now - base.at) / 1000;
+  const rate = (done - base.done) / elapsed;
+  if (total === undefined || elapsed < 1 || !(rate > 0)) return undefined;
+  return Math.max(0, Math.round((total - done) / rate));
 }
 
 @Injectable()
@@ -126,7 +136,9 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
       signal: active.controller.signal,
       progress: {
         update: (p) => {
-          active.progress = { unit: p.unit, done: p.done, total: p.total, message: p.message, updatedAt: new Date().toISOString() };
+          const now = Date.now();
+          if (active.rateBase?.unit !== p.unit) active.rateBase = { unit: p.unit, at: now, done: p.done };
+          active.progress = { unit: p.unit, done: p.done, total: p.total, message: p.message, etaSeconds: estimateSeconds(active.rateBase, now, p.done, p.total), updatedAt: new Date(now).toISOString() };
           active.dirty = true;
         },
       },

@@ -1,6 +1,7 @@
 /** Applies a backup to its target through the plugin, reading the repository as it goes. */
 import { Inject, Injectable } from '@nestjs/common';
-import { JobKind, RestoreStatus, type JobEntity } from '../catalog/entities';
+import type { ArtifactSource, EarlierBackup } from '@chainvault/plugin-sdk';
+import { JobKind, RestoreStatus, type BackupEntity, type JobEntity } from '../catalog/entities';
 import { BackupService } from '../backups/backup.service';
 import { CHAINVAULT_CONFIG, type ChainvaultConfig } from '../config/chainvault-config';
 import { DestinationService } from '../destinations/destination.service';
@@ -44,6 +45,7 @@ export class RestoreJob implements JobHandler {
           ...commonContext(run, backup.method, restore.options, tempDir),
           backup: { id: backup.id, createdAt: backup.createdAt, metadata: backup.metadata as never },
           sources: await this.restores.sourceHandles(backup),
+          earlier: await this.earlierBackups(backup, (id) => repository.openBackup(id, { signal: run.signal })),
           target,
           artifacts: reader,
         }),
@@ -59,6 +61,22 @@ export class RestoreJob implements JobHandler {
     } finally {
       await release?.();
     }
+  }
+
+  /** The backups `backup` depends on, oldest first; each must still be usable, or the restore cannot be complete. */
+  private async earlierBackups(backup: BackupEntity, open: (id: string) => Promise<ArtifactSource>): Promise<EarlierBackup[]> {
+    const chain: EarlierBackup[] = [];
+    const seen = new Set([backup.id]);
+    for (let id = backup.dependsOnId; id; ) {
+      if (seen.has(id)) throw new Error(`backup ${backup.id} has a dependency loop through backup ${id}`);
+      seen.add(id);
+      const earlier = await this.backups.getUsable(id).catch((error: Error) => {
+        throw new Error(`backup ${backup.id} continues backup ${id}, which cannot be used: ${error.message}`);
+      });
+      chain.unshift({ backup: { id: earlier.id, createdAt: earlier.createdAt, metadata: earlier.metadata as never }, open: () => open(earlier.id) });
+      id = earlier.dependsOnId;
+    }
+    return chain;
   }
 
   async recover(job: JobEntity): Promise<Record<string, unknown> | null> {

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCommandRunner } from '../command';
-import type { BackupRecord, NodeHandle, PluginLogger, ProgressUpdate, RestoreTarget } from '../context';
+import type { BackupRecord, EarlierBackup, NodeHandle, PluginLogger, ProgressUpdate, RestoreTarget } from '../context';
 import type { JsonObject } from '../json-schema';
 import { describeDefinitionProblems, type ChainvaultPlugin } from '../plugin';
 import { DirectoryArtifacts } from './directory-artifacts';
@@ -22,6 +22,8 @@ export interface ConformanceCase {
   makeTarget(): Promise<RestoreTarget> | RestoreTarget;
   /** Throws if the restored target does not hold what the source held at backup time. */
   assertRestored(target: RestoreTarget, sources: NodeHandle[]): Promise<void>;
+  /** The options of each restore. Default: none. */
+  restoreOptions?: JsonObject;
   /** Changes the source between the first and the second backup, to exercise incremental runs. */
   change?(): Promise<void>;
 }
@@ -60,6 +62,8 @@ export async function runConformance(testCase: ConformanceCase): Promise<Conform
   const network = { id: 'conformance-network', name: 'conformance', protocol: plugin.protocols[0] };
 
   let previous: BackupRecord | null = null;
+  // Each backup with the chain of backups it depends on, as the host hands them to a restore.
+  const chains = new Map<string, EarlierBackup[]>();
   const roundTrip = async (round: number) => {
     const store = new DirectoryArtifacts(join(work, `backup-${round}`));
     const controller = new AbortController();
@@ -72,6 +76,9 @@ export async function runConformance(testCase: ConformanceCase): Promise<Conform
       artifacts: store,
     });
     const record: BackupRecord = { id: `backup-${round}`, createdAt: new Date(), metadata: outcome?.metadata ?? {} };
+    const earlier: EarlierBackup[] =
+      outcome?.dependsOnPrevious && previous ? [...(chains.get(previous.id) ?? []), { backup: previous, open: async () => new DirectoryArtifacts(join(work, previous!.id)) }] : [];
+    chains.set(record.id, earlier);
     report.backups.push({ metadata: record.metadata, dependsOnPrevious: outcome?.dependsOnPrevious ?? false });
 
     if (method.verify) {
@@ -80,10 +87,12 @@ export async function runConformance(testCase: ConformanceCase): Promise<Conform
     }
 
     const target = await testCase.makeTarget();
-    await method.checkRestoreTarget?.({ sources: testCase.nodes, target, options: testCase.options ?? {} });
+    await method.checkRestoreTarget?.({ sources: testCase.nodes, target, options: testCase.restoreOptions ?? {} });
     await method.restore({
       ...common(controller.signal, join(work, `tmp-restore-${round}`)),
+      options: testCase.restoreOptions ?? {},
       backup: record,
+      earlier,
       sources: testCase.nodes,
       target,
       artifacts: store,

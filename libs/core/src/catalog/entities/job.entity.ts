@@ -25,6 +25,8 @@ export interface JobProgress {
   done: number;
   total?: number;
   message?: string;
+  /** Seconds until `total` is reached at the rate seen so far, when both are known. */
+  etaSeconds?: number;
   updatedAt: string;
 }
 
