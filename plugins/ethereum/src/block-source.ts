@@ -34,10 +34,10 @@ export class BlockSource {
     private readonly options: BlockSourceOptions,
   ) {}
 
-  /** Geth and Besu answer debug_getRawBlock with the exact bytes; hardhat, ganache and locked-down nodes do not. */
-  async detectMode(): Promise<ExportMode> {
+  /** Geth and Besu answer debug_getRawBlock (asked here for block `probe`) with the exact bytes; Hardhat, ganache and locked-down nodes do not. */
+  async detectMode(probe: number): Promise<ExportMode> {
     try {
-      const raw = await this.client.call<unknown>('debug_getRawBlock', ['0x0']);
+      const raw = await this.client.call<unknown>('debug_getRawBlock', [toHex(probe)]);
       return typeof raw === 'string' && raw.length > 2 ? 'debug_getRawBlock' : 'eth_getBlockByNumber';
     } catch (error) {
       if (error instanceof PluginError && (error.code === 'UNREACHABLE' || error.code === 'TIMEOUT' || error.code === 'ABORTED')) throw error;

@@ -39,6 +39,15 @@ describe('decodeBlock', () => {
     expect(blockHash(first.header, 'pos').toString('hex')).toBe('562a49ce1f5c9513eeec4ca580579b90ba91edd77fc96b0e4c8c7d1d75c8c221');
   });
 
+  it('keeps the fields a fork newer than Amsterdam appends, and hashes them with the rest', () => {
+    const [last] = blocksOf('besu-amsterdam-devnet/blocks.bin').map((raw) => decodeBlock(raw)).slice(-1);
+    const fields = [...last.header.fields, Buffer.from('future field')];
+    const block = decodeBlock(encode([fields, last.transactions, last.ommers, ...(last.withdrawals ? [last.withdrawals] : [])]));
+    expect(block.header.layout).toBe('amsterdam+1');
+    expect(block.header.fields).toHaveLength(23);
+    expect(blockHash(block.header, 'pos').equals(blockHash(last.header, 'pos'))).toBe(false);
+  });
+
   it.each<[string, RlpItem, RegExp]>([
     ['a block that is not a list', Buffer.from('x'), /byte string/],
     ['a block with two elements', [[], []], /a list of 2 elements/],

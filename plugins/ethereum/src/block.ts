@@ -79,7 +79,9 @@ export function headerField(header: BlockHeader, name: HeaderFieldName): Buffer 
 
 export function decodeHeader(item: RlpItem): BlockHeader {
   if (!Array.isArray(item)) throw badBlock('block header is a byte string, expected a list');
-  const layout = HEADER_LAYOUTS[item.length];
+  // Fields a newer fork appends after the last known one are kept as they are (and hashed with the rest).
+  const newest = Math.max(...Object.keys(HEADER_LAYOUTS).map(Number));
+  const layout = HEADER_LAYOUTS[item.length] ?? (item.length > newest ? `${HEADER_LAYOUTS[newest]}+${item.length - newest}` : undefined);
   if (!layout) throw badBlock(`block header has ${item.length} fields; known layouts have ${Object.keys(HEADER_LAYOUTS).join('/')}`);
   const fields = item.map((field, i) => {
     if (Array.isArray(field)) throw badBlock(`block header field ${HEADER_FIELD_NAMES[i]} is a list, expected bytes`);

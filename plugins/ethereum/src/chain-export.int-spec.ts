@@ -8,7 +8,9 @@ import { createCommandRunner, PluginError, type BackupContext, type ChainvaultPl
 import { DirectoryArtifacts, runConformance } from '@chainvault/plugin-sdk/testing';
 import { HARDHAT_ACCOUNT, startHardhatNode, type RunningHardhatNode } from '@chainvault/testing';
 import { Wallet, JsonRpcProvider } from 'ethers';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import plugin, { readRlpBlocks, type ChainExportMetadata, type EthereumNodeConfig } from './index';
+import type { ConsensusKind } from './block';
 
 const method = plugin.methods['chain-export'];
 const untyped = plugin as unknown as ChainvaultPlugin;
@@ -227,5 +229,96 @@ describe('chain-export against a Hardhat node', () => {
     const error = await method.backup(context({ artifacts: store, nodes: [monitor(`http://127.0.0.1:${port}`)] })).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'UNREACHABLE', retryable: true });
     expect((error as Error).message).toContain(`node monitor (http://127.0.0.1:${port}/) is unreachable (ECONNREFUSED)`);
+  });
+});
+
+const FIXTURES = join(__dirname, '..', '..', '..', '..', 'shared', 'fixtures', 'ethereum');
+
+/**
+ * A FAKE Geth: no Geth runs on this machine, so this serves a recorded chain (a fixture export file) over JSON-RPC the
+ * way Geth does, with debug_getRawBlock answering each block's own bytes. It lets the export path for nodes that give
+ * raw blocks run against real chains (PoS Prague, GoQuorum IBFT, mainnet with uncles). `tamper` changes one block.
+ */
+async function startFakeGeth(chain: Buffer, consensus: ConsensusKind, tamper?: { block: number; at: number }): Promise<{ url: string; close(): Promise<void> }> {
+  const blocks = readRlpBlocks(chain, consensus);
+  const byNumber = new Map(blocks.map((b) => [b.number, b]));
+  const raw = (n: number) => {
+    const bytes = Buffer.from(chain.subarray(byNumber.get(n)!.start, byNumber.get(n)!.end));
+    if (tamper?.block === n) bytes[bytes.length - tamper.at] ^= 0x01;
+    return `0x${bytes.toString('hex')}`;
+  };
+  const answer = (call: { id: number; method: string; params: string[] }) => {
+    const n = call.params?.[0] === undefined ? NaN : Number(call.params[0]);
+    const known = byNumber.has(n);
+    switch (call.method) {
+      case 'eth_blockNumber':
+        return { result: `0x${blocks[blocks.length - 1].number.toString(16)}` };
+      case 'eth_chainId':
+        return { result: '0x1' };
+      case 'debug_getRawBlock':
+        return { result: known ? raw(n) : null };
+      case 'eth_getBlockByNumber': {
+        const b = byNumber.get(n);
+        // A file that starts after genesis still names the genesis hash, as its first block's parent.
+        if (!b && n === blocks[0].number - 1) return { result: { number: call.params[0], hash: `0x${blocks[0].parentHash.toString('hex')}` } };
+        return { result: b ? { number: call.params[0], hash: `0x${b.hash.toString('hex')}`, parentHash: `0x${b.parentHash.toString('hex')}` } : null };
+      }
+      default:
+        return { error: { code: -32601, message: `the method ${call.method} does not exist/is not available` } };
+    }
+  };
+  const server: Server = createHttpServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      const request = JSON.parse(body);
+      const reply = (call: { id: number; method: string; params: string[] }) => ({ jsonrpc: '2.0', id: call.id, ...answer(call) });
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(Array.isArray(request) ? request.map(reply) : reply(request)));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+describe('chain-export from a node that answers debug_getRawBlock (a fake Geth serving fixture chains)', () => {
+  it.each<[string, ConsensusKind]>([
+    ['geth-devp2p-prague/chain.rlp', 'pos'],
+    ['besu-ibft-quorum/ibft.blocks', 'istanbul'],
+    ['besu-mainnet-0-999/1000.blocks', 'ethash'],
+  ])('stores %s byte for byte as the node gives it (%s)', async (file, consensus) => {
+    const chain = await readFile(join(FIXTURES, file));
+    const blocks = readRlpBlocks(chain, consensus);
+    const geth = await startFakeGeth(chain, consensus);
+    try {
+      // The Prague export starts at block 1 (it holds no genesis block): the run continues a backup that ended at block 0.
+      const previous = blocks[0].number === 0 ? null : { id: 'b0', createdAt: new Date(), metadata: { endBlock: 0, endHash: `0x${blocks[0].parentHash.toString('hex')}` } };
+      const store = new DirectoryArtifacts(join(work, 'backup'));
+      const outcome = await method.backup(context({ artifacts: store, previous, options: { blocksPerFile: 10_000 }, nodes: [monitor(geth.url, { consensus: consensus === 'ethash' ? 'ethash' : (consensus as EthereumNodeConfig['consensus']) })] }));
+      const metadata = outcome!.metadata as unknown as ChainExportMetadata;
+      expect(metadata).toMatchObject({ exportedWith: 'debug_getRawBlock', startBlock: blocks[0].number, endBlock: blocks[blocks.length - 1].number, blocks: blocks.length });
+      expect(metadata.history).toHaveLength(1);
+      expect((await readFile(join(store.root, metadata.history[0].file))).equals(chain)).toBe(true);
+      const record = { id: 'b1', createdAt: new Date(), metadata: outcome!.metadata! };
+      await expect(method.verify!({ ...context({ artifacts: store }), backup: record, artifacts: store })).resolves.toMatchObject({ problems: [] });
+    } finally {
+      await geth.close();
+    }
+  });
+
+  it('refuses a block whose transactions do not match its header, naming it, and stores nothing', async () => {
+    const chain = await readFile(join(FIXTURES, 'geth-devp2p-prague/chain.rlp'));
+    const blocks = readRlpBlocks(chain, 'pos');
+    const geth = await startFakeGeth(chain, 'pos', { block: 12, at: 30 });
+    try {
+      const store = new DirectoryArtifacts(join(work, 'backup'));
+      const previous = { id: 'b0', createdAt: new Date(), metadata: { endBlock: 0, endHash: `0x${blocks[0].parentHash.toString('hex')}` } };
+      const error = await method.backup(context({ artifacts: store, previous, nodes: [monitor(geth.url)] })).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'INCONSISTENT' });
+      expect((error as Error).message).toMatch(/^block 12: /);
+    } finally {
+      await geth.close();
+    }
   });
 });

@@ -128,7 +128,7 @@ export async function chainExport(ctx: BackupContext<EthereumNodeConfig, ChainEx
   if (start === 0) metadata.genesis = await storeGenesis(ctx);
 
   const source = new BlockSource(monitor, { consensus: rule, batchSize: options.batchSize, parallelBatches: options.parallelBatches });
-  const mode = await source.detectMode();
+  const mode = await source.detectMode(start);
   metadata.exportedWith = mode;
   ctx.log.info(mode === 'debug_getRawBlock' ? 'the node answers debug_getRawBlock: its own encoding is stored' : 'the node does not answer debug_getRawBlock: blocks are re-encoded from eth_getBlockByNumber and each hash is checked');
 
