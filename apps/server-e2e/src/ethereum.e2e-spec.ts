@@ -102,7 +102,8 @@ describe('Ethereum chain-export through GraphQL against a Hardhat node', () => {
     await sendTransactions(chain);
     const genesis = join(work, 'genesis.json');
     await writeFile(genesis, JSON.stringify({ config: { chainId: 31337, pragueTime: 0 }, alloc: { [HARDHAT_ACCOUNT.address]: { balance: '0x21e19e0c9bab2400000' } } }));
-    server = await startTestServer();
+    // One attempt per job, so a node that stops mid-export fails the job instead of scheduling a retry.
+    server = await startTestServer({ config: { jobMaxAttempts: 1 } });
     const { createNetwork } = await server.client.ok(CREATE_NETWORK, { input: { name: 'devnet', protocol: 'geth' } });
     networkId = createNetwork.id;
     await server.client.ok(REGISTER_NODE, {

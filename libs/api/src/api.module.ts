@@ -1,4 +1,4 @@
-/** The GraphQL API at /graphql, GraphiQL at /graphiql, and /health, on top of the core services. */
+/** The GraphQL API at /graphql, GraphiQL at /graphiql, /health and /metrics, on top of the core services. */
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
@@ -9,6 +9,7 @@ import { DomainErrorFilter } from './domain-error.filter';
 import { formatGraphqlError } from './errors';
 import { GraphiqlController } from './http/graphiql.controller';
 import { HealthController } from './http/health.controller';
+import { MetricsController } from './http/metrics.controller';
 import { BackupResolver } from './resolvers/backup.resolver';
 import { CatalogResolver } from './resolvers/catalog.resolver';
 import { PolicyResolver } from './resolvers/policy.resolver';
@@ -35,7 +36,7 @@ export const MAX_QUERY_DEPTH = 10;
       context: ({ req }: { req: unknown }) => ({ req }),
     }),
   ],
-  controllers: [GraphiqlController, HealthController],
+  controllers: [GraphiqlController, HealthController, MetricsController],
   providers: [CatalogResolver, BackupResolver, PolicyResolver, { provide: APP_FILTER, useClass: DomainErrorFilter }],
 })
 export class ApiModule {}

@@ -1,5 +1,6 @@
 /** The domain and its services. The server provides CHAINVAULT_CONFIG and the TypeORM connection. */
 import { Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditService } from './audit/audit.service';
 import { BackupRequests } from './backups/backup-requests.service';
@@ -17,12 +18,19 @@ import { DestinationService } from './destinations/destination.service';
 import { JOB_HANDLERS } from './jobs/job-handler';
 import { JobService } from './jobs/job.service';
 import { JobWorker } from './jobs/job.worker';
+import { WebhookService } from './jobs/webhook.service';
+import { MetricsService } from './metrics/metrics.service';
 import { NetworkService } from './networks/network.service';
 import { NodeService } from './nodes/node.service';
 import { PluginRegistry } from './plugins/plugin-registry.service';
 import { PolicyService } from './policies/policy.service';
 import { RestoreJob } from './restores/restore.job';
 import { RestoreService } from './restores/restore.service';
+import { RetentionService } from './retention/retention.service';
+import { CLOCK, FileClock, systemClock } from './scheduler/clock';
+import { InstanceService } from './scheduler/instance.service';
+import { SchedulerService } from './scheduler/scheduler.service';
+import { CHAINVAULT_CONFIG, type ChainvaultConfig } from './config/chainvault-config';
 import { secretBoxProvider } from './secrets/secret-box.provider';
 
 const services = [
@@ -33,17 +41,27 @@ const services = [
   ChainHistoryService,
   DestinationService,
   JobService,
+  MetricsService,
   NetworkService,
   NodeService,
   PluginRegistry,
   PolicyService,
   RestoreService,
+  RetentionService,
+  SchedulerService,
+  InstanceService,
+  WebhookService,
 ];
 
 @Module({
-  imports: [TypeOrmModule.forFeature(CATALOG_ENTITIES)],
+  imports: [TypeOrmModule.forFeature(CATALOG_ENTITIES), ScheduleModule.forRoot()],
   providers: [
     ...services,
+    {
+      provide: CLOCK,
+      inject: [CHAINVAULT_CONFIG],
+      useFactory: (config: ChainvaultConfig) => (config.clockFile ? new FileClock(config.clockFile) : systemClock),
+    },
     secretBoxProvider,
     BackupJob,
     CheckJob,
@@ -59,6 +77,6 @@ const services = [
     },
     JobWorker,
   ],
-  exports: [...services, JobWorker],
+  exports: [...services, JobWorker, CLOCK],
 })
 export class CoreModule {}

@@ -27,7 +27,7 @@ export interface ServerProcess {
   exited: Promise<string>;
 }
 
-export async function spawnServer(env: { dataDir: string; databaseUrl?: string }): Promise<ServerProcess> {
+export async function spawnServer(env: { dataDir: string; databaseUrl?: string; extra?: Record<string, string> }): Promise<ServerProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [MAIN], {
     env: {
@@ -36,6 +36,7 @@ export async function spawnServer(env: { dataDir: string; databaseUrl?: string }
       CHAINVAULT_PORT: String(port),
       CHAINVAULT_HOST: '127.0.0.1',
       ...(env.databaseUrl ? { CHAINVAULT_DATABASE_URL: env.databaseUrl } : {}),
+      ...env.extra,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

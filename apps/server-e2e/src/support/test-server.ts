@@ -28,6 +28,8 @@ export interface TestServerOptions {
   catalog?: CatalogKind;
   /** Reuse a data directory (and database) of an earlier server. */
   reuse?: { dataDir: string; databaseUrl?: string };
+  /** Settings besides the defaults (a test clock file, retry backoff, limits). */
+  config?: Partial<ChainvaultConfig>;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -38,7 +40,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     database = await createPostgresDatabase();
     databaseUrl = database.url;
   }
-  const config: ChainvaultConfig = { ...DEFAULTS, dataDir, databaseUrl, port: 0 };
+  const config: ChainvaultConfig = { ...DEFAULTS, ...options.config, dataDir, databaseUrl, port: 0 };
   const app = await createServer(config, { logLevels: ['error'] });
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');

@@ -34,7 +34,20 @@ describe('loadConfig', () => {
 
   it('starts with the documented defaults: ./data under the working directory, 127.0.0.1:4800, SQLite', () => {
     const config = loadConfig({}, cwd);
-    expect(config).toEqual({ dataDir: join(cwd, 'data'), host: '127.0.0.1', port: 4800, jobConcurrency: 2, pluginPaths: [] });
+    expect(config).toEqual({
+      dataDir: join(cwd, 'data'),
+      host: '127.0.0.1',
+      port: 4800,
+      jobConcurrency: 2,
+      pluginPaths: [],
+      schedulerTickMs: 15_000,
+      maxJobsPerNode: 1,
+      maxJobsPerDestination: 2,
+      jobMaxAttempts: 3,
+      retryBackoffMs: 60_000,
+      leaseMs: 30_000,
+    });
+    expect(config.clockFile).toBeUndefined();
     expect(config.databaseUrl).toBeUndefined();
     expect(config.secretKey).toBeUndefined();
   });
@@ -49,6 +62,13 @@ describe('loadConfig', () => {
         CHAINVAULT_SECRET_KEY: KEY,
         CHAINVAULT_JOB_CONCURRENCY: '4',
         CHAINVAULT_PLUGIN_PATHS: '/opt/plugins:extra',
+        CHAINVAULT_SCHEDULER_TICK_MS: '500',
+        CHAINVAULT_MAX_JOBS_PER_NODE: '2',
+        CHAINVAULT_MAX_JOBS_PER_DESTINATION: '3',
+        CHAINVAULT_JOB_MAX_ATTEMPTS: '5',
+        CHAINVAULT_RETRY_BACKOFF_MS: '1000',
+        CHAINVAULT_LEASE_MS: '4000',
+        CHAINVAULT_CLOCK_FILE: '/tmp/clock',
       },
       cwd,
     );
@@ -60,6 +80,13 @@ describe('loadConfig', () => {
       secretKey: KEY,
       jobConcurrency: 4,
       pluginPaths: ['/opt/plugins', join(cwd, 'extra')],
+      schedulerTickMs: 500,
+      maxJobsPerNode: 2,
+      maxJobsPerDestination: 3,
+      jobMaxAttempts: 5,
+      retryBackoffMs: 1000,
+      leaseMs: 4000,
+      clockFile: '/tmp/clock',
     });
   });
 

@@ -2,7 +2,7 @@
  * The server's configuration: defaults, then a JSON file (CHAINVAULT_CONFIG), then the
  * environment. Validated once, at start; every problem names the key and where it came from.
  */
-import type { ChainvaultConfig } from '@chainvault/core';
+import { JOB_DEFAULTS, type ChainvaultConfig } from '@chainvault/core';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
@@ -77,6 +77,13 @@ export const CONFIG_OPTIONS: Option[] = [
   { key: 'secretKey', env: 'CHAINVAULT_SECRET_KEY', parse: secretKey, describe: 'key for secret node fields' },
   { key: 'jobConcurrency', env: 'CHAINVAULT_JOB_CONCURRENCY', parse: integer(1, 64), describe: 'jobs run at once' },
   { key: 'pluginPaths', env: 'CHAINVAULT_PLUGIN_PATHS', parse: pathList, describe: 'extra plugin directories' },
+  { key: 'schedulerTickMs', env: 'CHAINVAULT_SCHEDULER_TICK_MS', parse: integer(100, 3_600_000), describe: 'how often the scheduler looks for due fires' },
+  { key: 'maxJobsPerNode', env: 'CHAINVAULT_MAX_JOBS_PER_NODE', parse: integer(1, 64), describe: 'backups running at once per node' },
+  { key: 'maxJobsPerDestination', env: 'CHAINVAULT_MAX_JOBS_PER_DESTINATION', parse: integer(1, 64), describe: 'backups running at once per destination' },
+  { key: 'jobMaxAttempts', env: 'CHAINVAULT_JOB_MAX_ATTEMPTS', parse: integer(1, 20), describe: 'runs of a job whose failure may pass' },
+  { key: 'retryBackoffMs', env: 'CHAINVAULT_RETRY_BACKOFF_MS', parse: integer(0, 86_400_000), describe: 'wait before the first retry' },
+  { key: 'leaseMs', env: 'CHAINVAULT_LEASE_MS', parse: integer(1_000, 600_000), describe: 'job lease before another instance takes over' },
+  { key: 'clockFile', env: 'CHAINVAULT_CLOCK_FILE', parse: text, describe: 'test clock file' },
 ];
 
 export const DEFAULTS: ChainvaultConfig = {
@@ -85,6 +92,7 @@ export const DEFAULTS: ChainvaultConfig = {
   port: 4800,
   jobConcurrency: 2,
   pluginPaths: [],
+  ...JOB_DEFAULTS,
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ChainvaultConfig {

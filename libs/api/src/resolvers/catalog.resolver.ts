@@ -1,9 +1,9 @@
 /** Plugins, networks, nodes, destinations and policies. */
 import { Args, ID, Mutation, Query, Resolver } from '@nestjs/graphql';
-import { BackupReplicas, DestinationService, NetworkService, NodeService, PluginRegistry, PolicyService } from '@chainvault/core';
+import { BackupReplicas, DestinationService, NetworkService, NodeService, PluginRegistry, PolicyService, RetentionService } from '@chainvault/core';
 import { CreateDestinationInput, CreateNetworkInput, CreatePolicyInput, RegisterNodeInput } from '../types/inputs';
-import { toDestination, toNetwork, toNode, toPlugin, toPolicy } from '../types/mappers';
-import { Destination, Network, Node, Plugin, Policy } from '../types/objects';
+import { toDestination, toNetwork, toNode, toPlugin, toPolicy, toRetentionResult } from '../types/mappers';
+import { Destination, Network, Node, Plugin, Policy, RetentionResult } from '../types/objects';
 import { Actor } from './actor';
 
 @Resolver()
@@ -15,6 +15,7 @@ export class CatalogResolver {
     private readonly destinationService: DestinationService,
     private readonly policyService: PolicyService,
     private readonly backupReplicas: BackupReplicas,
+    private readonly retention: RetentionService,
   ) {}
 
   @Query(() => [Plugin], { description: 'Every plugin package found, loaded or not (a FAILED one says why).' })
@@ -62,6 +63,25 @@ export class CatalogResolver {
   @Mutation(() => Policy)
   async createPolicy(@Args('input') input: CreatePolicyInput, @Actor() actor: string): Promise<Policy> {
     return toPolicy(await this.policyService.create(input, actor));
+  }
+
+  @Mutation(() => Policy, { description: 'Stops the policy\'s schedule; runs asked for by hand still work.' })
+  async pausePolicy(@Args('id', { type: () => ID }) id: string, @Actor() actor: string): Promise<Policy> {
+    return toPolicy(await this.policyService.pause(id, actor));
+  }
+
+  @Mutation(() => Policy, { description: 'Starts the schedule again from now (fires missed while paused are not caught up).' })
+  async resumePolicy(@Args('id', { type: () => ID }) id: string, @Actor() actor: string): Promise<Policy> {
+    return toPolicy(await this.policyService.resume(id, actor));
+  }
+
+  @Mutation(() => RetentionResult, { description: 'Applies the policy\'s retention rules now (or, with dryRun, only says what would go and why each backup stays).' })
+  async applyRetention(
+    @Args('policyId', { type: () => ID }) policyId: string,
+    @Args('dryRun', { type: () => Boolean, defaultValue: false }) dryRun: boolean,
+    @Actor() actor: string,
+  ): Promise<RetentionResult> {
+    return toRetentionResult(await this.retention.apply(policyId, { dryRun, actor }));
   }
 
   @Mutation(() => Policy, { description: 'Adds a further destination to a policy; every earlier backup of the policy is copied there.' })

@@ -31,6 +31,20 @@ export class ScheduleInput {
   @Field(() => SchedulePreset, { nullable: true }) preset?: SchedulePreset;
   @Field(() => String, { nullable: true }) cron?: string;
   @Field(() => String, { nullable: true, description: 'IANA time zone; default UTC.' }) timeZone?: string;
+  @Field(() => Int, { nullable: true, description: 'Start each fire up to this many seconds late, spread per fire.' }) jitterSeconds?: number;
+}
+
+@InputType()
+export class MaintenanceWindowInput {
+  @Field(() => [String], { description: 'Weekdays the window starts on: MON … SUN.' }) days!: string[];
+  @Field({ description: 'HH:MM in the schedule\'s time zone.' }) start!: string;
+  @Field({ description: 'HH:MM; at or before start means the window runs past midnight.' }) end!: string;
+}
+
+@InputType()
+export class WebhookInput {
+  @Field() url!: string;
+  @Field(() => [String], { nullable: true, description: 'SUCCESS, FAILURE or both (default both).' }) on?: ('SUCCESS' | 'FAILURE')[];
 }
 
 @InputType()
@@ -55,6 +69,8 @@ export class CreatePolicyInput {
   @Field(() => [ID]) destinationIds!: string[];
   @Field(() => RetentionInput, { nullable: true }) retention?: RetentionInput;
   @Field(() => Boolean, { nullable: true }) enabled?: boolean;
+  @Field(() => [MaintenanceWindowInput], { nullable: true, description: 'Jobs of the policy start only inside one of these.' }) maintenanceWindows?: MaintenanceWindowInput[];
+  @Field(() => WebhookInput, { nullable: true, description: 'Called when a job of the policy ends.' }) webhook?: WebhookInput;
 }
 
 @InputType()

@@ -1,6 +1,6 @@
 /** From catalog rows to API objects: the one place that decides what leaves the server. */
-import type { BackupEntity, DestinationEntity, JobEntity, NetworkEntity, NodeEntity, PluginRecord, PolicyEntity } from '@chainvault/core';
-import type { Backup, Destination, Job, Network, Node, Plugin, Policy } from './objects';
+import type { BackupEntity, DestinationEntity, JobEntity, NetworkEntity, NodeEntity, PluginRecord, PolicyEntity, RetentionReport } from '@chainvault/core';
+import type { Backup, Destination, Job, Network, Node, Plugin, Policy, RetentionResult } from './objects';
 
 export function toPlugin(record: PluginRecord): Plugin {
   return {
@@ -43,6 +43,8 @@ export function toPolicy(p: PolicyEntity): Policy {
     destinationIds: p.destinationIds,
     retention: p.retention,
     enabled: p.enabled,
+    maintenanceWindows: p.maintenanceWindows ?? [],
+    webhook: p.webhook ? { url: p.webhook.url, on: p.webhook.on ?? ['FAILURE', 'SUCCESS'] } : null,
     createdAt: p.createdAt,
   };
 }
@@ -75,6 +77,19 @@ export function toBackup(b: BackupEntity): Backup {
   };
 }
 
+export function toRetentionResult(r: RetentionReport): RetentionResult {
+  const decision = (d: RetentionReport['decisions'][number]) => ({ backupId: d.backupId, createdAt: d.createdAt, reasons: d.reasons, ...(d.error ? { error: d.error } : {}) });
+  const goes = (d: RetentionReport['decisions'][number]) => !d.keep && (r.dryRun || r.deleted.includes(d.backupId));
+  return {
+    policyId: r.policyId,
+    dryRun: r.dryRun,
+    evaluatedAt: r.evaluatedAt,
+    kept: r.decisions.filter((d) => !goes(d)).map((d) => (d.keep ? decision(d) : { ...decision(d), reasons: d.error ? [`kept for now: ${d.error}`] : d.reasons })),
+    deleted: r.decisions.filter(goes).map(decision),
+    pruneJobIds: r.pruneJobIds,
+  };
+}
+
 export function toJob(j: JobEntity): Job {
   return {
     id: j.id,
@@ -89,6 +104,8 @@ export function toJob(j: JobEntity): Job {
     result: j.result,
     attempts: j.attempts,
     createdAt: j.createdAt,
+    scheduledFor: j.scheduledFor,
+    notBefore: j.notBefore,
     startedAt: j.startedAt,
     finishedAt: j.finishedAt,
   };

@@ -62,6 +62,38 @@ export class Schedule {
   @Field(() => SchedulePreset, { nullable: true }) preset?: SchedulePreset;
   @Field(() => String, { nullable: true }) cron?: string;
   @Field() timeZone!: string;
+  @Field(() => Int, { nullable: true, description: 'Each fire starts up to this many seconds late (the same delay for the same fire).' }) jitterSeconds?: number;
+}
+
+@ObjectType()
+export class MaintenanceWindow {
+  @Field(() => [String], { description: 'Weekdays the window starts on: MON … SUN.' }) days!: string[];
+  @Field({ description: 'HH:MM in the schedule\'s time zone.' }) start!: string;
+  @Field({ description: 'HH:MM; at or before start means the window runs past midnight.' }) end!: string;
+}
+
+@ObjectType()
+export class Webhook {
+  @Field() url!: string;
+  @Field(() => [String], { description: 'SUCCESS, FAILURE or both.' }) on!: string[];
+}
+
+@ObjectType()
+export class RetentionDecision {
+  @Field(() => ID) backupId!: string;
+  @Field() createdAt!: Date;
+  @Field(() => [String], { description: 'Why it is kept (every rule that keeps it), or why it goes.' }) reasons!: string[];
+  @Field(() => String, { nullable: true, description: 'Why a backup the rules let go is still there.' }) error?: string;
+}
+
+@ObjectType()
+export class RetentionResult {
+  @Field(() => ID) policyId!: string;
+  @Field() dryRun!: boolean;
+  @Field() evaluatedAt!: Date;
+  @Field(() => [RetentionDecision], { description: 'Newest first.' }) kept!: RetentionDecision[];
+  @Field(() => [RetentionDecision], { description: 'Deleted, or in a dry run those that would be.' }) deleted!: RetentionDecision[];
+  @Field(() => [ID], { description: 'Prune jobs queued to free the deleted backups\' data.' }) pruneJobIds!: string[];
 }
 
 @ObjectType()
@@ -87,7 +119,9 @@ export class Policy {
   @Field(() => Schedule, { nullable: true }) schedule!: Schedule | null;
   @Field(() => [ID]) destinationIds!: string[];
   @Field(() => Retention) retention!: Retention;
-  @Field() enabled!: boolean;
+  @Field({ description: 'False while the policy is paused.' }) enabled!: boolean;
+  @Field(() => [MaintenanceWindow], { description: 'When its jobs may start; empty: any time.' }) maintenanceWindows!: MaintenanceWindow[];
+  @Field(() => Webhook, { nullable: true }) webhook!: Webhook | null;
   @Field() createdAt!: Date;
 }
 
@@ -189,6 +223,8 @@ export class Job {
   @Field(() => JsonScalar, { nullable: true }) result!: unknown;
   @Field(() => Int) attempts!: number;
   @Field() createdAt!: Date;
+  @Field(() => Date, { nullable: true, description: 'The schedule fire this job answers; null for runs asked for by hand.' }) scheduledFor!: Date | null;
+  @Field(() => Date, { nullable: true, description: 'Not started before this (a retry\'s backoff, the next maintenance window).' }) notBefore!: Date | null;
   @Field(() => Date, { nullable: true }) startedAt!: Date | null;
   @Field(() => Date, { nullable: true }) finishedAt!: Date | null;
 }

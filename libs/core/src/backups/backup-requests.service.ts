@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { resolve } from 'node:path';
 import { JobKind, JobStatus, type JobEntity } from '../catalog/entities';
 import { DestinationService } from '../destinations/destination.service';
+import { uniqueViolation } from '../catalog/unique-violation';
 import { ChainvaultError } from '../errors/chainvault.errors';
 import { JobService } from '../jobs/job.service';
 import { PluginRegistry } from '../plugins/plugin-registry.service';
@@ -25,8 +26,8 @@ export class BackupRequests {
 
   /**
    * Queues a backup of the policy unless one is already queued or running. Two requests that
-   * arrive together would both pass that check, so they wait for each other. This covers one
-   * server process; several instances on one PostgreSQL catalog still need a database lock.
+   * arrive together would both pass that check, so they wait for each other in this process;
+   * across instances the catalog's unique index on a policy's active backup refuses the second.
    */
   async runBackup(policyId: string, actor: string): Promise<JobEntity> {
     const previous = this.starting.get(policyId) ?? Promise.resolve();
@@ -42,9 +43,16 @@ export class BackupRequests {
   private async startBackup(policyId: string, actor: string): Promise<JobEntity> {
     const policy = await this.policies.get(policyId);
     this.plugins.method(policy.pluginId, policy.method);
+    const refuse = (active: JobEntity) => ChainvaultError.conflict(`policy "${policy.name}" already has a backup ${active.status.toLowerCase()} (job ${active.id})`, { jobId: active.id });
     const active = await this.jobs.findActiveBackup(policy.id);
-    if (active) throw ChainvaultError.conflict(`policy "${policy.name}" already has a backup ${active.status.toLowerCase()} (job ${active.id})`, { jobId: active.id });
-    return this.jobs.create({ kind: JobKind.BACKUP, policyId: policy.id }, actor);
+    if (active) throw refuse(active);
+    try {
+      return await this.jobs.create({ kind: JobKind.BACKUP, policyId: policy.id }, actor);
+    } catch (error) {
+      const raced = uniqueViolation(error) ? await this.jobs.findActiveBackup(policy.id) : null;
+      if (raced) throw refuse(raced);
+      throw error;
+    }
   }
 
   async verifyBackup(backupId: string, readData: boolean, actor: string): Promise<JobEntity> {

@@ -15,6 +15,8 @@ import { PolicyService } from '../policies/policy.service';
 import { BackupReplicas } from './backup-replicas.service';
 import { BackupService } from './backup.service';
 import { ChainHistoryService, historyEntries } from './chain-history.service';
+import { RetentionService } from '../retention/retention.service';
+import { CLOCK, type Clock } from '../scheduler/clock';
 
 /** Where a chain-data backup stores the network's history document. */
 export const HISTORY_FILE = 'history.json';
@@ -33,6 +35,8 @@ export class BackupJob implements JobHandler {
     private readonly backups: BackupService,
     private readonly replicas: BackupReplicas,
     private readonly history: ChainHistoryService,
+    private readonly retention: RetentionService,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   async run(run: JobRun): Promise<Record<string, unknown>> {
@@ -55,12 +59,13 @@ export class BackupJob implements JobHandler {
 
     const backupId = randomUUID();
     await run.assignBackup(backupId);
-    const startedAt = new Date();
+    const startedAt = this.clock.now();
     // The shared lock keeps a prune from removing what this backup reuses; the index is read
     // again under it, since a prune elsewhere may have changed it since the repository was opened.
     const lock = await repository.lock('shared', `backup ${backupId} of policy ${policy.name}`);
     try {
       await repository.refreshIndex();
+      if (run.windowEndsAt) run.log.info(`inside the policy's maintenance window, which closes at ${run.windowEndsAt.toISOString()}`);
       run.log.info(`backing up ${policy.nodeId ? `node ${nodes[0].name}` : `network ${network.name}`} with ${policy.pluginId}/${policy.method} to ${destination.name}`);
       // A plugin that reports its own progress (blocks exported, say) speaks for the job; the
       // repository's byte count is shown only for plugins that say nothing.
@@ -83,6 +88,7 @@ export class BackupJob implements JobHandler {
           nodes: handles,
           previous: previous ? { id: previous.id, createdAt: previous.createdAt, metadata: previous.metadata as NodeHandle['config'] } : null,
           artifacts: writer,
+          ...(run.windowEndsAt ? { windowEndsAt: run.windowEndsAt } : {}),
         }),
       );
       run.signal.throwIfAborted();
@@ -90,12 +96,12 @@ export class BackupJob implements JobHandler {
       if (historyEntries(metadata)) {
         // Chain-data backups carry the network's whole history document, so every destination
         // (and every copy) holds the record of which file covers which blocks.
-        const document = await this.history.document(network.id, { createdAt: new Date(), metadata });
+        const document = await this.history.document(network.id, { createdAt: this.clock.now(), metadata });
         await writer.writeFile(HISTORY_FILE, `${JSON.stringify(document, null, 2)}\n`);
       }
       const dependsOnId = outcome?.dependsOnPrevious && previous ? previous.id : null;
       const manifest = await writer.commit({
-        createdAt: new Date(),
+        createdAt: this.clock.now(),
         labels: { policyId: policy.id, networkId: network.id, nodeIds: nodes.map((n) => n.id), pluginId: policy.pluginId, method: policy.method, jobId: run.job.id, startedAt: startedAt.toISOString(), dependsOnId },
         metadata: outcome?.metadata ?? {},
       });
@@ -109,6 +115,17 @@ export class BackupJob implements JobHandler {
       return { backupId, ...manifest.stats };
     } finally {
       await lock.release();
+      if (run.job.backupId && (await this.backups.exists(run.job.backupId))) await this.applyRetention(run, policy.id);
+    }
+  }
+
+  /** The policy's retention, after each backup; a failure here is reported but does not undo the backup. */
+  private async applyRetention(run: JobRun, policyId: string): Promise<void> {
+    try {
+      const report = await this.retention.apply(policyId, { dryRun: false, actor: 'retention' });
+      if (report.deleted.length > 0) run.log.info(`retention deleted ${report.deleted.length} backup(s) of the policy; prune job(s) ${report.pruneJobIds.join(', ') || 'already queued'}`);
+    } catch (error) {
+      run.log.warn(`retention could not be applied: ${(error as Error).message}`);
     }
   }
 

@@ -6,6 +6,7 @@ import {
   BackupEntity,
   BackupReplicaEntity,
   DestinationEntity,
+  InstanceEntity,
   JobEntity,
   NetworkEntity,
   NodeEntity,
@@ -15,9 +16,10 @@ import {
 import { InitialCatalog1763712000000 } from './migrations/1763712000000-initial-catalog';
 import { DestinationSecrets1763800000000 } from './migrations/1763800000000-destination-secrets';
 import { BackupReplication1763900000000 } from './migrations/1763900000000-backup-replication';
+import { Scheduler1764000000000 } from './migrations/1764000000000-scheduler';
 
-export const CATALOG_ENTITIES = [NetworkEntity, NodeEntity, DestinationEntity, PolicyEntity, BackupEntity, BackupReplicaEntity, JobEntity, RestoreEntity, AuditEventEntity];
-export const CATALOG_MIGRATIONS = [InitialCatalog1763712000000, DestinationSecrets1763800000000, BackupReplication1763900000000];
+export const CATALOG_ENTITIES = [NetworkEntity, NodeEntity, DestinationEntity, PolicyEntity, BackupEntity, BackupReplicaEntity, JobEntity, RestoreEntity, AuditEventEntity, InstanceEntity];
+export const CATALOG_MIGRATIONS = [InitialCatalog1763712000000, DestinationSecrets1763800000000, BackupReplication1763900000000, Scheduler1764000000000];
 
 export function catalogOptions(settings: { dataDir: string; databaseUrl?: string }): DataSourceOptions {
   const common = {

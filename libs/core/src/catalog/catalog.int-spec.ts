@@ -12,7 +12,7 @@ import { CATALOG_MIGRATIONS, catalogOptions } from './catalog-options';
 import { BackupEntity, BackupStatus, JobEntity, JobKind, JobStatus, NetworkEntity, PolicyEntity, VerificationState } from './entities';
 
 const POSTGRES_ADMIN_URL = process.env.CHAINVAULT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const TABLES = ['network', 'node', 'destination', 'policy', 'backup', 'backup_replica', 'job', 'restore', 'audit_event'];
+const TABLES = ['network', 'node', 'destination', 'policy', 'backup', 'backup_replica', 'job', 'restore', 'audit_event', 'instance'];
 
 async function adminQuery(sql: string): Promise<void> {
   const admin = new Client({ connectionString: POSTGRES_ADMIN_URL });
@@ -177,13 +177,19 @@ describe.each(['sqlite', 'postgres'] as const)('the catalog schema on %s', (kind
   });
 
   it('can undo every migration, one at a time, and run them all again', async () => {
-    const destinationColumns = async () => (await dataSource.createQueryRunner().getTable('destination'))?.columns.map((c) => c.name) ?? [];
+    const columnsOf = async (table: string) => (await dataSource.createQueryRunner().getTable(table))?.columns.map((c) => c.name) ?? [];
+    const destinationColumns = () => columnsOf('destination');
     expect(await destinationColumns()).toContain('secrets');
+    expect(await columnsOf('job')).toEqual(expect.arrayContaining(['scheduled_for', 'not_before']));
     await dataSource.undoLastMigration({ transaction: 'each' });
-    expect(await existingTables(dataSource)).toEqual(TABLES.filter((t) => t !== 'backup_replica'));
+    expect(await existingTables(dataSource)).toEqual(TABLES.filter((t) => t !== 'instance'));
+    expect(await columnsOf('job')).not.toContain('scheduled_for');
+    expect(await columnsOf('policy')).not.toContain('maintenance_windows');
+    await dataSource.undoLastMigration({ transaction: 'each' });
+    expect(await existingTables(dataSource)).toEqual(TABLES.filter((t) => t !== 'backup_replica' && t !== 'instance'));
     await dataSource.undoLastMigration({ transaction: 'each' });
     expect(await destinationColumns()).not.toContain('secrets');
-    for (let i = 2; i < CATALOG_MIGRATIONS.length; i += 1) await dataSource.undoLastMigration({ transaction: 'each' });
+    for (let i = 3; i < CATALOG_MIGRATIONS.length; i += 1) await dataSource.undoLastMigration({ transaction: 'each' });
     expect(await existingTables(dataSource)).toEqual([]);
     expect(await dataSource.showMigrations()).toBe(true);
 

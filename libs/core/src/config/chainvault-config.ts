@@ -15,6 +15,33 @@ export interface ChainvaultConfig {
   jobConcurrency: number;
   /** Extra directories whose packages are scanned for plugins, besides the built-in ones. */
   pluginPaths: string[];
+  /** How often the scheduler looks for due fires. Default 15 s. */
+  schedulerTickMs?: number;
+  /** Backup jobs running at once against one node (or one network, for network-scope methods), across instances. Default 1. */
+  maxJobsPerNode?: number;
+  /** Backup jobs running at once into one destination, across instances. Default 2. */
+  maxJobsPerDestination?: number;
+  /** Runs of a job whose failure may pass (a node restarting), including the first. Default 3. */
+  jobMaxAttempts?: number;
+  /** The wait before the first retry; it doubles with each further one. Default 60 s. */
+  retryBackoffMs?: number;
+  /** How long a worker's claim on a job lasts without renewal before another instance takes the job over. Default 30 s. */
+  leaseMs?: number;
+  /**
+   * Read the current time from this file (an ISO-8601 instant) instead of the system clock. For
+   * tests that drive the scheduler of several real processes through time; never set in production.
+   */
+  clockFile?: string;
 }
+
+/** The values used where the configuration leaves an option out. */
+export const JOB_DEFAULTS = {
+  schedulerTickMs: 15_000,
+  maxJobsPerNode: 1,
+  maxJobsPerDestination: 2,
+  jobMaxAttempts: 3,
+  retryBackoffMs: 60_000,
+  leaseMs: 30_000,
+} as const;
 
 export const CHAINVAULT_CONFIG = Symbol('CHAINVAULT_CONFIG');

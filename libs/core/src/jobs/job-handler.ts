@@ -10,6 +10,8 @@ export interface JobRun {
   log: PluginLogger;
   /** Records the backup this job is producing, at once, so a restart can find it. */
   assignBackup(backupId: string): Promise<void>;
+  /** When the maintenance window the job started in closes, if its policy has windows. */
+  windowEndsAt?: Date;
 }
 
 export interface JobHandler {

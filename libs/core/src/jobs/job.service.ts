@@ -16,13 +16,22 @@ export interface NewJob {
   backupId?: string | null;
   restoreId?: string | null;
   payload?: Record<string, unknown>;
+  /** The schedule fire this job is for (unique per policy). */
+  scheduledFor?: Date | null;
+  notBefore?: Date | null;
+  /** A job recorded as SKIPPED (a fire while the previous run still runs) carries its reason as `error`. */
+  status?: JobStatus.QUEUED | JobStatus.SKIPPED;
+  error?: string | null;
+  /** When the job was created; the scheduler passes its clock's time. */
+  createdAt?: Date;
 }
 
 @Injectable()
 export class JobService {
   /**
    * Emits `queued` when a job is created, `cancel` (with its id) when one is cancelled, and
-   * `changed` (with its id) when a job this process runs records progress or ends.
+   * `changed` (with its id) when a job this process runs records progress or ends, and `ended`
+   * (with its id and status) when this process records a job's end.
    */
   readonly events = new EventEmitter();
 
@@ -35,21 +44,23 @@ export class JobService {
     const job = this.jobs.create({
       id: randomUUID(),
       kind: input.kind,
-      status: JobStatus.QUEUED,
+      status: input.status ?? JobStatus.QUEUED,
       policyId: input.policyId ?? null,
       backupId: input.backupId ?? null,
       restoreId: input.restoreId ?? null,
       payload: input.payload ?? {},
       progress: null,
       log: [],
-      error: null,
+      error: input.error ?? null,
       result: null,
       attempts: 0,
       leaseOwner: null,
       leaseExpiresAt: null,
-      createdAt: new Date(),
+      createdAt: input.createdAt ?? new Date(),
       startedAt: null,
-      finishedAt: null,
+      finishedAt: input.status === JobStatus.SKIPPED ? (input.createdAt ?? new Date()) : null,
+      scheduledFor: input.scheduledFor ?? null,
+      notBefore: input.notBefore ?? null,
     });
     await this.jobs.insert(job);
     await this.audit.record({ actor, action: `job.create`, subjectType: 'job', subjectId: job.id, details: { kind: job.kind, policyId: job.policyId, backupId: job.backupId } });

@@ -1,24 +1,38 @@
 /**
  * Runs queued jobs in this process: claims each with a conditional update (so a job is run
- * once even if two workers see it), streams progress and log lines into the catalog, and on
- * start settles the jobs a dead process left RUNNING.
+ * once even if several instances see it), within the global, per-node and per-destination
+ * limits and the policy's maintenance windows; streams progress and log lines into the
+ * catalog; renews its lease while it works; puts a job whose failure may pass (a node
+ * restarting) back in the queue with a growing backoff; and takes over the jobs of an instance
+ * whose lease ran out. On a SQLite catalog (one instance) every job left RUNNING at start is
+ * such a job.
  */
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { LessThan, Repository } from 'typeorm';
+import { isPluginError } from '@chainvault/plugin-sdk';
+import { In, IsNull, LessThan, LessThanOrEqual, Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { JsonMap } from '../catalog/columns';
-import { JobEntity, JobKind, JobStatus, type JobLogLine, type JobProgress } from '../catalog/entities';
-import { CHAINVAULT_CONFIG, type ChainvaultConfig } from '../config/chainvault-config';
+import { JobEntity, JobKind, JobStatus, PolicyEntity, type JobLogLine, type JobProgress } from '../catalog/entities';
+import { CHAINVAULT_CONFIG, JOB_DEFAULTS, type ChainvaultConfig } from '../config/chainvault-config';
+import { nextWindowStart, windowAt, type MaintenanceWindow } from '../policies/maintenance-window';
+import { CLOCK, type Clock } from '../scheduler/clock';
 import { describeFailure } from './failure';
 import { JOB_HANDLERS, type JobHandler, type JobRun } from './job-handler';
 import { JobService } from './job.service';
 
 const POLL_MS = 1000;
 const FLUSH_MS = 500;
-const LEASE_MS = 30_000;
+/** Queued jobs looked at per poll, oldest first, to find one the limits allow. */
+const POLL_BATCH = 50;
+/**
+ * Kinds that may simply run again after a failure that may pass or a dead worker. A restore or
+ * an export may have written part of its target, which the next attempt would refuse to touch,
+ * so those fail and the operator chooses.
+ */
+const RETRIED_KINDS = new Set([JobKind.BACKUP, JobKind.VERIFY, JobKind.REPLICATE, JobKind.PRUNE, JobKind.CHECK]);
 const MAX_LOG_LINES = 1000;
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -52,13 +66,22 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
   private stopping = false;
   private polling = false;
 
+  private readonly leaseMs: number;
+  private readonly maxAttempts: number;
+  private readonly backoffMs: number;
+
   constructor(
     @InjectRepository(JobEntity) private readonly jobs: Repository<JobEntity>,
+    @InjectRepository(PolicyEntity) private readonly policies: Repository<PolicyEntity>,
     @Inject(JOB_HANDLERS) handlers: JobHandler[],
     @Inject(CHAINVAULT_CONFIG) private readonly config: ChainvaultConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
     private readonly jobService: JobService,
     private readonly audit: AuditService,
   ) {
+    this.leaseMs = config.leaseMs ?? JOB_DEFAULTS.leaseMs;
+    this.maxAttempts = config.jobMaxAttempts ?? JOB_DEFAULTS.jobMaxAttempts;
+    this.backoffMs = config.retryBackoffMs ?? JOB_DEFAULTS.retryBackoffMs;
     for (const handler of handlers) {
       if (this.handlers.has(handler.kind)) throw new Error(`two handlers for job kind ${handler.kind}`);
       this.handlers.set(handler.kind, handler);
@@ -73,8 +96,8 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
     this.jobService.events.on('cancel', (id: string, actor: string) => this.cancelActive(id, actor));
     this.timers.push(setInterval(() => void this.poll(), POLL_MS));
     this.timers.push(setInterval(() => void this.flushAll(), FLUSH_MS));
-    this.timers.push(setInterval(() => void this.renewLeases(), LEASE_MS / 3));
-    if (this.config.databaseUrl) this.timers.push(setInterval(() => void this.settleInterruptedJobs('expired-leases'), LEASE_MS / 2));
+    this.timers.push(setInterval(() => void this.renewLeases(), this.leaseMs / 3));
+    if (this.config.databaseUrl) this.timers.push(setInterval(() => void this.settleInterruptedJobs('expired-leases'), this.leaseMs / 2));
     void this.poll();
   }
 
@@ -99,9 +122,9 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
     this.polling = true;
     try {
       while (!this.stopping && this.active.size < this.config.jobConcurrency) {
-        const next = await this.jobs.findOne({ where: { status: JobStatus.QUEUED }, order: { createdAt: 'ASC' } });
+        const next = await this.nextClaimable();
         if (!next) break;
-        if (await this.claim(next)) this.start(next);
+        if (await this.claim(next.job)) this.start(next.job, next.windowEndsAt);
       }
     } catch (error) {
       this.logger.error(`polling for jobs failed: ${(error as Error).message}`);
@@ -110,21 +133,73 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
     }
   }
 
+  /**
+   * The oldest queued job that may start now: its backoff or window has come, and a backup
+   * stays within the per-node and per-destination limits counted over every instance.
+   */
+  private async nextClaimable(): Promise<{ job: JobEntity; windowEndsAt?: Date } | null> {
+    const now = this.clock.now();
+    const queued = await this.jobs.find({
+      where: [
+        { status: JobStatus.QUEUED, notBefore: IsNull() },
+        { status: JobStatus.QUEUED, notBefore: LessThanOrEqual(now) },
+      ],
+      order: { createdAt: 'ASC' },
+      take: POLL_BATCH,
+    });
+    if (queued.length === 0) return null;
+    const load = await this.runningBackupLoad();
+    for (const job of queued) {
+      if (job.kind !== JobKind.BACKUP || !job.policyId) return { job };
+      const policy = await this.policies.findOneBy({ id: job.policyId });
+      if (!policy) return { job };
+      if ((load.nodes.get(nodeKey(policy)) ?? 0) >= (this.config.maxJobsPerNode ?? JOB_DEFAULTS.maxJobsPerNode)) continue;
+      if ((load.destinations.get(policy.destinationIds[0]) ?? 0) >= (this.config.maxJobsPerDestination ?? JOB_DEFAULTS.maxJobsPerDestination)) continue;
+      const windows = (policy.maintenanceWindows ?? []) as MaintenanceWindow[];
+      if (windows.length === 0) return { job };
+      const timeZone = policy.schedule?.timeZone ?? 'UTC';
+      const open = windowAt(windows, timeZone, now);
+      if (open) return { job, windowEndsAt: open.end };
+      // Outside every window: wait for the next one without holding the queue.
+      const next = nextWindowStart(windows, timeZone, now);
+      await this.jobs.update({ id: job.id, status: JobStatus.QUEUED }, { notBefore: next.start });
+      this.logger.log(`job ${job.id} waits for policy "${policy.name}"'s maintenance window at ${next.start.toISOString()}`);
+    }
+    return null;
+  }
+
+  /** Backup jobs running now, counted per node (or network) and per primary destination. */
+  private async runningBackupLoad(): Promise<{ nodes: Map<string, number>; destinations: Map<string, number> }> {
+    const running = await this.jobs.find({ where: { status: JobStatus.RUNNING, kind: JobKind.BACKUP }, select: { id: true, policyId: true } });
+    const ids = [...new Set(running.map((j) => j.policyId).filter((id): id is string => id !== null))];
+    const policies = ids.length ? await this.policies.findBy({ id: In(ids) }) : [];
+    const nodes = new Map<string, number>();
+    const destinations = new Map<string, number>();
+    for (const job of running) {
+      const policy = policies.find((p) => p.id === job.policyId);
+      if (!policy) continue;
+      nodes.set(nodeKey(policy), (nodes.get(nodeKey(policy)) ?? 0) + 1);
+      destinations.set(policy.destinationIds[0], (destinations.get(policy.destinationIds[0]) ?? 0) + 1);
+    }
+    return { nodes, destinations };
+  }
+
   /** Takes the job if nobody else did: the update only matches while it is still QUEUED. */
   private async claim(job: JobEntity): Promise<boolean> {
     const now = new Date();
     const result = await this.jobs.update(
       { id: job.id, status: JobStatus.QUEUED },
-      { status: JobStatus.RUNNING, leaseOwner: this.owner, leaseExpiresAt: new Date(now.getTime() + LEASE_MS), startedAt: now, attempts: job.attempts + 1 },
+      { status: JobStatus.RUNNING, leaseOwner: this.owner, leaseExpiresAt: new Date(now.getTime() + this.leaseMs), startedAt: now, attempts: job.attempts + 1 },
     );
     if (result.affected !== 1) return false;
     Object.assign(job, { status: JobStatus.RUNNING, leaseOwner: this.owner, startedAt: now, attempts: job.attempts + 1 });
     return true;
   }
 
-  private start(job: JobEntity): void {
+  private start(job: JobEntity, windowEndsAt?: Date): void {
     const handler = this.handlers.get(job.kind)!;
-    const active: ActiveJob = { controller: new AbortController(), progress: null, log: [], dirty: false, done: Promise.resolve() };
+    // An attempt after a failed or interrupted one continues the same log.
+    const active: ActiveJob = { controller: new AbortController(), progress: null, log: [...(job.log ?? [])], dirty: false, done: Promise.resolve() };
     this.active.set(job.id, active);
     const line = (level: JobLogLine['level'], message: string) => {
       active.log.push({ at: new Date().toISOString(), level, message });
@@ -147,6 +222,7 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
         job.backupId = backupId;
         await this.jobs.update({ id: job.id }, { backupId });
       },
+      windowEndsAt,
     };
     line('info', `started by ${this.owner} (attempt ${job.attempts})`);
     active.done = handler
@@ -161,6 +237,11 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
           }
           const message = describeFailure(error);
           line('error', message);
+          if (isPluginError(error) && error.retryable && RETRIED_KINDS.has(job.kind) && job.attempts < this.maxAttempts) {
+            const at = this.retryTime(job.attempts);
+            line('warn', `attempt ${job.attempts} of ${this.maxAttempts} failed with an error that may pass; retrying at ${at.toISOString()}`);
+            return this.requeue(job, active.log, message, at, active.progress).then(() => undefined);
+          }
           if (!(error as { expected?: boolean })?.expected) this.logger.warn(`job ${job.id} (${job.kind}) failed: ${message}`);
           return this.finish(job, active, JobStatus.FAILED, message, null);
         },
@@ -188,7 +269,26 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
       },
     );
     this.jobService.events.emit('changed', job.id);
+    this.jobService.events.emit('ended', job.id, status);
     await this.audit.record({ actor: 'system', action: `job.${status.toLowerCase()}`, subjectType: 'job', subjectId: job.id, details: { kind: job.kind, error } });
+  }
+
+  /** The time of the next attempt after `attempts` failed ones: the backoff doubles each time. */
+  private retryTime(attempts: number): Date {
+    return new Date(this.clock.now().getTime() + this.backoffMs * 2 ** Math.max(0, attempts - 1));
+  }
+
+  /** Puts a job back in the queue for another attempt, keeping its log and its last error. */
+  private async requeue(job: JobEntity, log: JobLogLine[], error: string, notBefore: Date, progress: JobProgress | null): Promise<boolean> {
+    const updated = await this.jobs.update(
+      { id: job.id, status: JobStatus.RUNNING },
+      { status: JobStatus.QUEUED, error, log, progress, notBefore, leaseOwner: null, leaseExpiresAt: null, backupId: null },
+    );
+    if (updated.affected === 1) {
+      this.jobService.events.emit('changed', job.id);
+      await this.audit.record({ actor: 'system', action: 'job.retry', subjectType: 'job', subjectId: job.id, details: { kind: job.kind, attempts: job.attempts, error, notBefore: notBefore.toISOString() } });
+    }
+    return updated.affected === 1;
   }
 
   private cancelActive(id: string, actor: string): void {
@@ -209,13 +309,15 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
 
   private async renewLeases(): Promise<void> {
     for (const id of this.active.keys()) {
-      await this.jobs.update({ id, leaseOwner: this.owner }, { leaseExpiresAt: new Date(Date.now() + LEASE_MS) }).catch(() => undefined);
+      await this.jobs.update({ id, leaseOwner: this.owner }, { leaseExpiresAt: new Date(Date.now() + this.leaseMs) }).catch(() => undefined);
     }
   }
 
   /**
    * Settles jobs left RUNNING by a process that died. With SQLite (one instance) every RUNNING
-   * job found at start is such a job; with PostgreSQL only those whose lease ran out.
+   * job found at start is such a job; with PostgreSQL only those whose lease ran out. Work found
+   * complete is recorded; otherwise the job is queued again for another attempt (a backup's
+   * chunks already stored are reused), unless it has had all its attempts.
    */
   private async settleInterruptedJobs(which: 'all' | 'expired-leases'): Promise<void> {
     const where = which === 'all' ? { status: JobStatus.RUNNING } : { status: JobStatus.RUNNING, leaseExpiresAt: LessThan(new Date()) };
@@ -223,13 +325,20 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
       if (this.active.has(job.id)) continue;
       const handler = this.handlers.get(job.kind)!;
       let result: JsonMap | null = null;
-      let reason = 'interrupted: the server running this job stopped before it finished';
+      let reason = `interrupted: the server running this job (${job.leaseOwner ?? 'unknown'}) stopped before it finished`;
       try {
         result = await handler.recover(job);
       } catch (error) {
         reason = `interrupted, and recovery failed: ${describeFailure(error)}`;
       }
-      const log = [...job.log, { at: new Date().toISOString(), level: (result ? 'info' : 'error') as JobLogLine['level'], message: result ? 'the server stopped after the work was complete; recovered on restart' : reason }];
+      const at = new Date().toISOString();
+      if (!result && RETRIED_KINDS.has(job.kind) && job.attempts < this.maxAttempts) {
+        const notBefore = this.retryTime(job.attempts);
+        const log = [...job.log, { at, level: 'warn' as const, message: `${reason}; taken over by ${this.owner}, attempt ${job.attempts + 1} of ${this.maxAttempts} from ${notBefore.toISOString()}` }];
+        if (await this.requeue(job, log, reason, notBefore, job.progress)) this.logger.warn(`job ${job.id} (${job.kind}) of ${job.leaseOwner} taken over after its worker stopped`);
+        continue;
+      }
+      const log = [...job.log, { at, level: (result ? 'info' : 'error') as JobLogLine['level'], message: result ? 'the server stopped after the work was complete; recovered on restart' : reason }];
       const updated = await this.jobs.update(
         { id: job.id, status: JobStatus.RUNNING },
         result
@@ -237,9 +346,15 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
           : { status: JobStatus.FAILED, error: reason, log, finishedAt: new Date(), leaseOwner: null, leaseExpiresAt: null },
       );
       if (updated.affected === 1) {
+        this.jobService.events.emit('ended', job.id, result ? JobStatus.COMPLETED : JobStatus.FAILED);
         this.logger.warn(`job ${job.id} (${job.kind}) ${result ? 'recovered' : 'marked failed'} after an interruption`);
         await this.audit.record({ actor: 'system', action: result ? 'job.recovered' : 'job.interrupted', subjectType: 'job', subjectId: job.id, details: { kind: job.kind } });
       }
     }
   }
+}
+
+/** What the per-node limit counts: the node of a node-scope policy, the network of a network-scope one. */
+function nodeKey(policy: PolicyEntity): string {
+  return policy.nodeId ?? `network:${policy.networkId}`;
 }

@@ -1,16 +1,18 @@
 /** Backup policies: what to back up, with which method, when, where to, and how long to keep it. */
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import { PolicyEntity, SchedulePreset, type NodeEntity, type PolicySchedule, type RetentionRules } from '../catalog/entities';
+import { PolicyEntity, SchedulePreset, type NodeEntity, type PolicySchedule, type RetentionRules, type WebhookSpec } from '../catalog/entities';
 import { DestinationService } from '../destinations/destination.service';
 import { ChainvaultError } from '../errors/chainvault.errors';
 import { NetworkService } from '../networks/network.service';
 import { NodeService } from '../nodes/node.service';
 import { PluginRegistry } from '../plugins/plugin-registry.service';
 import { requireName, requireObject } from '../validation';
+import { CLOCK, type Clock } from '../scheduler/clock';
+import { checkMaintenanceWindows } from './maintenance-window';
 import { checkCron } from './schedule';
 
 export interface CreatePolicy {
@@ -19,10 +21,13 @@ export interface CreatePolicy {
   networkId?: string | null;
   method: string;
   options?: unknown;
-  schedule?: { preset?: SchedulePreset | null; cron?: string | null; timeZone?: string | null } | null;
+  schedule?: { preset?: SchedulePreset | null; cron?: string | null; timeZone?: string | null; jitterSeconds?: number | null } | null;
   destinationIds: string[];
   retention?: RetentionRules | null;
   enabled?: boolean | null;
+  /** When its jobs may start, in the schedule's time zone. */
+  maintenanceWindows?: unknown;
+  webhook?: { url: string; on?: ('FAILURE' | 'SUCCESS')[] | null } | null;
 }
 
 const MONTH_NAMES = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
@@ -77,6 +82,7 @@ export class PolicyService {
     private readonly destinations: DestinationService,
     private readonly plugins: PluginRegistry,
     private readonly audit: AuditService,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   list(): Promise<PolicyEntity[]> {
@@ -117,6 +123,14 @@ export class PolicyService {
 
     const schedule = this.checkSchedule(input.schedule ?? null);
     const retention = this.checkRetention(input.retention ?? {});
+    let maintenanceWindows;
+    try {
+      maintenanceWindows = checkMaintenanceWindows(input.maintenanceWindows ?? []);
+    } catch (error) {
+      throw ChainvaultError.badInput((error as Error).message);
+    }
+    if (maintenanceWindows.length > 0 && !schedule) throw ChainvaultError.badInput('maintenanceWindows need a schedule: its time zone says when the windows are');
+    const webhook = this.checkWebhook(input.webhook ?? null);
     const destinationIds = await this.checkDestinations(input.destinationIds);
     const enabled = input.enabled ?? true;
     if (await this.policies.existsBy({ name })) throw ChainvaultError.conflict(`a policy named "${name}" already exists`);
@@ -134,7 +148,10 @@ export class PolicyService {
       destinationIds,
       retention,
       enabled,
-      createdAt: new Date(),
+      createdAt: this.clock.now(),
+      scheduleFrom: null,
+      maintenanceWindows: maintenanceWindows.length ? maintenanceWindows : null,
+      webhook,
     });
     await this.policies.insert(policy);
     await this.audit.record({ actor, action: 'policy.create', subjectType: 'policy', subjectId: policy.id, details: { name, method: input.method, pluginId } });
@@ -153,6 +170,42 @@ export class PolicyService {
     await this.policies.update({ id: policy.id }, { destinationIds: policy.destinationIds });
     await this.audit.record({ actor, action: 'policy.add-destination', subjectType: 'policy', subjectId: policy.id, details: { destinationId } });
     return policy;
+  }
+
+  /** Stops the schedule; runs asked for by hand still work. */
+  async pause(id: string, actor: string): Promise<PolicyEntity> {
+    const policy = await this.get(id);
+    if (!policy.enabled) throw ChainvaultError.conflict(`policy "${policy.name}" is already paused`);
+    await this.policies.update({ id }, { enabled: false });
+    await this.audit.record({ actor, action: 'policy.pause', subjectType: 'policy', subjectId: id });
+    return this.get(id);
+  }
+
+  /**
+   * Starts the schedule again from now: fires while it was paused are not caught up. Refused
+   * while another enabled policy's method excludes this one on the same node.
+   */
+  async resume(id: string, actor: string): Promise<PolicyEntity> {
+    const policy = await this.get(id);
+    if (policy.enabled) throw ChainvaultError.conflict(`policy "${policy.name}" is not paused`);
+    if (policy.nodeId) await this.refuseExclusiveConflict(await this.nodes.get(policy.nodeId), policy.pluginId, policy.method);
+    await this.policies.update({ id }, { enabled: true, scheduleFrom: this.clock.now() });
+    await this.audit.record({ actor, action: 'policy.resume', subjectType: 'policy', subjectId: id });
+    return this.get(id);
+  }
+
+  private checkWebhook(webhook: CreatePolicy['webhook']): WebhookSpec | null {
+    if (!webhook) return null;
+    let url: URL;
+    try {
+      url = new URL(webhook.url);
+    } catch {
+      throw ChainvaultError.badInput(`webhook.url: "${webhook.url}" is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw ChainvaultError.badInput(`webhook.url must use http or https, got ${url.protocol}`);
+    const on = webhook.on ?? ['FAILURE', 'SUCCESS'];
+    if (on.length === 0 || on.some((e) => e !== 'FAILURE' && e !== 'SUCCESS')) throw ChainvaultError.badInput('webhook.on lists FAILURE, SUCCESS or both');
+    return { url: url.toString(), on: [...new Set(on)] };
   }
 
   private async refuseExclusiveConflict(node: NodeEntity, pluginId: string, methodName: string): Promise<void> {
@@ -176,9 +229,14 @@ export class PolicyService {
       throw ChainvaultError.badInput(`schedule.timeZone: "${timeZone}" is not an IANA time zone (for example Europe/Berlin)`);
     }
     if (Boolean(schedule.preset) === Boolean(schedule.cron)) throw ChainvaultError.badInput('schedule: give either preset or cron');
+    const jitter = schedule.jitterSeconds ?? undefined;
+    if (jitter !== undefined && (!Number.isInteger(jitter) || jitter < 0 || jitter > 86_400)) {
+      throw ChainvaultError.badInput(`schedule.jitterSeconds must be a whole number of seconds from 0 to 86400, got ${jitter}`);
+    }
+    const extra = jitter ? { jitterSeconds: jitter } : {};
     if (schedule.preset) {
       if (!Object.values(SchedulePreset).includes(schedule.preset)) throw ChainvaultError.badInput(`schedule.preset: unknown preset "${schedule.preset}"`);
-      return { preset: schedule.preset, timeZone };
+      return { preset: schedule.preset, timeZone, ...extra };
     }
     const fields = schedule.cron!.trim().split(/\s+/);
     if (fields.length < 5 || fields.length > 6) {
@@ -194,7 +252,7 @@ export class PolicyService {
     } catch (error) {
       throw ChainvaultError.badInput(`schedule.cron: "${schedule.cron}" cannot be scheduled: ${(error as Error).message}`);
     }
-    return { cron, timeZone };
+    return { cron, timeZone, ...extra };
   }
 
   private checkRetention(rules: RetentionRules): RetentionRules {

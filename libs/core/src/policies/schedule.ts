@@ -30,3 +30,20 @@ export function checkCron(expression: string, timeZone: string): void {
 export function nextFireTimes(schedule: PolicySchedule, from: Date, count: number): Date[] {
   return new Cron(scheduleCron(schedule), { timezone: schedule.timeZone, paused: true }).nextRuns(count, from);
 }
+
+/**
+ * The fires after `after` up to and including `until`, oldest first, at most `max` of them: when
+ * there are more, the oldest are left out, so the last one is always the latest fire due.
+ */
+export function fireTimesBetween(schedule: PolicySchedule, after: Date, until: Date, max: number): Date[] {
+  const cron = new Cron(scheduleCron(schedule), { timezone: schedule.timeZone, paused: true });
+  const fires: Date[] = [];
+  for (let next = cron.nextRun(after); next && next <= until; next = cron.nextRun(next)) {
+    if (fires.length === max) {
+      // More than `max`: the latest ones, counted back from `until` (previousRuns leaves out a fire at the reference itself).
+      return cron.previousRuns(max, new Date(until.getTime() + 1)).reverse();
+    }
+    fires.push(next);
+  }
+  return fires;
+}

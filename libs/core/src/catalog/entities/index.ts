@@ -7,3 +7,4 @@ export * from './network.entity';
 export * from './node.entity';
 export * from './policy.entity';
 export * from './restore.entity';
+export * from './instance.entity';

@@ -39,6 +39,8 @@ export interface JobLogLine {
 /** A unit of work that survives restarts: what to do, how far it got, and how it ended. */
 @Entity('job')
 @Index('ix_job_status_created', ['status', 'createdAt'])
+@Index('uq_job_policy_fire', ['policyId', 'scheduledFor'], { unique: true })
+@Index('uq_job_active_backup', ['policyId'], { unique: true, where: "kind = 'BACKUP' AND status IN ('QUEUED', 'RUNNING')" })
 export class JobEntity {
   @PrimaryColumn({ type: 'varchar', length: 36, primaryKeyConstraintName: 'pk_job' })
   id!: string;
@@ -86,6 +88,14 @@ export class JobEntity {
 
   @TimestampColumn({ name: 'created_at' })
   createdAt!: Date;
+
+  /** The schedule fire this job was created for; null for jobs asked for by someone. */
+  @TimestampColumn({ name: 'scheduled_for', nullable: true })
+  scheduledFor!: Date | null;
+
+  /** Not claimed before this time (a retry's backoff, the next maintenance window). */
+  @TimestampColumn({ name: 'not_before', nullable: true })
+  notBefore!: Date | null;
 
   @TimestampColumn({ name: 'started_at', nullable: true })
   startedAt!: Date | null;

@@ -12,9 +12,25 @@ export enum SchedulePreset {
 }
 
 export interface PolicySchedule {
+  /** Each fire starts up to this many seconds late, spread evenly and the same for the same fire. */
+  jitterSeconds?: number;
   preset?: SchedulePreset;
   cron?: string;
   timeZone: string;
+}
+
+export interface MaintenanceWindowSpec {
+  /** Weekdays the window starts on: MON … SUN. */
+  days: string[];
+  /** Local time HH:MM in the policy's time zone. An end at or before the start runs past midnight. */
+  start: string;
+  end: string;
+}
+
+export interface WebhookSpec {
+  url: string;
+  /** Which job ends call it. Default: both. */
+  on?: ('FAILURE' | 'SUCCESS')[];
 }
 
 export interface RetentionRules {
@@ -74,6 +90,18 @@ export class PolicyEntity {
 
   @Column({ type: 'boolean' })
   enabled!: boolean;
+
+  /** Fires before this are not caught up (set when a paused policy resumes); null: since creation. */
+  @TimestampColumn({ name: 'schedule_from', nullable: true })
+  scheduleFrom!: Date | null;
+
+  /** When jobs of this policy may start, in the schedule's time zone; empty: any time. */
+  @JsonColumn({ name: 'maintenance_windows', nullable: true })
+  maintenanceWindows!: MaintenanceWindowSpec[] | null;
+
+  /** Called when a job of this policy ends. */
+  @JsonColumn({ nullable: true })
+  webhook!: WebhookSpec | null;
 
   @TimestampColumn({ name: 'created_at' })
   createdAt!: Date;

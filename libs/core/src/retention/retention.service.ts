@@ -1,0 +1,126 @@
+/**
+ * Applies a policy's retention rules: plans with planRetention (which never lets go of a pinned
+ * backup, the last verified good one, or a segment a kept backup continues), deletes what the
+ * plan lets go newest first (a backup is deleted before the one it depends on), then queues a
+ * prune of every destination that held them so their data is actually freed. A dry run only
+ * plans. Runs after each backup, on the scheduler's sweep and through `applyRetention`.
+ */
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { In, Repository } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import { BackupService } from '../backups/backup.service';
+import { BackupEntity, BackupReplicaEntity, BackupStatus, JobKind, JobStatus, PolicyEntity, type RetentionRules } from '../catalog/entities';
+import { ChainvaultError } from '../errors/chainvault.errors';
+import { JobService } from '../jobs/job.service';
+import { CLOCK, type Clock } from '../scheduler/clock';
+import { planRetention, type RetentionCandidate } from './retention-plan';
+
+export interface RetentionOutcome {
+  backupId: string;
+  createdAt: Date;
+  keep: boolean;
+  reasons: string[];
+  /** Why a backup the plan let go is still there (pinned meanwhile, in use by a job). */
+  error?: string;
+}
+
+export interface RetentionReport {
+  policyId: string;
+  dryRun: boolean;
+  evaluatedAt: Date;
+  /** Newest first. */
+  decisions: RetentionOutcome[];
+  deleted: string[];
+  pruneJobIds: string[];
+}
+
+function hasRules(rules: RetentionRules): boolean {
+  return Object.values(rules ?? {}).some((value) => value !== undefined && value !== null);
+}
+
+@Injectable()
+export class RetentionService {
+  private readonly logger = new Logger('retention');
+  /** One application per policy at a time in this process; a second request waits for the first. */
+  private readonly running = new Map<string, Promise<RetentionReport>>();
+
+  constructor(
+    @InjectRepository(PolicyEntity) private readonly policies: Repository<PolicyEntity>,
+    @InjectRepository(BackupEntity) private readonly backups: Repository<BackupEntity>,
+    @InjectRepository(BackupReplicaEntity) private readonly replicas: Repository<BackupReplicaEntity>,
+    private readonly backupService: BackupService,
+    private readonly jobs: JobService,
+    private readonly audit: AuditService,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  async apply(policyId: string, options: { dryRun: boolean; actor: string }): Promise<RetentionReport> {
+    const previous = this.running.get(policyId) ?? Promise.resolve();
+    const current = previous.catch(() => undefined).then(() => this.applyNow(policyId, options));
+    this.running.set(policyId, current);
+    try {
+      return await current;
+    } finally {
+      if (this.running.get(policyId) === current) this.running.delete(policyId);
+    }
+  }
+
+  /** Applies the rules of every policy that has some. */
+  async sweep(actor: string): Promise<RetentionReport[]> {
+    const reports: RetentionReport[] = [];
+    for (const policy of await this.policies.find()) {
+      if (!hasRules(policy.retention)) continue;
+      try {
+        reports.push(await this.apply(policy.id, { dryRun: false, actor }));
+      } catch (error) {
+        this.logger.error(`policy "${policy.name}": retention failed: ${(error as Error).message}`);
+      }
+    }
+    return reports;
+  }
+
+  private async applyNow(policyId: string, { dryRun, actor }: { dryRun: boolean; actor: string }): Promise<RetentionReport> {
+    const policy = await this.policies.findOneBy({ id: policyId });
+    if (!policy) throw ChainvaultError.notFound('policy', policyId);
+    const rows = await this.backups.find({ where: { policyId, status: In([BackupStatus.COMPLETED, BackupStatus.PARTIAL]) } });
+    const candidates: RetentionCandidate[] = rows.map((b) => ({
+      id: b.id,
+      createdAt: b.createdAt,
+      pinned: b.pinned,
+      verification: b.verification,
+      status: b.status as RetentionCandidate['status'],
+      dependsOnId: b.dependsOnId,
+    }));
+    const plan = planRetention(candidates, policy.retention ?? {}, { timeZone: policy.schedule?.timeZone ?? 'UTC' });
+    const decisions: RetentionOutcome[] = plan.map((d) => ({ backupId: d.id, createdAt: d.createdAt, keep: d.keep, reasons: d.reasons }));
+    const report: RetentionReport = { policyId, dryRun, evaluatedAt: this.clock.now(), decisions, deleted: [], pruneJobIds: [] };
+    if (dryRun) return report;
+
+    const destinations = new Set<string>();
+    // Newest first: a backup goes before the one it continues, which the catalog requires.
+    for (const decision of decisions.filter((d) => !d.keep)) {
+      const backup = rows.find((b) => b.id === decision.backupId)!;
+      const copies = await this.replicas.findBy({ backupId: backup.id });
+      try {
+        await this.backupService.delete(backup.id, actor);
+        report.deleted.push(backup.id);
+        destinations.add(backup.destinationId);
+        for (const copy of copies) destinations.add(copy.destinationId);
+      } catch (error) {
+        decision.error = (error as Error).message;
+        this.logger.warn(`policy "${policy.name}": backup ${backup.id} stays for now: ${decision.error}`);
+      }
+    }
+    for (const destinationId of destinations) {
+      const running = (await this.jobs.list([JobStatus.QUEUED])).find((j) => j.kind === JobKind.PRUNE && j.payload.destinationId === destinationId);
+      if (running) continue; // a queued prune will see these deletions too
+      const job = await this.jobs.create({ kind: JobKind.PRUNE, payload: { destinationId, dryRun: false, reason: `retention of policy ${policy.name}` } }, actor);
+      report.pruneJobIds.push(job.id);
+    }
+    if (report.deleted.length > 0) {
+      await this.audit.record({ actor, action: 'retention.apply', subjectType: 'policy', subjectId: policy.id, details: { deleted: report.deleted, pruneJobIds: report.pruneJobIds } });
+    }
+    return report;
+  }
+}

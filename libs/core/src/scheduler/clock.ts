@@ -1,0 +1,47 @@
+/**
+ * Where the scheduler, the job worker and retention read the time. Production uses the system
+ * clock; tests substitute one they move by hand, so they can cross months, daylight-saving
+ * changes and downtime without sleeping.
+ */
+import { readFileSync } from 'node:fs';
+
+export interface Clock {
+  now(): Date;
+}
+
+export const CLOCK = Symbol('CLOCK');
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/** A clock a test sets by hand. */
+export class ManualClock implements Clock {
+  constructor(private current: Date) {}
+
+  now(): Date {
+    return new Date(this.current);
+  }
+
+  set(to: Date | string): void {
+    this.current = new Date(to);
+  }
+
+  advance(ms: number): void {
+    this.current = new Date(this.current.getTime() + ms);
+  }
+}
+
+/**
+ * Reads the time from a file holding an ISO-8601 instant, so one test can move the clocks of
+ * several real server processes together (CHAINVAULT_CLOCK_FILE). A missing or unreadable file
+ * is an error, not a silent fall-back to the system clock.
+ */
+export class FileClock implements Clock {
+  constructor(private readonly path: string) {}
+
+  now(): Date {
+    const text = readFileSync(this.path, 'utf8').trim();
+    const time = new Date(text);
+    if (Number.isNaN(time.getTime())) throw new Error(`the clock file ${this.path} holds "${text}", not an ISO-8601 time`);
+    return time;
+  }
+}
