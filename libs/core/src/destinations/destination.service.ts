@@ -24,6 +24,7 @@ import { Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { DestinationEntity, DestinationKind } from '../catalog/entities';
 import { CHAINVAULT_CONFIG, type ChainvaultConfig } from '../config/chainvault-config';
+import { uniqueViolation } from '../catalog/unique-violation';
 import { ChainvaultError } from '../errors/chainvault.errors';
 import { describeSchemaErrors } from '../plugins/plugin-loader';
 import { SecretBox } from '../secrets/secret-box';
@@ -103,7 +104,13 @@ export class DestinationService implements OnApplicationBootstrap, OnApplication
 
   async onApplicationBootstrap(): Promise<void> {
     if ((await this.destinations.count()) === 0) {
-      await this.create({ name: DEFAULT_DESTINATION_NAME, kind: DestinationKind.LOCAL, config: { path: join(this.config.dataDir, 'repository') } }, 'system');
+      try {
+        await this.create({ name: DEFAULT_DESTINATION_NAME, kind: DestinationKind.LOCAL, config: { path: join(this.config.dataDir, 'repository') } }, 'system');
+      } catch (error) {
+        // Instances starting together on one PostgreSQL catalog: the first to get there creates it.
+        const taken = uniqueViolation(error) !== null || (error instanceof ChainvaultError && (await this.destinations.existsBy({ name: DEFAULT_DESTINATION_NAME })));
+        if (!taken) throw error;
+      }
     }
   }
 
