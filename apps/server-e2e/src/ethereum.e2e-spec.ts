@@ -111,7 +111,8 @@ describe('Ethereum chain-export through GraphQL against a Hardhat node', () => {
     });
     const { createDestination } = await server.client.ok(CREATE_DESTINATION, { input: { name: 'chain-repo', kind: 'LOCAL', config: { path: join(work, 'repository') } } });
     const { createPolicy } = await server.client.ok(CREATE_POLICY, {
-      input: { name: 'chain-data', networkId, method: 'chain-export', destinationIds: [createDestination.id], options: { blocksPerFile: 20, batchSize: 10 } },
+      // Retention keeps only the last backup by rule; it must still keep every segment that one continues.
+      input: { name: 'chain-data', networkId, method: 'chain-export', destinationIds: [createDestination.id], options: { blocksPerFile: 20, batchSize: 10 }, retention: { keepLast: 1 } },
     });
     policyId = createPolicy.id;
   });
@@ -174,6 +175,15 @@ describe('Ethereum chain-export through GraphQL against a Hardhat node', () => {
     const stored = JSON.parse(await readFile(join(exported, 'history.json'), 'utf8'));
     expect(stored.history).toEqual(entries);
     expect(stored.provider).toBe('geth');
+  });
+
+  it('keeps every segment a kept backup continues, whatever the retention rules say', async () => {
+    const { applyRetention } = await server.client.ok(`mutation ($id: ID!) { applyRetention(policyId: $id, dryRun: true) { kept { backupId reasons } deleted { backupId } } }`, { id: policyId });
+    expect(applyRetention.deleted).toEqual([]);
+    expect(applyRetention.kept).toEqual([
+      { backupId: backups[1].id, reasons: ['last 1', 'newest not known corrupt'] },
+      { backupId: backups[0].id, reasons: [`needed by ${backups[1].id}`] },
+    ]);
   });
 
   it('verifies every block of a backup against the chain rules', async () => {
