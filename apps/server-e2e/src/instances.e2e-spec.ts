@@ -119,23 +119,47 @@ describe('three instances on one PostgreSQL catalog', () => {
     await Promise.all(policies.map((id) => client.ok(`mutation ($id: ID!) { pausePolicy(id: $id) { id } }`, { id })));
   });
 
-  it('takes over the job of an instance killed mid-backup once its lease runs out, and finishes it', async () => {
-    const client = first();
-    const source = join(work, 'big-source');
-    await mkdir(source, { recursive: true });
-    for (let i = 0; i < 48; i++) await writeFile(join(source, `${String(i).padStart(4, '0')}.sst`), randomBytes(4 * MiB));
-    const { createNetwork } = await client.ok(CREATE_NETWORK, { input: { name: 'big', protocol: 'directory' } });
-    const { registerNode } = await client.ok(REGISTER_NODE, { input: { networkId: createNetwork.id, name: 'big-node', plugin: 'directory', role: 'node', config: { path: source } } });
-    const { createDestination } = await client.ok(CREATE_DESTINATION, { input: { name: 'big-repo', kind: 'LOCAL', config: { path: join(work, 'big-repository') } } });
-    const { createPolicy } = await client.ok(CREATE_POLICY, { input: { name: 'big', nodeId: registerNode.id, method: 'snapshot', destinationIds: [createDestination.id] } });
-    const { runBackup } = await client.ok(RUN_BACKUP, { policyId: createPolicy.id });
+  let bigPolicy: string;
 
+  /** Starts a backup of 192 MiB and returns its job id once it runs, with the lease owner running it. */
+  async function bigBackupUnderWay(): Promise<{ jobId: string; owner: string }> {
+    const client = first();
+    if (!bigPolicy) {
+      const source = join(work, 'big-source');
+      await mkdir(source, { recursive: true });
+      for (let i = 0; i < 48; i++) await writeFile(join(source, `${String(i).padStart(4, '0')}.sst`), randomBytes(4 * MiB));
+      const { createNetwork } = await client.ok(CREATE_NETWORK, { input: { name: 'big', protocol: 'directory' } });
+      const { registerNode } = await client.ok(REGISTER_NODE, { input: { networkId: createNetwork.id, name: 'big-node', plugin: 'directory', role: 'node', config: { path: source } } });
+      const { createDestination } = await client.ok(CREATE_DESTINATION, { input: { name: 'big-repo', kind: 'LOCAL', config: { path: join(work, 'big-repository') } } });
+      bigPolicy = (await client.ok(CREATE_POLICY, { input: { name: 'big', nodeId: registerNode.id, method: 'snapshot', destinationIds: [createDestination.id] } })).createPolicy.id;
+    }
+    const { runBackup } = await client.ok(RUN_BACKUP, { policyId: bigPolicy });
     let owner = '';
     await waitUntil('the backup is under way', async () => {
       const { job } = await client.ok(`query ($id: ID!) { job(id: $id) { status progress { done } log { message } } }`, { id: runBackup.id });
       owner = runners(job)[0] ?? '';
       return job.status === 'RUNNING' && (job.progress?.done ?? 0) > 8 * MiB;
     });
+    return { jobId: runBackup.id, owner };
+  }
+
+  it('cancels a job asked on one instance while another runs it', async () => {
+    const { jobId, owner } = await bigBackupUnderWay();
+    const elsewhere = servers.find((s) => s.child.pid !== Number(owner.split(':')[1]))!;
+    const { cancelJob } = await elsewhere.client.ok(`mutation ($id: ID!) { cancelJob(id: $id) { id status } }`, { id: jobId });
+    expect(cancelJob.status).toBe('CANCELLED');
+    // The instance running it sees the cancel at its next lease renewal (a third of the 3 s lease) and stops.
+    await waitUntil('the running instance has stopped the job', async () => {
+      const { job } = await elsewhere.client.ok(`query ($id: ID!) { job(id: $id) { status log { message } } }`, { id: jobId });
+      return job.status === 'CANCELLED' && job.log.some((l: { message: string }) => l.message === 'cancelled by a request to another instance');
+    }, 20_000);
+    const { backups } = await elsewhere.client.ok(`query ($id: ID!) { backups(filter: { policyId: $id }) { totalCount } }`, { id: bigPolicy });
+    expect(backups.totalCount).toBe(0);
+  });
+
+  it('takes over the job of an instance killed mid-backup once its lease runs out, and finishes it', async () => {
+    const { jobId, owner } = await bigBackupUnderWay();
+    const runBackup = { id: jobId };
     const victim = servers.find((s) => s.child.pid === Number(owner.split(':')[1]))!;
     expect(victim).toBeDefined();
     victim.child.kill('SIGKILL');
@@ -156,7 +180,7 @@ describe('three instances on one PostgreSQL catalog', () => {
     expect(killed).toBe(owner);
     expect(taker).not.toBe(owner);
     expect(finished!.log.map((l) => l.message).join('\n')).toContain(`interrupted: the server running this job (${owner}) stopped before it finished; taken over by`);
-    const { backups } = await survivor.client.ok(`query ($id: ID!) { backups(filter: { policyId: $id }) { totalCount nodes { fileCount } } }`, { id: createPolicy.id });
+    const { backups } = await survivor.client.ok(`query ($id: ID!) { backups(filter: { policyId: $id }) { totalCount nodes { fileCount } } }`, { id: bigPolicy });
     expect(backups).toEqual({ totalCount: 1, nodes: [{ fileCount: 48 }] });
   });
 });

@@ -18,6 +18,9 @@ export function withdrawalsRoot(withdrawals: readonly RlpItem[]): Buffer {
   return orderedTrieRoot(withdrawals.map((w) => encode(w)));
 }
 
+/** keccak256(rlp([])): the ommersHash of every block without uncles (all of them since the merge). */
+const EMPTY_OMMERS_HASH = keccak256(encode([]));
+
 const hex = (bytes: Uint8Array): string => `0x${Buffer.from(bytes).toString('hex')}`;
 
 /** Says how the body disagrees with the header, or returns undefined when both roots match. */
@@ -30,7 +33,7 @@ export function checkBlockBody(block: EthereumBlock): string | undefined {
     return empty ? undefined : 'block 0 (genesis) has transactions, ommers or withdrawals';
   }
   const expectedOmmers = headerField(block.header, 'ommersHash')!;
-  const actualOmmers = keccak256(encode(block.ommers));
+  const actualOmmers = block.ommers.length === 0 ? EMPTY_OMMERS_HASH : keccak256(encode(block.ommers));
   if (!actualOmmers.equals(expectedOmmers)) {
     return `block ${number}: its ${block.ommers.length} ommers (uncles) hash to ${hex(actualOmmers)}, but the header's ommersHash is ${hex(expectedOmmers)}`;
   }

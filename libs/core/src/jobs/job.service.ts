@@ -115,6 +115,9 @@ export class JobService {
       const result = await this.jobs.update({ id, status: JobStatus.QUEUED }, { status: JobStatus.CANCELLED, finishedAt: new Date(), error: `cancelled by ${actor} before it started` });
       if (result.affected === 0) return this.cancel(id, actor);
     } else {
+      // Recorded in the catalog, so the instance running it (this one or another) stops it: at once here, at its next lease renewal elsewhere.
+      const result = await this.jobs.update({ id, status: JobStatus.RUNNING }, { status: JobStatus.CANCELLED, error: `cancelled by ${actor}`, finishedAt: new Date() });
+      if (result.affected === 0) return this.cancel(id, actor);
       this.events.emit('cancel', id, actor);
     }
     await this.audit.record({ actor, action: 'job.cancel', subjectType: 'job', subjectId: id });

@@ -27,6 +27,7 @@ const POLL_MS = 1000;
 const FLUSH_MS = 500;
 /** Queued jobs looked at per poll, oldest first, to find one the limits allow. */
 const POLL_BATCH = 50;
+const MAX_POLL_PAGES = 20;
 /**
  * Kinds that may simply run again after a failure that may pass or a dead worker. A restore or
  * an export may have written part of its target, which the next attempt would refuse to touch,
@@ -39,6 +40,8 @@ const SHUTDOWN_GRACE_MS = 10_000;
 interface ActiveJob {
   controller: AbortController;
   cancelledBy?: string;
+  /** Set when another instance took the job over: this worker stops and records nothing more. */
+  leaseLost?: boolean;
   progress: JobProgress | null;
   /** Where the rate behind the ETA is measured from: the first update in the current unit. */
   rateBase?: { unit: string; at: number; done: number };
@@ -97,7 +100,10 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
     this.timers.push(setInterval(() => void this.poll(), POLL_MS));
     this.timers.push(setInterval(() => void this.flushAll(), FLUSH_MS));
     this.timers.push(setInterval(() => void this.renewLeases(), this.leaseMs / 3));
-    if (this.config.databaseUrl) this.timers.push(setInterval(() => void this.settleInterruptedJobs('expired-leases'), this.leaseMs / 2));
+    if (this.config.databaseUrl) {
+      const settle = () => this.settleInterruptedJobs('expired-leases').catch((error: Error) => this.logger.error(`settling interrupted jobs failed: ${error.message}`));
+      this.timers.push(setInterval(() => void settle(), this.leaseMs / 2));
+    }
     void this.poll();
   }
 
@@ -139,16 +145,26 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
    */
   private async nextClaimable(): Promise<{ job: JobEntity; windowEndsAt?: Date } | null> {
     const now = this.clock.now();
-    const queued = await this.jobs.find({
-      where: [
-        { status: JobStatus.QUEUED, notBefore: IsNull() },
-        { status: JobStatus.QUEUED, notBefore: LessThanOrEqual(now) },
-      ],
-      order: { createdAt: 'ASC' },
-      take: POLL_BATCH,
-    });
-    if (queued.length === 0) return null;
     const load = await this.runningBackupLoad();
+    // Page on while the oldest jobs are all held by limits, so they cannot stall the others.
+    for (let page = 0; page < MAX_POLL_PAGES; page++) {
+      const queued = await this.jobs.find({
+        where: [
+          { status: JobStatus.QUEUED, notBefore: IsNull() },
+          { status: JobStatus.QUEUED, notBefore: LessThanOrEqual(now) },
+        ],
+        order: { createdAt: 'ASC', id: 'ASC' },
+        skip: page * POLL_BATCH,
+        take: POLL_BATCH,
+      });
+      if (queued.length === 0) return null;
+      const found = await this.firstStartable(queued, load, now);
+      if (found) return found;
+    }
+    return null;
+  }
+
+  private async firstStartable(queued: JobEntity[], load: Awaited<ReturnType<JobWorker['runningBackupLoad']>>, now: Date): Promise<{ job: JobEntity; windowEndsAt?: Date } | null> {
     for (const job of queued) {
       if (job.kind !== JobKind.BACKUP || !job.policyId) return { job };
       const policy = await this.policies.findOneBy({ id: job.policyId });
@@ -184,16 +200,44 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
     return { nodes, destinations };
   }
 
-  /** Takes the job if nobody else did: the update only matches while it is still QUEUED. */
+  /**
+   * Takes the job if nobody else did: the update only matches while it is still QUEUED with the
+   * attempts seen, so a job another instance claimed, failed and queued again in the meantime is
+   * not taken with a stale count. A backup over a per-node or per-destination limit after the
+   * claim (two instances claiming at once) is given back by whichever claimed later.
+   */
   private async claim(job: JobEntity): Promise<boolean> {
     const now = new Date();
     const result = await this.jobs.update(
-      { id: job.id, status: JobStatus.QUEUED },
+      { id: job.id, status: JobStatus.QUEUED, attempts: job.attempts },
       { status: JobStatus.RUNNING, leaseOwner: this.owner, leaseExpiresAt: new Date(now.getTime() + this.leaseMs), startedAt: now, attempts: job.attempts + 1 },
     );
     if (result.affected !== 1) return false;
     Object.assign(job, { status: JobStatus.RUNNING, leaseOwner: this.owner, startedAt: now, attempts: job.attempts + 1 });
+    if (job.kind === JobKind.BACKUP && job.policyId && !(await this.withinLimits(job))) {
+      await this.jobs.update({ id: job.id, leaseOwner: this.owner, status: JobStatus.RUNNING }, { status: JobStatus.QUEUED, leaseOwner: null, leaseExpiresAt: null, startedAt: null, attempts: job.attempts - 1 });
+      return false;
+    }
     return true;
+  }
+
+  /** Whether this job is among the first `limit` running backups (by claim time) on its node and its destination. */
+  private async withinLimits(job: JobEntity): Promise<boolean> {
+    const policy = await this.policies.findOneBy({ id: job.policyId! });
+    if (!policy) return true;
+    const running = await this.jobs.find({ where: { status: JobStatus.RUNNING, kind: JobKind.BACKUP }, select: { id: true, policyId: true, startedAt: true } });
+    const ids = [...new Set(running.map((j) => j.policyId).filter((id): id is string => id !== null))];
+    const policies = await this.policies.findBy({ id: In(ids) });
+    const first = (sameAs: (other: PolicyEntity) => boolean, limit: number) =>
+      running
+        .filter((j) => policies.some((p) => p.id === j.policyId && sameAs(p)))
+        .sort((a, b) => (a.startedAt?.getTime() ?? 0) - (b.startedAt?.getTime() ?? 0) || a.id.localeCompare(b.id))
+        .slice(0, limit)
+        .some((j) => j.id === job.id);
+    return (
+      first((p) => nodeKey(p) === nodeKey(policy), this.config.maxJobsPerNode ?? JOB_DEFAULTS.maxJobsPerNode) &&
+      first((p) => p.destinationIds[0] === policy.destinationIds[0], this.config.maxJobsPerDestination ?? JOB_DEFAULTS.maxJobsPerDestination)
+    );
   }
 
   private start(job: JobEntity, windowEndsAt?: Date): void {
@@ -220,7 +264,8 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
       log: { info: (m) => line('info', m), warn: (m) => line('warn', m), error: (m) => line('error', m) },
       assignBackup: async (backupId) => {
         job.backupId = backupId;
-        await this.jobs.update({ id: job.id }, { backupId });
+        const updated = await this.jobs.update({ id: job.id, leaseOwner: this.owner }, { backupId });
+        if (updated.affected !== 1) throw new Error('this instance no longer holds the job (another instance took it over)');
       },
       windowEndsAt,
     };
@@ -230,6 +275,15 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
       .then(
         (result) => this.finish(job, active, JobStatus.COMPLETED, null, result),
         (error: unknown) => {
+          if (active.leaseLost) {
+            this.logger.warn(`job ${job.id} (${job.kind}) stopped here: another instance took it over`);
+            return;
+          }
+          if (active.controller.signal.aborted && this.stopping && !active.cancelledBy && RETRIED_KINDS.has(job.kind)) {
+            // A shutdown, not a failure: another instance (or this one, restarted) runs it again at once.
+            line('warn', `the server ${this.owner} is shutting down; the job goes back to the queue`);
+            return this.requeue(job, active.log, 'interrupted by a shutdown', this.clock.now(), active.progress).then(() => undefined);
+          }
           if (active.controller.signal.aborted) {
             const why = active.cancelledBy ? `cancelled by ${active.cancelledBy}` : describeFailure(active.controller.signal.reason);
             line('warn', why);
@@ -240,7 +294,10 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
           if (isPluginError(error) && error.retryable && RETRIED_KINDS.has(job.kind) && job.attempts < this.maxAttempts) {
             const at = this.retryTime(job.attempts);
             line('warn', `attempt ${job.attempts} of ${this.maxAttempts} failed with an error that may pass; retrying at ${at.toISOString()}`);
-            return this.requeue(job, active.log, message, at, active.progress).then(() => undefined);
+            return this.requeue(job, active.log, message, at, active.progress).then(async (queued) => {
+              // Cancelled while this attempt was failing: the cancel stands.
+              if (!queued) await this.finish(job, active, JobStatus.CANCELLED, `cancelled: ${message}`, null);
+            });
           }
           if (!(error as { expected?: boolean })?.expected) this.logger.warn(`job ${job.id} (${job.kind}) failed: ${message}`);
           return this.finish(job, active, JobStatus.FAILED, message, null);
@@ -254,8 +311,9 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
   }
 
   private async finish(job: JobEntity, active: ActiveJob, status: JobStatus, error: string | null, result: JsonMap | null): Promise<void> {
-    await this.jobs.update(
-      { id: job.id },
+    // Only while this instance still holds the job: a job taken over is the new holder's to record.
+    const updated = await this.jobs.update(
+      { id: job.id, leaseOwner: this.owner },
       {
         status,
         error,
@@ -268,6 +326,10 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
         backupId: job.backupId,
       },
     );
+    if (updated.affected !== 1) {
+      this.logger.warn(`job ${job.id} (${job.kind}) ended here as ${status}, but another instance had taken it over; its record stands`);
+      return;
+    }
     this.jobService.events.emit('changed', job.id);
     this.jobService.events.emit('ended', job.id, status);
     await this.audit.record({ actor: 'system', action: `job.${status.toLowerCase()}`, subjectType: 'job', subjectId: job.id, details: { kind: job.kind, error } });
@@ -278,10 +340,14 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
     return new Date(this.clock.now().getTime() + this.backoffMs * 2 ** Math.max(0, attempts - 1));
   }
 
-  /** Puts a job back in the queue for another attempt, keeping its log and its last error. */
-  private async requeue(job: JobEntity, log: JobLogLine[], error: string, notBefore: Date, progress: JobProgress | null): Promise<boolean> {
+  /**
+   * Puts a job back in the queue for another attempt, keeping its log and its last error. Only
+   * while it is RUNNING under `holder` (this instance, or the dead one being taken over): a job
+   * cancelled or taken over meanwhile stays as it is.
+   */
+  private async requeue(job: JobEntity, log: JobLogLine[], error: string, notBefore: Date, progress: JobProgress | null, holder: string | null = this.owner): Promise<boolean> {
     const updated = await this.jobs.update(
-      { id: job.id, status: JobStatus.RUNNING },
+      { id: job.id, status: JobStatus.RUNNING, leaseOwner: holder === null ? IsNull() : holder },
       { status: JobStatus.QUEUED, error, log, progress, notBefore, leaseOwner: null, leaseExpiresAt: null, backupId: null },
     );
     if (updated.affected === 1) {
@@ -302,14 +368,31 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
     for (const [id, active] of this.active) {
       if (!active.dirty) continue;
       active.dirty = false;
-      await this.jobs.update({ id, status: JobStatus.RUNNING }, { progress: active.progress, log: active.log }).catch(() => undefined);
+      await this.jobs.update({ id, status: JobStatus.RUNNING, leaseOwner: this.owner }, { progress: active.progress, log: active.log }).catch(() => undefined);
       this.jobService.events.emit('changed', id);
     }
   }
 
+  /**
+   * Extends this instance's leases. A job whose row no longer matches (cancelled from another
+   * instance, or taken over after renewals failed for a whole lease) is stopped here.
+   */
   private async renewLeases(): Promise<void> {
-    for (const id of this.active.keys()) {
-      await this.jobs.update({ id, leaseOwner: this.owner }, { leaseExpiresAt: new Date(Date.now() + this.leaseMs) }).catch(() => undefined);
+    for (const [id, active] of this.active) {
+      try {
+        const renewed = await this.jobs.update({ id, leaseOwner: this.owner, status: JobStatus.RUNNING }, { leaseExpiresAt: new Date(Date.now() + this.leaseMs) });
+        if (renewed.affected === 1) continue;
+        const now = await this.jobs.findOneBy({ id });
+        if (now?.status === JobStatus.CANCELLED && now.leaseOwner === this.owner) {
+          active.cancelledBy ??= 'a request to another instance';
+          active.controller.abort(new Error('cancelled'));
+        } else {
+          active.leaseLost = true;
+          active.controller.abort(new Error('another instance took this job over'));
+        }
+      } catch {
+        // The catalog is unreachable: try again at the next renewal; the lease lasts three of them.
+      }
     }
   }
 
@@ -335,12 +418,12 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
       if (!result && RETRIED_KINDS.has(job.kind) && job.attempts < this.maxAttempts) {
         const notBefore = this.retryTime(job.attempts);
         const log = [...job.log, { at, level: 'warn' as const, message: `${reason}; taken over by ${this.owner}, attempt ${job.attempts + 1} of ${this.maxAttempts} from ${notBefore.toISOString()}` }];
-        if (await this.requeue(job, log, reason, notBefore, job.progress)) this.logger.warn(`job ${job.id} (${job.kind}) of ${job.leaseOwner} taken over after its worker stopped`);
+        if (await this.requeue(job, log, reason, notBefore, job.progress, job.leaseOwner)) this.logger.warn(`job ${job.id} (${job.kind}) of ${job.leaseOwner} taken over after its worker stopped`);
         continue;
       }
       const log = [...job.log, { at, level: (result ? 'info' : 'error') as JobLogLine['level'], message: result ? 'the server stopped after the work was complete; recovered on restart' : reason }];
       const updated = await this.jobs.update(
-        { id: job.id, status: JobStatus.RUNNING },
+        { id: job.id, status: JobStatus.RUNNING, leaseOwner: job.leaseOwner === null ? IsNull() : job.leaseOwner },
         result
           ? { status: JobStatus.COMPLETED, result, log, finishedAt: new Date(), leaseOwner: null, leaseExpiresAt: null }
           : { status: JobStatus.FAILED, error: reason, log, finishedAt: new Date(), leaseOwner: null, leaseExpiresAt: null },

@@ -113,7 +113,7 @@ export class RetentionService {
       }
     }
     for (const destinationId of destinations) {
-      const running = (await this.jobs.list([JobStatus.QUEUED])).find((j) => j.kind === JobKind.PRUNE && j.payload.destinationId === destinationId);
+      const running = (await this.jobs.list([JobStatus.QUEUED])).find((j) => j.kind === JobKind.PRUNE && j.payload.destinationId === destinationId && !j.payload.dryRun);
       if (running) continue; // a queued prune will see these deletions too
       const job = await this.jobs.create({ kind: JobKind.PRUNE, payload: { destinationId, dryRun: false, reason: `retention of policy ${policy.name}` } }, actor);
       report.pruneJobIds.push(job.id);

@@ -63,6 +63,15 @@ export class InstanceService implements OnModuleInit, OnApplicationShutdown {
       }
     }
     await this.instances.insert({ id: this.id, host: hostname(), pid: process.pid, startedAt: now, heartbeatAt: now });
+    if (!this.config.databaseUrl) {
+      // Two processes starting together could both pass the check above: the later one (by start, then id) gives way.
+      const rivals = await this.instances.find({ where: { id: Not(this.id), heartbeatAt: MoreThan(new Date(now.getTime() - ALIVE_MS)) } });
+      const earlier = rivals.find((r) => r.startedAt < now || (r.startedAt.getTime() === now.getTime() && r.id < this.id));
+      if (earlier) {
+        await this.instances.delete({ id: this.id });
+        throw new SecondSqliteInstance(earlier, `${this.config.dataDir}/catalog.sqlite`);
+      }
+    }
     this.timer = setInterval(() => void this.beat(), HEARTBEAT_MS);
     this.timer.unref();
   }
