@@ -6,7 +6,7 @@
  * Time is driven through a shared clock file.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPostgresDatabase, type TestDatabase } from './support/catalog-database';
@@ -35,7 +35,11 @@ describe('three instances on one PostgreSQL catalog', () => {
   let clockFile: string;
   const servers: ServerProcess[] = [];
 
-  const setClock = (iso: string) => writeFile(clockFile, iso);
+  // Written aside and renamed into place, so a server never reads a half-written time.
+  const setClock = async (iso: string) => {
+    await writeFile(`${clockFile}.next`, iso);
+    await rename(`${clockFile}.next`, clockFile);
+  };
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'chainvault-instances-'));

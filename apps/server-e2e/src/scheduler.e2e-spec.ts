@@ -9,8 +9,9 @@
  * with retries.
  */
 import { SchedulerService, WebhookService, type FireRecord } from '@chainvault/core';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { DataSource } from 'typeorm';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -33,7 +34,11 @@ describe('the scheduler, driven by a test clock', () => {
   let nodeId: string;
   let destinationId: string;
 
-  const setClock = (iso: string) => writeFile(clockFile, iso);
+  // Written aside and renamed into place, so a server never reads a half-written time.
+  const setClock = async (iso: string) => {
+    await writeFile(`${clockFile}.next`, iso);
+    await rename(`${clockFile}.next`, clockFile);
+  };
   const scheduler = () => server.app.get(SchedulerService);
   const tick = async (): Promise<FireRecord[]> => scheduler().tick();
   const jobsOf = async (policyId: string) => (await server.client.ok(JOBS_OF)).jobs.filter((j: { policyId: string }) => j.policyId === policyId);
@@ -186,11 +191,11 @@ describe('the scheduler, driven by a test clock', () => {
     expect((await server.client.ok(RESUME, { id: paused })).resumePolicy.enabled).toBe(true);
   });
 
-  it('keeps exactly what the retention rules say over a month of runs every six hours, never the last verified one', async () => {
+  it('keeps exactly what the retention rules say over two months of runs every six hours, never the last verified one', async () => {
     await setClock('2026-01-01T00:30:00.000Z');
-    const kept = await policy('retained', { schedule: { cron: '0 */6 * * *', timeZone: 'UTC' }, retention: { keepLast: 3, keepDaily: 5, keepWeekly: 3 } });
+    const kept = await policy('retained', { schedule: { cron: '0 */6 * * *', timeZone: 'UTC' }, retention: { keepLast: 3, keepDaily: 5, keepWeekly: 3, keepMonthly: 2 } });
     const fires: string[] = [];
-    for (let run = 1; run <= 4 * 31; run++) {
+    for (let run = 1; run <= 4 * 59; run++) {
       const at = new Date(Date.UTC(2026, 0, 1, 6 * run)).toISOString();
       await setClock(at);
       await tick();
@@ -205,13 +210,15 @@ describe('the scheduler, driven by a test clock', () => {
         expect((await server.client.waitForJob(verifyBackup.id)).status).toBe('COMPLETED');
       }
     }
-    // What the rules keep, worked out from the dates: the last 3 runs, the newest of each of the last 5 days,
-    // the newest of each of the last 3 ISO weeks (Monday start), and the verified one of 2 January 12:00.
+    // What the rules keep, worked out from the dates. The last run is 1 March 00:00, a Sunday (the end of ISO week
+    // 2026-W09): the last 3 runs; the newest of each of the last 5 days; of each of the last 3 ISO weeks (Monday
+    // start); of each of the last 2 months; and the verified one of 2 January 12:00.
     const last3 = fires.slice(-3);
-    // The last run is 1 February 00:00, a Sunday: the end of ISO week 2026-W05.
-    const days = ['2026-02-01T00:00:00.000Z', '2026-01-31T18:00:00.000Z', '2026-01-30T18:00:00.000Z', '2026-01-29T18:00:00.000Z', '2026-01-28T18:00:00.000Z'];
-    const weeks = ['2026-02-01T00:00:00.000Z', '2026-01-25T18:00:00.000Z', '2026-01-18T18:00:00.000Z'];
-    const expected = [...new Set([...last3, ...days, ...weeks, '2026-01-02T12:00:00.000Z'])].sort();
+    expect(last3).toEqual(['2026-02-28T12:00:00.000Z', '2026-02-28T18:00:00.000Z', '2026-03-01T00:00:00.000Z']);
+    const days = ['2026-03-01T00:00:00.000Z', '2026-02-28T18:00:00.000Z', '2026-02-27T18:00:00.000Z', '2026-02-26T18:00:00.000Z', '2026-02-25T18:00:00.000Z'];
+    const weeks = ['2026-03-01T00:00:00.000Z', '2026-02-22T18:00:00.000Z', '2026-02-15T18:00:00.000Z'];
+    const months = ['2026-03-01T00:00:00.000Z', '2026-02-28T18:00:00.000Z'];
+    const expected = [...new Set([...last3, ...days, ...weeks, ...months, '2026-01-02T12:00:00.000Z'])].sort();
     const { backups } = await server.client.ok(BACKUPS_OF, { id: kept });
     const completed = backups.nodes.filter((b: { status: string }) => b.status === 'COMPLETED').map((b: { createdAt: string }) => b.createdAt).sort();
     expect(completed).toEqual(expected);
@@ -221,11 +228,32 @@ describe('the scheduler, driven by a test clock', () => {
     const dry = (await server.client.ok(RETENTION, { id: kept, dryRun: true })).applyRetention;
     expect(dry.deleted).toEqual([]);
     expect(dry.kept.find((d: { createdAt: string }) => d.createdAt === '2026-01-02T12:00:00.000Z').reasons).toEqual(['last verified good']);
-    expect(dry.kept.find((d: { createdAt: string }) => d.createdAt === '2026-02-01T00:00:00.000Z').reasons).toEqual(['last 1', 'daily 2026-02-01', 'weekly 2026-W05']);
-    expect(dry.kept.find((d: { createdAt: string }) => d.createdAt === '2026-01-31T18:00:00.000Z').reasons).toEqual(['last 2', 'daily 2026-01-31']);
+    expect(dry.kept.find((d: { createdAt: string }) => d.createdAt === '2026-03-01T00:00:00.000Z').reasons).toEqual(['last 1', 'daily 2026-03-01', 'weekly 2026-W09', 'monthly 2026-03']);
+    expect(dry.kept.find((d: { createdAt: string }) => d.createdAt === '2026-02-28T18:00:00.000Z').reasons).toEqual(['last 2', 'daily 2026-02-28', 'monthly 2026-02']);
+    expect(dry.kept).toHaveLength(expected.length);
     // Every prune queued by retention ran, and what is kept still restores.
     expect((await server.client.ok(`{ jobs(status: [QUEUED, RUNNING, FAILED]) { id kind error } }`)).jobs.filter((j: { kind: string }) => j.kind === 'PRUNE')).toEqual([]);
     await server.client.ok(PAUSE, { id: kept });
+  });
+
+  it('runs one backup at a time against a node, however many policies ask at once', async () => {
+    const big = join(work, 'big');
+    await mkdir(big);
+    for (let i = 0; i < 4; i++) await writeFile(join(big, `part-${i}.dat`), randomBytes(16 * 1024 * 1024));
+    const { registerNode } = await server.client.ok(REGISTER_NODE, { input: { networkId, name: 'busy', plugin: 'directory', role: 'node', config: { path: big } } });
+    const ids = [];
+    for (const name of ['busy-a', 'busy-b', 'busy-c']) {
+      const id = (await server.client.ok(CREATE_POLICY, { input: { name, nodeId: registerNode.id, method: 'snapshot', destinationIds: [destinationId] } })).createPolicy.id;
+      ids.push((await server.client.ok(`mutation ($id: ID!) { runBackup(policyId: $id) { id } }`, { id })).runBackup.id);
+    }
+    const runs = [];
+    for (const id of ids) runs.push(await server.client.waitForJob(id));
+    expect(runs.map((r) => r.status)).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED']);
+    const { jobs } = await server.client.ok(`{ jobs(status: [COMPLETED]) { id startedAt finishedAt } }`);
+    const spans = ids.map((id) => jobs.find((j: { id: string }) => j.id === id)).map((j: { startedAt: string; finishedAt: string }) => [Date.parse(j.startedAt), Date.parse(j.finishedAt)]);
+    spans.sort((a, b) => a[0] - b[0]);
+    // With CHAINVAULT_MAX_JOBS_PER_NODE at its default of 1 (and two jobs at once per instance), none overlaps another.
+    for (let i = 1; i < spans.length; i++) expect(spans[i][0]).toBeGreaterThanOrEqual(spans[i - 1][1]);
   });
 
   it('calls the policy\'s webhook on success and on failure, retrying while the receiver fails', async () => {

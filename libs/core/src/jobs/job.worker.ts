@@ -100,10 +100,10 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
     this.timers.push(setInterval(() => void this.poll(), POLL_MS));
     this.timers.push(setInterval(() => void this.flushAll(), FLUSH_MS));
     this.timers.push(setInterval(() => void this.renewLeases(), this.leaseMs / 3));
-    if (this.config.databaseUrl) {
-      const settle = () => this.settleInterruptedJobs('expired-leases').catch((error: Error) => this.logger.error(`settling interrupted jobs failed: ${error.message}`));
-      this.timers.push(setInterval(() => void settle(), this.leaseMs / 2));
-    }
+    // Jobs whose lease ran out: another instance's that died, or (on either catalog) one of this
+    // instance's whose end could not be recorded.
+    const settle = () => this.settleInterruptedJobs('expired-leases').catch((error: Error) => this.logger.error(`settling interrupted jobs failed: ${error.message}`));
+    this.timers.push(setInterval(() => void settle(), this.leaseMs / 2));
     void this.poll();
   }
 
@@ -208,11 +208,16 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
    */
   private async claim(job: JobEntity): Promise<boolean> {
     const now = new Date();
-    const result = await this.jobs.update(
-      { id: job.id, status: JobStatus.QUEUED, attempts: job.attempts },
-      { status: JobStatus.RUNNING, leaseOwner: this.owner, leaseExpiresAt: new Date(now.getTime() + this.leaseMs), startedAt: now, attempts: job.attempts + 1 },
-    );
-    if (result.affected !== 1) return false;
+    const where = { id: job.id, status: JobStatus.QUEUED, attempts: job.attempts };
+    const claimed = { status: JobStatus.RUNNING, leaseOwner: this.owner, leaseExpiresAt: new Date(now.getTime() + this.leaseMs), startedAt: now, attempts: job.attempts + 1 };
+    const taken = this.config.databaseUrl
+      ? // PostgreSQL: lock the row, skipping it at once if another instance is claiming it (FOR UPDATE SKIP LOCKED).
+        await this.jobs.manager.transaction(async (tx) => {
+          const locked = await tx.getRepository(JobEntity).createQueryBuilder('job').setLock('pessimistic_write').setOnLocked('skip_locked').where(where).getOne();
+          return locked ? (await tx.getRepository(JobEntity).update(where, claimed)).affected === 1 : false;
+        })
+      : (await this.jobs.update(where, claimed)).affected === 1;
+    if (!taken) return false;
     Object.assign(job, { status: JobStatus.RUNNING, leaseOwner: this.owner, startedAt: now, attempts: job.attempts + 1 });
     if (job.kind === JobKind.BACKUP && job.policyId && !(await this.withinLimits(job))) {
       await this.jobs.update({ id: job.id, leaseOwner: this.owner, status: JobStatus.RUNNING }, { status: JobStatus.QUEUED, leaseOwner: null, leaseExpiresAt: null, startedAt: null, attempts: job.attempts - 1 });
