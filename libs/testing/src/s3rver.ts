@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopChild } from './processes';
 
 export interface RunningS3rver {
   /** `http://127.0.0.1:<port>`; clients need `forcePathStyle: true`. */
@@ -144,11 +145,3 @@ async function waitUntilAnswering(endpoint: string): Promise<void> {
   }
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}

@@ -5,10 +5,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort, stopChild } from './processes';
 
 const SSHD = '/usr/sbin/sshd';
 const START_TIMEOUT_MS = 10_000;
@@ -125,16 +126,6 @@ function keygen(path: string): Promise<string> {
   return run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'chainvault-test', '-f', path]);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitUntilListening(child: ChildProcess, port: number, log: () => string): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
@@ -222,11 +213,3 @@ async function stopProcessTree(child: ChildProcess): Promise<void> {
   await stopChild(child, 'SIGTERM');
 }
 
-async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill(signal);
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}

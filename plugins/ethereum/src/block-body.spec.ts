@@ -1,30 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { decodeBlock, headerField, type EthereumBlock } from './block';
 import { checkBlockBody, transactionEncoding, transactionsRoot, withdrawalsRoot } from './block-body';
 import { keccak256 } from './keccak';
-import { decodeStream, encode, type RlpItem } from './rlp';
+import { encode, type RlpItem } from './rlp';
 import { EMPTY_TRIE_ROOT, orderedTrieRoot } from './trie';
-
-// The shared, upstream-sourced fixtures are read in place (see fixtures/README.md §1).
-const FIXTURES = join(__dirname, '..', '..', '..', '..', 'shared', 'fixtures');
-
-const hex = (bytes: Uint8Array): string => `0x${Buffer.from(bytes).toString('hex')}`;
-
-/** Every block of an RLP export file, as its exact bytes and decoded. */
-interface FixtureBlock {
-  bytes: Buffer;
-  block: EthereumBlock;
-}
-
-function readChain(file: string): FixtureBlock[] {
-  const buffer = readFileSync(join(FIXTURES, 'ethereum', file));
-  return [...decodeStream(buffer)].map(({ start, end }) => {
-    const bytes = buffer.subarray(start, end);
-    return { bytes, block: decodeBlock(bytes) };
-  });
-}
+import { hex, readChain } from './__fixtures__/chains';
 
 /** 'legacy' for a transaction held as an RLP list, else its EIP-2718 type byte. */
 function transactionKind(tx: RlpItem): string {

@@ -1,28 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transaction } from 'ethers';
-import { decodeBlock, type EthereumBlock } from './block';
 import { keccak256 } from './keccak';
 import { blockFromJson, headerFieldsFromJson, JsonBlockError, type JsonObject } from './json-block';
-import { decode, decodeStream, encode, type RlpItem } from './rlp';
-
-// The shared, upstream-sourced fixtures are read in place (see fixtures/README.md §1 and §5).
-const FIXTURES = join(__dirname, '..', '..', '..', '..', 'shared', 'fixtures');
-
-const hex = (bytes: Uint8Array): string => `0x${Buffer.from(bytes).toString('hex')}`;
-
-interface FixtureBlock {
-  bytes: Buffer;
-  block: EthereumBlock;
-}
-
-function readChain(file: string): FixtureBlock[] {
-  const buffer = readFileSync(join(FIXTURES, 'ethereum', file));
-  return [...decodeStream(buffer)].map(({ start, end }) => {
-    const bytes = buffer.subarray(start, end);
-    return { bytes, block: decodeBlock(bytes) };
-  });
-}
+import { decode, encode, type RlpItem } from './rlp';
+import { FIXTURES, hex, readChain, type FixtureBlock } from './__fixtures__/chains';
 
 /** Block number → hash from the collector's derived index (fixtures/README.md §5), computed outside this code base. */
 function indexHashes(file: string): Map<number, string> {

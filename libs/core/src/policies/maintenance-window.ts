@@ -20,6 +20,7 @@
  *   when `start <= at < end`.
  */
 import { Cron } from 'croner';
+import { utcOffsetMs, wallClock } from './zoned-time';
 
 export const WEEKDAYS = ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
@@ -179,45 +180,8 @@ function hoursMinutes(time: string): [number, number] {
 
 // --- Wall clock <-> instant, with Intl ---------------------------------------------------------
 
-interface WallClock {
-  year: number;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
-}
-
-const formats = new Map<string, Intl.DateTimeFormat>();
-
-/** The local date and time in the zone at instant `ms` (to the second). */
-function wallClock(timeZone: string, ms: number): WallClock {
-  let format = formats.get(timeZone);
-  if (!format) {
-    format = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    formats.set(timeZone, format);
-  }
-  const parts: Record<string, number> = {};
-  for (const part of format.formatToParts(new Date(ms))) {
-    if (part.type !== 'literal') parts[part.type] = Number(part.value);
-  }
-  return { year: parts.year!, month: parts.month!, day: parts.day!, hour: parts.hour!, minute: parts.minute!, second: parts.second! };
-}
-
 /** UTC offset of the zone at instant `ms`, in milliseconds (local = instant + offset). */
-function offsetAt(timeZone: string, ms: number): number {
-  const w = wallClock(timeZone, ms);
-  return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second) - Math.floor(ms / 1000) * 1000;
-}
+const offsetAt = (timeZone: string, ms: number): number => utcOffsetMs(timeZone, ms);
 
 /**
  * The instant (ms) at which the zone's clocks show the given local time. A time that happens twice

@@ -36,6 +36,7 @@
  * greater id counting as the newer (as the catalog lists backups).
  */
 import type { RetentionRules } from '../catalog/entities/policy.entity';
+import { utcOffsetMs, wallClock } from '../policies/zoned-time';
 
 export interface RetentionCandidate {
   id: string;
@@ -288,31 +289,14 @@ interface LocalFields {
 
 /** Reads an instant's local calendar fields in an IANA time zone; throws on an unknown zone. */
 function localCalendar(timeZone: string): (instant: Date) => LocalFields {
-  let format: Intl.DateTimeFormat;
   try {
-    format = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
+    wallClock(timeZone, 0);
   } catch {
     throw new Error(`unknown time zone ${JSON.stringify(timeZone)}`);
   }
   return (instant) => {
-    const parts = format.formatToParts(instant);
-    const field = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)!.value);
-    const fields = { year: field('year'), month: field('month'), day: field('day'), hour: field('hour') };
-    // The local wall time read as if it were UTC, minus the real instant (both to the second).
-    const wall = new Date(0);
-    wall.setUTCFullYear(fields.year, fields.month - 1, fields.day);
-    wall.setUTCHours(fields.hour, field('minute'), field('second'), 0);
-    const instantToSecond = Math.floor(instant.getTime() / 1000) * 1000;
-    return { ...fields, offsetMinutes: Math.round((wall.getTime() - instantToSecond) / 60_000) };
+    const { year, month, day, hour } = wallClock(timeZone, instant);
+    return { year, month, day, hour, offsetMinutes: Math.round(utcOffsetMs(timeZone, instant) / 60_000) };
   };
 }
 
