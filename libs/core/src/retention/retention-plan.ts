@@ -122,15 +122,9 @@ interface Duration {
   text: string;
 }
 
-interface CheckedRules {
+interface CheckedRules extends Omit<RetentionRules, 'keepWithin'> {
   /** True when no rule is set at all: keep everything. */
   none: boolean;
-  keepLast?: number;
-  keepHourly?: number;
-  keepDaily?: number;
-  keepWeekly?: number;
-  keepMonthly?: number;
-  keepYearly?: number;
   keepWithin?: Duration;
 }
 
