@@ -152,6 +152,16 @@ describe('third-party plugins installed through GraphQL (sqlite catalog)', () =>
     dataDir = server.config.dataDir;
   });
 
+  /** Restores the notes backup through the plugin into `dir`: the notes as backed up, and the fingerprint of the token it was given. */
+  async function restoresThroughPlugin(client: TestServer['client'], dir: string): Promise<void> {
+    const { restoreBackup } = await client.ok(RESTORE, { input: { backupId, targetConfig: { dir } } });
+    const restore = await client.waitForJob(restoreBackup.id);
+    expect(restore.error).toBeNull();
+    expect(restore.status).toBe('COMPLETED');
+    expect(await readFile(join(dir, 'notes.txt'), 'utf8')).toBe(notes);
+    expect(await readFile(join(dir, 'token.sha256'), 'utf8')).toBe(sha256(token));
+  }
+
   afterAll(async () => {
     await server?.close();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
@@ -211,13 +221,7 @@ describe('third-party plugins installed through GraphQL (sqlite catalog)', () =>
     // The file the plugin wrote holds sha256(token) as hex: the plugin saw the real token.
     expect(files).toEqual({ 'notes.txt': sha256(notes), 'token.sha256': sha256(sha256(token)) });
 
-    const restoredDir = join(work, 'restored-before-restart');
-    const { restoreBackup } = await client.ok(RESTORE, { input: { backupId, targetConfig: { dir: restoredDir } } });
-    const restore = await client.waitForJob(restoreBackup.id);
-    expect(restore.error).toBeNull();
-    expect(restore.status).toBe('COMPLETED');
-    expect(await readFile(join(restoredDir, 'notes.txt'), 'utf8')).toBe(notes);
-    expect(await readFile(join(restoredDir, 'token.sha256'), 'utf8')).toBe(sha256(token));
+    await restoresThroughPlugin(client, join(work, 'restored-before-restart'));
 
     // At rest the token is sealed: present in the node row, but not as plain text anywhere.
     const row = await server.app.get(DataSource).getRepository(NodeEntity).findOneByOrFail({ id: registerNode.id });
@@ -319,13 +323,7 @@ describe('third-party plugins installed through GraphQL (sqlite catalog)', () =>
       'notes:LOADED',
     ]);
 
-    const restoredDir = join(work, 'restored-after-restart');
-    const { restoreBackup } = await client.ok(RESTORE, { input: { backupId, targetConfig: { dir: restoredDir } } });
-    const restore = await client.waitForJob(restoreBackup.id);
-    expect(restore.error).toBeNull();
-    expect(restore.status).toBe('COMPLETED');
-    expect(await readFile(join(restoredDir, 'notes.txt'), 'utf8')).toBe(notes);
-    expect(await readFile(join(restoredDir, 'token.sha256'), 'utf8')).toBe(sha256(token));
+    await restoresThroughPlugin(client, join(work, 'restored-after-restart'));
 
     // The reloaded plugin still receives the sealed token: a new backup records the same fingerprint.
     const { policies } = await client.ok(`{ policies { id name } }`);

@@ -24,7 +24,7 @@ export { PolicyService, type CreatePolicy } from './policies/policy.service';
 export { PRESET_CRON, nextFireTimes } from './policies/schedule';
 export { RestoreService, type RequestRestore } from './restores/restore.service';
 export { SecretBox } from './secrets/secret-box';
-export { CLOCK, FileClock, ManualClock, systemClock, type Clock } from './scheduler/clock';
+export { CLOCK, FileClock, systemClock, type Clock } from './scheduler/clock';
 export { SchedulerService, type FireRecord, type FireOutcome } from './scheduler/scheduler.service';
 export { InstanceService, SecondSqliteInstance } from './scheduler/instance.service';
 export { RetentionService, type RetentionReport, type RetentionOutcome } from './retention/retention.service';

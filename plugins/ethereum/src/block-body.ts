@@ -1,6 +1,7 @@
 // What a block's header commits to in its body: the ommers hash and the transactions and withdrawals roots. A body
 // that does not hash to them is not the block the header names, whatever the header hash says.
 import { headerField, type EthereumBlock } from './block';
+import { hex } from './hex';
 import { keccak256 } from './keccak';
 import { encode, type RlpItem } from './rlp';
 import { orderedTrieRoot } from './trie';
@@ -20,8 +21,6 @@ export function withdrawalsRoot(withdrawals: readonly RlpItem[]): Buffer {
 
 /** keccak256(rlp([])): the ommersHash of every block without uncles (all of them since the merge). */
 const EMPTY_OMMERS_HASH = keccak256(encode([]));
-
-const hex = (bytes: Uint8Array): string => `0x${Buffer.from(bytes).toString('hex')}`;
 
 /** Says how the body disagrees with the header, or returns undefined when both roots match. */
 export function checkBlockBody(block: EthereumBlock): string | undefined {

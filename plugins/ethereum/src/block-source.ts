@@ -5,6 +5,7 @@ import { blockHash, decodeBlock, decodeHeader, type ConsensusKind } from './bloc
 import { checkBlockBody } from './block-body';
 import { ChainDecodeError } from './chain-decode.errors';
 import { blockFromJson, dataBytes, JsonBlockError, type JsonObject } from './json-block';
+import { hex, toHex } from './hex';
 import type { JsonRpcClient } from './json-rpc';
 import { firstElement } from './rlp';
 
@@ -22,8 +23,6 @@ export interface BlockSourceOptions {
   parallelBatches: number;
 }
 
-export const toHex = (n: number): string => `0x${n.toString(16)}`;
-export const hex = (bytes: Uint8Array): string => `0x${Buffer.from(bytes).toString('hex')}`;
 
 /** How the blocks are obtained: the node's own encoding, or re-encoded from its JSON. */
 export type ExportMode = 'debug_getRawBlock' | 'eth_getBlockByNumber';

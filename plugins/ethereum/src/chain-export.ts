@@ -3,7 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import { PluginError, type BackupContext, type BackupOutcome, type JsonObject, type NodeHandle } from '@chainvault/plugin-sdk';
 import { agreeOnEnd } from './agreement';
-import { BlockSource, blockHashes, hex, type ExportMode, type FetchedBlock } from './block-source';
+import { BlockSource, blockHashes, type ExportMode, type FetchedBlock } from './block-source';
+import { hex } from './hex';
 import { hashRule, type ChainExportOptions, type EthereumNodeConfig } from './config';
 import { JsonRpcClient } from './json-rpc';
 

@@ -4,7 +4,7 @@
 import { PluginError, type ArtifactSource, type VerifyContext, type VerifyReport } from '@chainvault/plugin-sdk';
 import { blockHash, decodeBlock } from './block';
 import { checkBlockBody } from './block-body';
-import { hex } from './block-source';
+import { hex } from './hex';
 import type { ChainExportMetadata, HistoryEntry } from './chain-export';
 import { GENESIS_FILE } from './chain-export';
 import { hashRule, type Consensus } from './config';

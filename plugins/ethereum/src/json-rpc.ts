@@ -37,16 +37,6 @@ export function redactUrl(url: string): string {
   }
 }
 
-/** An error answered by the node itself (as opposed to the node being unreachable). */
-export class RpcAnswerError extends PluginError {
-  constructor(
-    readonly rpcCode: number | undefined,
-    message: string,
-  ) {
-    super('FAILED', message, { details: { rpcCode } });
-  }
-}
-
 export class JsonRpcClient {
   private nextId = 1;
   readonly where: string;
@@ -76,7 +66,7 @@ export class JsonRpcClient {
       const response = byId.get(first + i);
       if (!response) throw new PluginError('INCONSISTENT', `${this.where} sent no answer to ${c.method} in a batch of ${calls.length} calls`, { retryable: true });
       if (response.error) {
-        throw new RpcAnswerError(response.error.code, `${this.where} answered ${c.method}(${JSON.stringify(c.params)}) with error ${response.error.code ?? ''}: ${response.error.message ?? 'no message'}`);
+        throw new PluginError('FAILED', `${this.where} answered ${c.method}(${JSON.stringify(c.params)}) with error ${response.error.code ?? ''}: ${response.error.message ?? 'no message'}`, { details: { rpcCode: response.error.code } });
       }
       return response.result as T;
     });

@@ -1,6 +1,7 @@
 // Reading RLP block-export files (`geth export`, `besu blocks export`) and checking that they form one unbroken chain.
 import { blockHash, decodeBlock, type ConsensusKind } from './block';
 import { ChainDecodeError, ChainDecodeErrorCode } from './chain-decode.errors';
+import { hex } from './hex';
 import { decodeStream } from './rlp';
 
 export interface ExportedBlock {
@@ -26,8 +27,6 @@ export interface ChainProblem {
   blockNumber: number;
   message: string;
 }
-
-const hex = (bytes: Uint8Array): string => `0x${Buffer.from(bytes).toString('hex')}`;
 
 export function readRlpBlocks(buffer: Uint8Array, consensus: ConsensusKind): ExportedBlock[] {
   const blocks: ExportedBlock[] = [];

@@ -6,6 +6,7 @@ import { DestinationService } from '../destinations/destination.service';
 import { uniqueViolation } from '../catalog/unique-violation';
 import { ChainvaultError } from '../errors/chainvault.errors';
 import { JobService } from '../jobs/job.service';
+import { OneAtATime } from '../one-at-a-time';
 import { PluginRegistry } from '../plugins/plugin-registry.service';
 import { PolicyService } from '../policies/policy.service';
 import { BackupService } from './backup.service';
@@ -21,23 +22,16 @@ export class BackupRequests {
     private readonly destinations: DestinationService,
   ) {}
 
-  /** The request being handled for each policy: requests for one policy are handled one at a time. */
-  private readonly starting = new Map<string, Promise<unknown>>();
+  /** Requests for one policy are handled one at a time. */
+  private readonly perPolicy = new OneAtATime<JobEntity>();
 
   /**
    * Queues a backup of the policy unless one is already queued or running. Two requests that
    * arrive together would both pass that check, so they wait for each other in this process;
    * across instances the catalog's unique index on a policy's active backup refuses the second.
    */
-  async runBackup(policyId: string, actor: string): Promise<JobEntity> {
-    const previous = this.starting.get(policyId) ?? Promise.resolve();
-    const current = previous.catch(() => undefined).then(() => this.startBackup(policyId, actor));
-    this.starting.set(policyId, current);
-    try {
-      return await current;
-    } finally {
-      if (this.starting.get(policyId) === current) this.starting.delete(policyId);
-    }
+  runBackup(policyId: string, actor: string): Promise<JobEntity> {
+    return this.perPolicy.run(policyId, () => this.startBackup(policyId, actor));
   }
 
   private async startBackup(policyId: string, actor: string): Promise<JobEntity> {

@@ -184,16 +184,22 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
     return null;
   }
 
-  /** Backup jobs running now, counted per node (or network) and per primary destination. */
-  private async runningBackupLoad(): Promise<{ nodes: Map<string, number>; destinations: Map<string, number> }> {
-    const running = await this.jobs.find({ where: { status: JobStatus.RUNNING, kind: JobKind.BACKUP }, select: { id: true, policyId: true } });
+  /** Backup jobs running now (over all instances), each with its policy, in the order they were claimed. */
+  private async runningBackups(): Promise<{ id: string; policy: PolicyEntity }[]> {
+    const running = await this.jobs.find({ where: { status: JobStatus.RUNNING, kind: JobKind.BACKUP }, select: { id: true, policyId: true, startedAt: true } });
     const ids = [...new Set(running.map((j) => j.policyId).filter((id): id is string => id !== null))];
-    const policies = ids.length ? await this.policies.findBy({ id: In(ids) }) : [];
+    const policies = new Map((ids.length ? await this.policies.findBy({ id: In(ids) }) : []).map((p) => [p.id, p]));
+    return running
+      .filter((j) => policies.has(j.policyId!))
+      .sort((a, b) => (a.startedAt?.getTime() ?? 0) - (b.startedAt?.getTime() ?? 0) || a.id.localeCompare(b.id))
+      .map((j) => ({ id: j.id, policy: policies.get(j.policyId!)! }));
+  }
+
+  /** Running backups counted per node (or network) and per primary destination. */
+  private async runningBackupLoad(): Promise<{ nodes: Map<string, number>; destinations: Map<string, number> }> {
     const nodes = new Map<string, number>();
     const destinations = new Map<string, number>();
-    for (const job of running) {
-      const policy = policies.find((p) => p.id === job.policyId);
-      if (!policy) continue;
+    for (const { policy } of await this.runningBackups()) {
       nodes.set(nodeKey(policy), (nodes.get(nodeKey(policy)) ?? 0) + 1);
       destinations.set(policy.destinationIds[0], (destinations.get(policy.destinationIds[0]) ?? 0) + 1);
     }
@@ -228,22 +234,20 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
 
   /** Whether this job is among the first `limit` running backups (by claim time) on its node and its destination. */
   private async withinLimits(job: JobEntity): Promise<boolean> {
-    const policy = await this.policies.findOneBy({ id: job.policyId! });
+    const running = await this.runningBackups();
+    const policy = running.find((r) => r.id === job.id)?.policy;
     if (!policy) return true;
-    const running = await this.jobs.find({ where: { status: JobStatus.RUNNING, kind: JobKind.BACKUP }, select: { id: true, policyId: true, startedAt: true } });
-    const ids = [...new Set(running.map((j) => j.policyId).filter((id): id is string => id !== null))];
-    const policies = await this.policies.findBy({ id: In(ids) });
-    const first = (sameAs: (other: PolicyEntity) => boolean, limit: number) =>
+    const among = (sameAs: (other: PolicyEntity) => boolean, limit: number) =>
       running
-        .filter((j) => policies.some((p) => p.id === j.policyId && sameAs(p)))
-        .sort((a, b) => (a.startedAt?.getTime() ?? 0) - (b.startedAt?.getTime() ?? 0) || a.id.localeCompare(b.id))
+        .filter((r) => sameAs(r.policy))
         .slice(0, limit)
-        .some((j) => j.id === job.id);
+        .some((r) => r.id === job.id);
     return (
-      first((p) => nodeKey(p) === nodeKey(policy), this.config.maxJobsPerNode ?? JOB_DEFAULTS.maxJobsPerNode) &&
-      first((p) => p.destinationIds[0] === policy.destinationIds[0], this.config.maxJobsPerDestination ?? JOB_DEFAULTS.maxJobsPerDestination)
+      among((p) => nodeKey(p) === nodeKey(policy), this.config.maxJobsPerNode ?? JOB_DEFAULTS.maxJobsPerNode) &&
+      among((p) => p.destinationIds[0] === policy.destinationIds[0], this.config.maxJobsPerDestination ?? JOB_DEFAULTS.maxJobsPerDestination)
     );
   }
+
 
   private start(job: JobEntity, windowEndsAt?: Date): void {
     const handler = this.handlers.get(job.kind)!;

@@ -13,6 +13,7 @@ import { BackupService } from '../backups/backup.service';
 import { BackupEntity, BackupReplicaEntity, BackupStatus, JobKind, JobStatus, PolicyEntity, type RetentionRules } from '../catalog/entities';
 import { ChainvaultError } from '../errors/chainvault.errors';
 import { JobService } from '../jobs/job.service';
+import { OneAtATime } from '../one-at-a-time';
 import { CLOCK, type Clock } from '../scheduler/clock';
 import { planRetention, type RetentionCandidate } from './retention-plan';
 
@@ -43,7 +44,7 @@ function hasRules(rules: RetentionRules): boolean {
 export class RetentionService {
   private readonly logger = new Logger('retention');
   /** One application per policy at a time in this process; a second request waits for the first. */
-  private readonly running = new Map<string, Promise<RetentionReport>>();
+  private readonly perPolicy = new OneAtATime<RetentionReport>();
 
   constructor(
     @InjectRepository(PolicyEntity) private readonly policies: Repository<PolicyEntity>,
@@ -55,15 +56,8 @@ export class RetentionService {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  async apply(policyId: string, options: { dryRun: boolean; actor: string }): Promise<RetentionReport> {
-    const previous = this.running.get(policyId) ?? Promise.resolve();
-    const current = previous.catch(() => undefined).then(() => this.applyNow(policyId, options));
-    this.running.set(policyId, current);
-    try {
-      return await current;
-    } finally {
-      if (this.running.get(policyId) === current) this.running.delete(policyId);
-    }
+  apply(policyId: string, options: { dryRun: boolean; actor: string }): Promise<RetentionReport> {
+    return this.perPolicy.run(policyId, () => this.applyNow(policyId, options));
   }
 
   /** Applies the rules of every policy that has some. */

@@ -1,7 +1,7 @@
 /**
  * Where the scheduler, the job worker and retention read the time. Production uses the system
- * clock; tests substitute one they move by hand, so they can cross months, daylight-saving
- * changes and downtime without sleeping.
+ * clock; tests point CHAINVAULT_CLOCK_FILE at a file they rewrite, so they can cross months,
+ * daylight-saving changes and downtime without sleeping.
  */
 import { readFileSync } from 'node:fs';
 
@@ -12,23 +12,6 @@ export interface Clock {
 export const CLOCK = Symbol('CLOCK');
 
 export const systemClock: Clock = { now: () => new Date() };
-
-/** A clock a test sets by hand. */
-export class ManualClock implements Clock {
-  constructor(private current: Date) {}
-
-  now(): Date {
-    return new Date(this.current);
-  }
-
-  set(to: Date | string): void {
-    this.current = new Date(to);
-  }
-
-  advance(ms: number): void {
-    this.current = new Date(this.current.getTime() + ms);
-  }
-}
 
 /**
  * Reads the time from a file holding an ISO-8601 instant, so one test can move the clocks of

@@ -51,25 +51,17 @@ export class InstanceService implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     const now = new Date();
+    await this.instances.insert({ id: this.id, host: hostname(), pid: process.pid, startedAt: now, heartbeatAt: now });
     if (!this.config.databaseUrl) {
-      const recent = await this.instances.find({ where: { id: Not(this.id), heartbeatAt: MoreThan(new Date(now.getTime() - ALIVE_MS)) }, order: { heartbeatAt: 'DESC' } });
-      for (const other of recent) {
+      // Checked after recording ourselves, so of two processes starting together the later (by start, then id) gives way.
+      for (const other of await this.instances.find({ where: { id: Not(this.id), heartbeatAt: MoreThan(new Date(now.getTime() - ALIVE_MS)) } })) {
         // A process of this host that no longer exists (killed without shutting down) is gone, however recent its heartbeat.
         if (other.host === hostname() && !processExists(other.pid)) {
           await this.instances.delete({ id: other.id });
-          continue;
+        } else if (other.startedAt < now || (other.startedAt.getTime() === now.getTime() && other.id < this.id)) {
+          await this.instances.delete({ id: this.id });
+          throw new SecondSqliteInstance(other, `${this.config.dataDir}/catalog.sqlite`);
         }
-        throw new SecondSqliteInstance(other, `${this.config.dataDir}/catalog.sqlite`);
-      }
-    }
-    await this.instances.insert({ id: this.id, host: hostname(), pid: process.pid, startedAt: now, heartbeatAt: now });
-    if (!this.config.databaseUrl) {
-      // Two processes starting together could both pass the check above: the later one (by start, then id) gives way.
-      const rivals = await this.instances.find({ where: { id: Not(this.id), heartbeatAt: MoreThan(new Date(now.getTime() - ALIVE_MS)) } });
-      const earlier = rivals.find((r) => r.startedAt < now || (r.startedAt.getTime() === now.getTime() && r.id < this.id));
-      if (earlier) {
-        await this.instances.delete({ id: this.id });
-        throw new SecondSqliteInstance(earlier, `${this.config.dataDir}/catalog.sqlite`);
       }
     }
     this.timer = setInterval(() => void this.beat(), HEARTBEAT_MS);
@@ -79,11 +71,6 @@ export class InstanceService implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
     await this.instances.delete({ id: this.id }).catch(() => undefined);
-  }
-
-  /** The instances that reported in recently, this one included. */
-  live(): Promise<InstanceEntity[]> {
-    return this.instances.find({ where: { heartbeatAt: MoreThan(new Date(Date.now() - ALIVE_MS)) }, order: { startedAt: 'ASC' } });
   }
 
   private async beat(): Promise<void> {

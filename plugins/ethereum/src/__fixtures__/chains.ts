@@ -6,7 +6,7 @@ import { decodeStream } from '../rlp';
 
 export const FIXTURES = join(__dirname, '..', '..', '..', '..', '..', 'shared', 'fixtures');
 
-export const hex = (bytes: Uint8Array): string => `0x${Buffer.from(bytes).toString('hex')}`;
+export { hex } from '../hex';
 
 /** One block of an RLP export file: its exact bytes, and decoded. */
 export interface FixtureBlock {
