@@ -1,22 +1,48 @@
-/** The CLI's connection to a running server: GraphQL over HTTP, with errors a person can read. */
+/** The CLI's connection to a running server: GraphQL over HTTP with a token, and errors a person can read. */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 
 export class CliError extends Error {}
 
+/** The token file the server writes on its first start, in its data directory. */
+const ADMIN_TOKEN_FILE = 'admin.token';
+
+/**
+ * The token the CLI sends: CHAINVAULT_TOKEN, or else the admin token the server wrote into
+ * its data directory (CHAINVAULT_DATA_DIR, default ./data) when the CLI runs beside it.
+ */
+export function cliToken(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string | null {
+  if (env.CHAINVAULT_TOKEN?.trim()) return env.CHAINVAULT_TOKEN.trim();
+  try {
+    return readFileSync(join(resolve(cwd, env.CHAINVAULT_DATA_DIR || './data'), ADMIN_TOKEN_FILE), 'utf8').trim() || null;
+  } catch {
+    return null;
+  }
+}
+
 export class ApiClient {
-  constructor(readonly url: string) {}
+  constructor(
+    readonly url: string,
+    private readonly token: string | null = cliToken(),
+  ) {}
 
   async request<T = Record<string, any>>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
     let response: Response;
     try {
       response = await fetch(`${this.url}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
         body: JSON.stringify({ query, variables }),
       });
-    } catch {
-      throw new CliError(`no chainvault server answers at ${this.url}; start one with "chainvault serve" or set CHAINVAULT_URL`);
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      const why = cause?.code && !/ECONNREFUSED|ENOTFOUND/.test(cause.code) ? ` (${cause.code}: ${cause.message}; for a self-signed certificate set NODE_EXTRA_CA_CERTS)` : '';
+      throw new CliError(`no chainvault server answers at ${this.url}${why}; start one with "chainvault serve" or set CHAINVAULT_URL`);
     }
     const body = (await response.json().catch(() => null)) as { data?: T; errors?: { message: string; extensions?: { code?: string } }[] } | null;
+    if (response.status === 401 && !this.token) {
+      throw new CliError(`the server needs a token: set CHAINVAULT_TOKEN, or run the CLI where it can read admin.token in the server's data directory (CHAINVAULT_DATA_DIR)`);
+    }
     if (!body) throw new CliError(`${this.url} answered HTTP ${response.status} without a GraphQL response`);
     if (body.errors?.length) throw new CliError(body.errors.map((e) => `${e.extensions?.code ?? 'ERROR'}: ${e.message}`).join('\n'));
     return body.data as T;
@@ -25,6 +51,7 @@ export class ApiClient {
 
 export function serverUrl(env: NodeJS.ProcessEnv = process.env): string {
   if (env.CHAINVAULT_URL) return env.CHAINVAULT_URL.replace(/\/+$/, '');
-  const host = env.CHAINVAULT_HOST ?? '127.0.0.1';
-  return `http://${host.includes(':') ? `[${host}]` : host}:${env.CHAINVAULT_PORT ?? '4800'}`;
+  const host = env.CHAINVAULT_HOST && !['0.0.0.0', '::'].includes(env.CHAINVAULT_HOST) ? env.CHAINVAULT_HOST : '127.0.0.1';
+  const scheme = env.CHAINVAULT_TLS_CERT ? 'https' : 'http';
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${env.CHAINVAULT_PORT ?? '4800'}`;
 }

@@ -4,6 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
+import { addAccessCommands } from './access.commands';
 import { ApiClient, CliError, serverUrl } from './api-client';
 
 type Print = (line: string) => void;
@@ -90,23 +91,23 @@ export function buildProgram(print: Print = (line) => console.log(line)): Comman
     .command('list')
     .description('every plugin the server found, with its status')
     .action(async () => {
-      const { plugins: list } = await api().request(`{ plugins { id packageName version apiVersion status error source protocols methods { name scope } } }`);
+      const { plugins: list } = await api().request(`{ plugins { id packageName version apiVersion status error source integrity protocols methods { name scope } } }`);
       show(list, () =>
         list.map(
           (p: any) =>
-            `${p.id.padEnd(16)} ${p.version.padEnd(9)} ${p.status.padEnd(7)} ${p.source.padEnd(9)} ${p.protocols.join(',')}  methods: ${p.methods.map((m: any) => `${m.name}(${m.scope})`).join(', ')}${p.error ? `\n  error: ${p.error}` : ''}`,
+            `${p.id.padEnd(16)} ${p.version.padEnd(9)} ${p.status.padEnd(7)} ${p.source.padEnd(9)} ${p.protocols.join(',')}  methods: ${p.methods.map((m: any) => `${m.name}(${m.scope})`).join(', ')}${p.integrity ? `\n  integrity: ${p.integrity}` : ''}${p.error ? `\n  error: ${p.error}` : ''}`,
         ),
       );
     });
   plugins
     .command('install <spec>')
-    .description('install a plugin from npm, a tarball or a folder into the data directory, and load it')
+    .description('install a plugin (a registry name such as name@1.2.0, or a tarball or folder on the server) into the data directory without running its scripts, and load it')
     .action(async (spec: string) => {
       const looksLocal = /^[./]/.test(spec) || /\.(tgz|tar\.gz)$/.test(spec);
-      const { installPlugin } = await api().request(`mutation ($spec: String!) { installPlugin(spec: $spec) { id version status error } }`, {
+      const { installPlugin } = await api().request(`mutation ($spec: String!) { installPlugin(spec: $spec) { id version status error integrity } }`, {
         spec: looksLocal ? resolve(spec) : spec,
       });
-      show(installPlugin, () => [`${installPlugin.id} ${installPlugin.version}: ${installPlugin.status}${installPlugin.error ? ` (${installPlugin.error})` : ''}`]);
+      show(installPlugin, () => [`${installPlugin.id} ${installPlugin.version}: ${installPlugin.status}${installPlugin.error ? ` (${installPlugin.error})` : ''}`, `integrity ${installPlugin.integrity}`]);
       if (installPlugin.status !== 'LOADED') process.exitCode = 1;
     });
 
@@ -333,6 +334,8 @@ export function buildProgram(print: Print = (line) => console.log(line)): Comman
     const { cancelJob } = await api().request(`mutation ($id: ID!) { cancelJob(id: $id) { id status } }`, { id });
     show(cancelJob, () => [`job ${cancelJob.id} ${cancelJob.status}`]);
   });
+
+  addAccessCommands(program, { api, show });
 
   return program;
 }

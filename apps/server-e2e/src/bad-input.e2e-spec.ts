@@ -238,8 +238,12 @@ describe('bad input through GraphQL: a clear error, and nothing changed', () => 
 
     /** A restore that must be refused without a job, a restore record, or a change to `watched`. */
     async function restoreRefused(input: Record<string, unknown>, watched: string, ...patterns: RegExp[]): Promise<void> {
+      await restoreRefusedWith('BAD_USER_INPUT', input, watched, ...patterns);
+    }
+
+    async function restoreRefusedWith(code: string, input: Record<string, unknown>, watched: string, ...patterns: RegExp[]): Promise<void> {
       const [restoresBefore, treeBefore, sourceBefore] = [await restoreCount(), await snapshotTree(watched), await snapshotTree(source)];
-      await refused(RESTORE, { input: { backupId, ...input } }, 'BAD_USER_INPUT', ...patterns);
+      await refused(RESTORE, { input: { backupId, ...input } }, code, ...patterns);
       expect(await restoreCount()).toBe(restoresBefore);
       expect(await snapshotTree(watched)).toEqual(treeBefore);
       expect(await snapshotTree(source)).toEqual(sourceBefore);
@@ -252,7 +256,8 @@ describe('bad input through GraphQL: a clear error, and nothing changed', () => 
     });
 
     it('refuses a target that contains the backed-up directory', async () => {
-      await restoreRefused({ targetConfig: { path: work } }, work, /contains the backed-up directory/);
+      // `work` also holds the destination's repository, which no restore may cover.
+      await restoreRefusedWith('FORBIDDEN', { targetConfig: { path: work } }, work, /contains the repository of destination/);
       await restoreRefused({ targetConfig: { path: `${source}/sub/..` } }, source, /inside the backed-up directory/);
     });
 
@@ -395,7 +400,11 @@ describe('bad input through GraphQL: a clear error, and nothing changed', () => 
       const before = await catalog();
       const result = await server.client.request(deep(11));
       expect(result.data).toBeUndefined();
-      expect(depthError(result.errors)).toEqual({ message: 'the query is 11 levels deep; at most 10 are allowed', locations: expect.any(Array), extensions: { code: 'BAD_USER_INPUT', reason: 'GRAPHQL_VALIDATION_FAILED' } });
+      expect(depthError(result.errors)).toEqual({
+        message: 'the query is 11 levels deep; at most 10 are allowed (maxQueryDepth, CHAINVAULT_MAX_QUERY_DEPTH)',
+        locations: expect.any(Array),
+        extensions: { code: 'BAD_USER_INPUT', reason: 'GRAPHQL_VALIDATION_FAILED', limit: 'maxQueryDepth', value: 11, max: 10 },
+      });
       // At exactly 10 levels only the selection below a leaf is wrong.
       const atLimit = await server.client.request(deep(10));
       expect(atLimit.errors?.length).toBeGreaterThan(0);
@@ -407,7 +416,7 @@ describe('bad input through GraphQL: a clear error, and nothing changed', () => 
       const query = `{ backups { ...page } } fragment page on BackupConnection { edges { node { ... on Backup { files { path { a { b { c { d { e { f { g } } } } } } } } } } } }`;
       const result = await server.client.request(query);
       expect(result.data).toBeUndefined();
-      expect(depthError(result.errors)?.message).toBe('the query is 12 levels deep; at most 10 are allowed');
+      expect(depthError(result.errors)?.message).toBe('the query is 12 levels deep; at most 10 are allowed (maxQueryDepth, CHAINVAULT_MAX_QUERY_DEPTH)');
     });
 
     it('still answers the introspection query GraphiQL sends, 15 levels deep', async () => {

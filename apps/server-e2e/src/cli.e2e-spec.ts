@@ -15,12 +15,14 @@ describe('the chainvault CLI', () => {
   let server: TestServer;
   let work: string;
 
-  const cli = (...args: string[]) =>
+  const cliWith = (env: Record<string, string | undefined>, ...args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [BIN, ...args], { env: { ...process.env, CHAINVAULT_URL: server.url } }, (error, stdout, stderr) =>
+      const { CHAINVAULT_TOKEN: _ignored, CHAINVAULT_DATA_DIR: _alsoIgnored, ...rest } = process.env;
+      execFile(process.execPath, [BIN, ...args], { cwd: work, env: { ...rest, CHAINVAULT_URL: server.url, ...env } }, (error, stdout, stderr) =>
         resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
     });
+  const cli = (...args: string[]) => cliWith({ CHAINVAULT_TOKEN: server.token }, ...args);
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'chainvault-cli-'));
@@ -71,6 +73,30 @@ describe('the chainvault CLI', () => {
     expect(badJson.stderr).toMatch(/--config must be JSON/);
     const missing = await cli('backups', 'run', 'no-such-policy');
     expect(missing.stderr).toMatch(/no policy named or with id "no-such-policy"; known: files-nightly/);
+  });
+
+  it('finds the admin token in the data directory, and says what to do without one', async () => {
+    expect((await cliWith({ CHAINVAULT_DATA_DIR: server.config.dataDir }, 'networks', 'list')).code).toBe(0);
+    const without = await cliWith({}, 'networks', 'list');
+    expect(without.code).toBe(1);
+    expect(without.stderr).toMatch(/the server needs a token: set CHAINVAULT_TOKEN/);
+  });
+
+  it('makes, lists and revokes tokens, and reads the audit log', async () => {
+    const made = await cli('tokens', 'create', '--name', 'ci-reader', '--role', 'viewer', '--expires', '30d');
+    expect(made.code).toBe(0);
+    const secret = made.stdout.split('\n')[0];
+    expect(secret).toMatch(/^cvt_[A-Za-z0-9_-]{43}$/);
+    const asViewer = await cliWith({ CHAINVAULT_TOKEN: secret }, 'networks', 'create', '--name', 'by-reader', '--protocol', 'directory');
+    expect(asViewer.code).toBe(1);
+    expect(asViewer.stderr).toMatch(/FORBIDDEN: the token "ci-reader" has role VIEWER; createNetwork needs OPERATOR/);
+    expect((await cli('tokens', 'list')).stdout).toMatch(/ci-reader\s+VIEWER\s+expires 20\d\d-/);
+    expect((await cli('tokens', 'revoke', 'ci-reader')).stdout).toMatch(/token "ci-reader" revoked at/);
+    const refused = await cliWith({ CHAINVAULT_TOKEN: secret }, 'networks', 'list');
+    expect(refused.stderr).toMatch(/"ci-reader" is revoked/);
+    const audit = await cli('--json', 'audit', 'list', '--actor', 'ci-reader');
+    const events = JSON.parse(audit.stdout) as { action: string; outcome: string }[];
+    expect(events).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'api.createNetwork', outcome: 'refused' }), expect.objectContaining({ action: 'auth.refused', outcome: 'refused' })]));
   });
 
   it('says where it looked when no server answers', async () => {

@@ -6,7 +6,7 @@
 import { compareTrees, writeSampleTree } from '@chainvault/testing';
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BACKUP, backupNow, createDirectoryPolicy } from './support/scenario';
@@ -27,7 +27,7 @@ describe('exporting a backup as plain files', () => {
 
   const cli = (...args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
-      execFile(process.execPath, [BIN, ...args], { cwd: work, env: { ...process.env, CHAINVAULT_URL: server.url } }, (error, stdout, stderr) =>
+      execFile(process.execPath, [BIN, ...args], { cwd: work, env: { ...process.env, CHAINVAULT_URL: server.url, CHAINVAULT_TOKEN: server.token } }, (error, stdout, stderr) =>
         done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
     });
@@ -73,14 +73,18 @@ describe('exporting a backup as plain files', () => {
   });
 
   it('exports with the CLI into an empty directory given relative to where it runs', async () => {
-    await mkdir(join(work, 'by-cli'));
+    await mkdir(join(work, 'by-cli'), { mode: 0o750 });
+    const modeBefore = (await stat(join(work, 'by-cli'))).mode & 0o777;
     const run = await cli('backups', 'export', backupId, 'by-cli', '--wait');
     expect(run.stderr).not.toMatch(/error/i);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/EXPORT\) COMPLETED/);
     expect(run.stdout).toContain(`${backup.fileCount} files`);
     expect(run.stdout).toContain(`in ${join(work, 'by-cli')}`);
-    expect(await compareTrees(source, join(work, 'by-cli'))).toEqual([]);
+    // The folder existed: its mode and times are the operator's, only what is inside comes from the backup.
+    const differences = await compareTrees(source, join(work, 'by-cli'));
+    expect(differences.filter((d) => !d.startsWith('".":'))).toEqual([]);
+    expect((await stat(join(work, 'by-cli'))).mode & 0o777).toBe(modeBefore);
 
     const refusedRun = await cli('backups', 'export', backupId, 'by-cli', '--wait');
     expect(refusedRun.code).not.toBe(0);

@@ -66,6 +66,9 @@ describe('three instances on one PostgreSQL catalog', () => {
         ),
       )),
     );
+    // One of them made the admin token at the first start; every client uses it.
+    const token = servers.map((s) => s.client.token).find((t) => t !== null) ?? null;
+    for (const server of servers) server.client = server.client.as(token);
   });
 
   afterAll(async () => {

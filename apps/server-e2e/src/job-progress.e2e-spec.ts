@@ -22,7 +22,7 @@ describe('the jobProgress subscription', () => {
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'chainvault-progress-'));
     server = await startTestServer();
-    client = createClient({ url: server.url.replace(/^http/, 'ws') + '/graphql', webSocketImpl: WebSocket, lazy: true, retryAttempts: 0 });
+    client = createClient({ url: server.url.replace(/^http/, 'ws') + '/graphql', webSocketImpl: WebSocket, lazy: true, retryAttempts: 0, connectionParams: { authorization: `Bearer ${server.token}` } });
   });
 
   afterAll(async () => {

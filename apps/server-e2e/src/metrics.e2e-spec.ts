@@ -153,7 +153,7 @@ describe.each<CatalogKind>(['sqlite', 'postgres'])('GET /metrics (%s catalog)', 
     const sum = (pick: (b: Record<string, any>) => number) => backups.reduce((total, b) => total + pick(b), 0);
     const seconds = (iso: string) => Date.parse(iso) / 1000;
 
-    const response = await fetch(`${server.url}/metrics`);
+    const response = await fetch(`${server.url}/metrics`, { headers: server.client.headers() });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
     const metrics = parseExposition(await response.text());

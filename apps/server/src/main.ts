@@ -15,7 +15,7 @@ export async function serve(): Promise<void> {
   }
   const app = await createServer(config);
   await app.listen(config.port, config.host);
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+  const url = `${config.tlsCert ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
   console.log(`chainvault listening on ${url} (GraphQL ${url}/graphql, GraphiQL ${url}/graphiql), data in ${config.dataDir}, catalog ${config.databaseUrl ? 'PostgreSQL' : 'SQLite'}`);
 }
 

@@ -22,8 +22,18 @@ export function formatGraphqlError(formatted: GraphQLFormattedError, error: unkn
   }
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && REQUEST_ERROR_CODES.has(code)) {
-    // The request itself is wrong (unknown field, missing argument, wrong type): the client can fix it.
-    return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code: 'BAD_USER_INPUT', reason: code } };
+    // The request itself is wrong (unknown field, missing argument, wrong type, a limit passed): the client can fix it.
+    const tooLong = /more tha[nt] (\d+) tokens/.exec(formatted.message);
+    if (tooLong) {
+      const max = Number(tooLong[1]);
+      return {
+        message: `the query has more than ${max} tokens; at most ${max} are allowed (maxQueryTokens, CHAINVAULT_MAX_QUERY_TOKENS): ask for fewer fields or aliases`,
+        extensions: { code: 'BAD_USER_INPUT', reason: code, limit: 'maxQueryTokens', max },
+      };
+    }
+    const { limit, value, max } = formatted.extensions ?? {};
+    const limitDetails = typeof limit === 'string' ? { limit, value, max } : {};
+    return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code: 'BAD_USER_INPUT', reason: code, ...limitDetails } };
   }
   const reference = randomUUID();
   logger.error(`internal error ${reference}: ${(original as Error)?.stack ?? String(original)}`);

@@ -1,6 +1,9 @@
 /**
  * @packageDocumentation
- * `@chainvault/api`: the GraphQL API, GraphiQL and the health endpoint.
+ * `@chainvault/api`: the GraphQL API, GraphiQL and the health endpoint, behind the API gate.
  */
-export { ApiModule, MAX_QUERY_DEPTH } from './api.module';
+export { ApiModule, queryLimits } from './api.module';
 export { formatGraphqlError } from './errors';
+export { parseListenAddress } from './http/metrics-listener';
+export { ApiGate } from './security/api-gate';
+export { gateHttpRequests, gateWebSocketUpgrades } from './security/protect-app';

@@ -2,6 +2,7 @@
 import { Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { ApiTokenService } from './access/api-token.service';
 import { AuditService } from './audit/audit.service';
 import { BackupRequests } from './backups/backup-requests.service';
 import { BackupJob } from './backups/backup.job';
@@ -25,6 +26,7 @@ import { NodeService } from './nodes/node.service';
 import { PluginRegistry } from './plugins/plugin-registry.service';
 import { PolicyService } from './policies/policy.service';
 import { RestoreJob } from './restores/restore.job';
+import { RestoreRoots } from './restores/restore-roots';
 import { RestoreService } from './restores/restore.service';
 import { RetentionService } from './retention/retention.service';
 import { CLOCK, FileClock, systemClock } from './scheduler/clock';
@@ -34,6 +36,7 @@ import { CHAINVAULT_CONFIG, type ChainvaultConfig } from './config/chainvault-co
 import { secretBoxProvider } from './secrets/secret-box.provider';
 
 const services = [
+  ApiTokenService,
   AuditService,
   BackupReplicas,
   BackupRequests,
@@ -46,6 +49,7 @@ const services = [
   NodeService,
   PluginRegistry,
   PolicyService,
+  RestoreRoots,
   RestoreService,
   RetentionService,
   SchedulerService,

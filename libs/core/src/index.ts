@@ -4,10 +4,12 @@
  */
 export * from './catalog/catalog-options';
 export * from './catalog/entities';
+export { childEnvironment, isWithheldVariable } from './child-environment';
 export * from './config/chainvault-config';
 export * from './core.module';
 export * from './errors/chainvault.errors';
-export { AuditService } from './audit/audit.service';
+export { ADMIN_TOKEN_FILE, ApiTokenService, hashToken, isRefusal, roleIncludes, type CreateToken, type Principal, type TokenRefusal } from './access/api-token.service';
+export { AuditService, type AuditFilter, type AuditPage, type AuditRecord } from './audit/audit.service';
 export { BackupRequests } from './backups/backup-requests.service';
 export { BackupReplicas } from './backups/backup-replicas.service';
 export { BackupService, backupCursor, type BackupFilter, type BackupPage } from './backups/backup.service';
@@ -22,6 +24,7 @@ export { PluginRegistry } from './plugins/plugin-registry.service';
 export { PluginStatus, type PluginRecord, type MethodDescription } from './plugins/plugin-record';
 export { PolicyService, type CreatePolicy } from './policies/policy.service';
 export { PRESET_CRON, nextFireTimes } from './policies/schedule';
+export { RestoreRoots, configLocations } from './restores/restore-roots';
 export { RestoreService, type RequestRestore } from './restores/restore.service';
 export { SecretBox } from './secrets/secret-box';
 export { CLOCK, FileClock, systemClock, type Clock } from './scheduler/clock';

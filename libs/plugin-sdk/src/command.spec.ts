@@ -58,6 +58,33 @@ describe('createCommandRunner', () => {
     }
   });
 
+  it("never hands a command chainvault's secrets, but does pass the rest of the environment and what the plugin sets", async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      CHAINVAULT_SECRET_KEY: 'key-value',
+      CHAINVAULT_TOKEN: 'token-value',
+      CHAINVAULT_DATABASE_URL: 'postgres://u:pw@db/x',
+      CHAINVAULT_S3_PASSWORD: 'password-value',
+      CHAINVAULT_PORT: '4100',
+      PATH_FOR_COMMAND_TEST: 'kept',
+    });
+    try {
+      const { stdout } = await runner.run('sh', ['-c', 'env'], { env: { CHAINVAULT_TEST: 'given', PATH_FOR_COMMAND_TEST: undefined } });
+      const names = stdout.split('\n').map((line) => line.split('=')[0]);
+      expect(names).toEqual(expect.arrayContaining(['CHAINVAULT_PORT', 'CHAINVAULT_TEST', 'PATH']));
+      for (const withheld of ['CHAINVAULT_SECRET_KEY', 'CHAINVAULT_TOKEN', 'CHAINVAULT_DATABASE_URL', 'CHAINVAULT_S3_PASSWORD', 'PATH_FOR_COMMAND_TEST']) {
+        expect(names).not.toContain(withheld);
+      }
+      for (const value of ['key-value', 'token-value', 'pw@db', 'password-value']) expect(stdout).not.toContain(value);
+      // Without any env option too.
+      const plain = (await runner.run('sh', ['-c', 'env'])).stdout;
+      expect(plain).toContain('CHAINVAULT_PORT=4100');
+      expect(plain).not.toContain('token-value');
+    } finally {
+      process.env = saved;
+    }
+  });
+
   it('treats the exit codes it is told to as success', async () => {
     await expect(runner.run('sh', ['-c', 'exit 1'], { okExitCodes: [0, 1] })).resolves.toMatchObject({ exitCode: 1 });
   });

@@ -7,6 +7,10 @@ import { PluginError } from './errors';
 
 export interface CommandOptions {
   cwd?: string;
+  /**
+   * Variables set (or, when undefined, removed) on top of the server's environment. The command
+   * never inherits chainvault's own secrets (its key, tokens, database URL); pass what it needs here.
+   */
   env?: Record<string, string | undefined>;
   /** Kill the command (and its children) after this long. Default: 10 minutes. */
   timeoutMs?: number;
@@ -32,6 +36,25 @@ export interface CommandRunner {
 const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
 const MAX_CAPTURE = 1024 * 1024;
 
+/**
+ * Chainvault variables a command does not inherit. The host scrubs the environment of its own
+ * children by the same rule (core's `childEnvironment`); the SDK depends on nothing of
+ * chainvault's, so it keeps its own copy: change both together.
+ */
+const WITHHELD = /TOKEN|SECRET|PASSWORD|PASSPHRASE|KEY|CREDENTIAL|AUTH|DATABASE|URL|DSN/i;
+
+function commandEnvironment(extra: Record<string, string | undefined> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && !(/^CHAINVAULT_/i.test(name) && WITHHELD.test(name.slice('CHAINVAULT_'.length)))) env[name] = value;
+  }
+  for (const [name, value] of Object.entries(extra)) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
+  return env;
+}
+
 /** A {@link CommandRunner} whose commands are all killed when `signal` aborts. */
 export function createCommandRunner(signal?: AbortSignal): CommandRunner {
   return { run: (command, args, options) => runCommand(command, args, { ...options }, signal) };
@@ -48,7 +71,7 @@ function runCommand(command: string, args: string[], options: CommandOptions, si
     // A process group of its own, so a timeout kills the children it started too.
     const child = spawn(command, args, {
       cwd: options.cwd,
-      env: options.env ? { ...process.env, ...options.env } : process.env,
+      env: commandEnvironment(options.env),
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     });

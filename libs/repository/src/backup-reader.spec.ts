@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { LocalBackend, Repository, comparePaths, type Manifest, type ManifestEntry } from './index';
@@ -134,5 +134,46 @@ describe('extracting only part of a backup', () => {
     } finally {
       await rm(work, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the target folder's own mode and times", () => {
+  const backupTime = new Date('2001-02-03T04:05:06Z');
+
+  /** A backup whose root folder is 0755 and dates from 2001, holding `.ssh/authorized_keys`-like content. */
+  async function backupWithRootMode(): Promise<string> {
+    const source = join(work, 'home');
+    await mkdir(join(source, 'sub'), { recursive: true });
+    await writeFile(join(source, 'authorized_keys'), 'ssh-ed25519 AAAA attacker\n');
+    await chmod(join(source, 'sub'), 0o750);
+    await chmod(source, 0o755);
+    await utimes(source, backupTime, backupTime);
+    const writer = repo.startBackup({ backupId: 'rooted' });
+    await writer.addTree(source);
+    await writer.commit({ createdAt: new Date(), labels: {}, metadata: {} });
+    return 'rooted';
+  }
+
+  it('are left as they were when the target already existed (an empty 0700 folder stays 0700)', async () => {
+    const id = await backupWithRootMode();
+    const target = join(work, 'dot-ssh');
+    await mkdir(target);
+    await chmod(target, 0o700);
+    await (await repo.openBackup(id)).extractTree(target);
+    const after = await stat(target);
+    expect(after.mode & 0o7777).toBe(0o700);
+    expect(after.mtime.getTime()).not.toBe(backupTime.getTime());
+    // The rest of the tree still gets the backup's modes.
+    expect((await stat(join(target, 'sub'))).mode & 0o7777).toBe(0o750);
+    expect(await readFile(join(target, 'authorized_keys'), 'utf8')).toContain('attacker');
+  });
+
+  it("are the backup root's when the restore creates the target", async () => {
+    const id = await backupWithRootMode();
+    const target = join(work, 'new', 'target');
+    await (await repo.openBackup(id)).extractTree(target);
+    const after = await stat(target);
+    expect(after.mode & 0o7777).toBe(0o755);
+    expect(after.mtime.getTime()).toBe(backupTime.getTime());
   });
 });

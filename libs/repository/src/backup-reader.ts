@@ -85,6 +85,12 @@ export class BackupReader implements ArtifactSource {
     if (start && start.type !== 'directory') throw new RepositoryError('INVALID_PATH', `"${from}" in backup ${this.manifest.backupId} is a ${start.type}, not a directory to extract`);
     const summary: TreeSummary = { files: 0, directories: 0, symlinks: 0, bytes: 0 };
     const directories: { full: string; entry: ManifestEntry }[] = [];
+    // A target that is already there keeps the mode, owner and times its operator gave it
+    // (an empty `~/.ssh` stays 0700): only a folder the restore creates takes the backup's.
+    const rootExisted = await lstat(root).then(() => true, (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return false;
+      throw error;
+    });
     await mkdir(root, { recursive: true });
 
     // Files are written a few at a time; a file's directory always exists before it starts,
@@ -118,7 +124,7 @@ export class BackupReader implements ArtifactSource {
       try {
         if (entry.type === 'directory') {
           if (full !== root) await mkdir(full).catch((error: NodeJS.ErrnoException) => this.acceptExistingDirectory(error, full));
-          directories.push({ full, entry });
+          if (full !== root || !rootExisted) directories.push({ full, entry });
           if (full !== root) summary.directories += 1;
         } else if (entry.type === 'symlink') {
           await symlink(entry.target, full).catch((error: NodeJS.ErrnoException) => this.refuseOverwrite(error, full));

@@ -11,12 +11,26 @@ export interface GraphqlResponse<T> {
 }
 
 export class GraphqlClient {
-  constructor(readonly url: string) {}
+  /** `token` goes as `Authorization: Bearer …`; null sends none. */
+  constructor(
+    readonly url: string,
+    readonly token: string | null = null,
+  ) {}
+
+  /** The same server, with another token. */
+  as(token: string | null): GraphqlClient {
+    return new GraphqlClient(this.url, token);
+  }
+
+  /** Headers that carry this client's token. */
+  headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...extra };
+  }
 
   async request<T = Record<string, any>>(query: string, variables: Record<string, unknown> = {}): Promise<GraphqlResponse<T>> {
     const response = await fetch(`${this.url}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: this.headers({ 'content-type': 'application/json' }),
       body: JSON.stringify({ query, variables }),
     });
     return (await response.json()) as GraphqlResponse<T>;

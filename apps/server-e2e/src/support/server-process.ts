@@ -1,6 +1,8 @@
 /** The built server as a separate process, for tests that kill it or restart it. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GraphqlClient } from './graphql-client';
 
@@ -21,6 +23,7 @@ export function freePort(): Promise<number> {
 export interface ServerProcess {
   child: ChildProcess;
   url: string;
+  /** Speaks with the admin token in the data directory (null if another instance made it). */
   client: GraphqlClient;
   output: () => string;
   /** Waits for the process to exit; returns its exit signal or code. */
@@ -35,6 +38,7 @@ export async function spawnServer(env: { dataDir: string; databaseUrl?: string; 
       CHAINVAULT_DATA_DIR: env.dataDir,
       CHAINVAULT_PORT: String(port),
       CHAINVAULT_HOST: '127.0.0.1',
+      CHAINVAULT_RESTORE_ROOTS: tmpdir(),
       ...(env.databaseUrl ? { CHAINVAULT_DATABASE_URL: env.databaseUrl } : {}),
       ...env.extra,
     },
@@ -56,5 +60,6 @@ export async function spawnServer(env: { dataDir: string; databaseUrl?: string; 
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { child, url, client: new GraphqlClient(url), output: () => output, exited };
+  const token = await readFile(join(env.dataDir, 'admin.token'), 'utf8').then((t) => t.trim(), () => null);
+  return { child, url, client: new GraphqlClient(url, token), output: () => output, exited };
 }

@@ -5,7 +5,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { JobWorker, type ChainvaultConfig } from '@chainvault/core';
 import { DEFAULTS, createServer } from '@chainvault/server';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPostgresDatabase, type TestDatabase } from './catalog-database';
@@ -16,7 +16,10 @@ export type CatalogKind = 'sqlite' | 'postgres';
 export interface TestServer {
   app: INestApplication;
   url: string;
+  /** Speaks with the admin token the server wrote at its first start. */
   client: GraphqlClient;
+  /** That admin token. */
+  token: string;
   config: ChainvaultConfig;
   /** Stops the server (and keeps its data, for restart tests). */
   stop(): Promise<void>;
@@ -28,8 +31,13 @@ export interface TestServerOptions {
   catalog?: CatalogKind;
   /** Reuse a data directory (and database) of an earlier server. */
   reuse?: { dataDir: string; databaseUrl?: string };
-  /** Settings besides the defaults (a test clock file, retry backoff, limits). */
+  /** Settings besides the defaults (a test clock file, retry backoff, limits). Restore roots default to the OS temp dir, where tests make their targets. */
   config?: Partial<ChainvaultConfig>;
+}
+
+/** The admin token a server wrote into its data directory at its first start. */
+export async function adminToken(dataDir: string): Promise<string> {
+  return (await readFile(join(dataDir, 'admin.token'), 'utf8')).trim();
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -40,7 +48,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     database = await createPostgresDatabase();
     databaseUrl = database.url;
   }
-  const config: ChainvaultConfig = { ...DEFAULTS, ...options.config, dataDir, databaseUrl, port: 0 };
+  const config: ChainvaultConfig = { ...DEFAULTS, restoreRoots: [tmpdir()], ...options.config, dataDir, databaseUrl, port: 0 };
   const app = await createServer(config, { logLevels: ['error'] });
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
@@ -53,10 +61,12 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     (app.getHttpServer() as import('node:http').Server).closeAllConnections();
     await app.close();
   };
+  const token = await adminToken(dataDir);
   return {
     app,
     url,
-    client: new GraphqlClient(url),
+    client: new GraphqlClient(url, token),
+    token,
     config,
     stop,
     close: async () => {

@@ -109,8 +109,14 @@ describe('loadConfig', () => {
     ['CHAINVAULT_PORT', 'abc', /CHAINVAULT_PORT.*whole number from 0 to 65535.*"abc"/],
     ['CHAINVAULT_PORT', '70000', /CHAINVAULT_PORT.*whole number from 0 to 65535.*"70000"/],
     ['CHAINVAULT_PORT', '48.5', /CHAINVAULT_PORT.*whole number/],
-    ['CHAINVAULT_HOST', '0.0.0.0', /CHAINVAULT_HOST.*"0\.0\.0\.0" is not a loopback address/],
-    ['CHAINVAULT_HOST', '192.168.1.10', /CHAINVAULT_HOST.*not a loopback address/],
+    ['CHAINVAULT_HOST', '0.0.0.0', /CHAINVAULT_HOST "0\.0\.0\.0" is not a loopback address.*CHAINVAULT_TLS_CERT and CHAINVAULT_TLS_KEY.*CHAINVAULT_BEHIND_TLS_PROXY=true/],
+    ['CHAINVAULT_HOST', '192.168.1.10', /CHAINVAULT_HOST "192\.168\.1\.10" is not a loopback address/],
+    ['CHAINVAULT_HOST', 'evil host', /CHAINVAULT_HOST.*not an IP address or host name/],
+    ['CHAINVAULT_TLS_CERT', '/nonexistent/cert.pem', /CHAINVAULT_TLS_CERT cannot read \/nonexistent\/cert\.pem/],
+    ['CHAINVAULT_BEHIND_TLS_PROXY', 'perhaps', /CHAINVAULT_BEHIND_TLS_PROXY must be true or false/],
+    ['CHAINVAULT_PUBLIC_URL', 'ftp://x', /CHAINVAULT_PUBLIC_URL must be an http\(s\) URL/],
+    ['CHAINVAULT_METRICS_LISTEN', '9480', /CHAINVAULT_METRICS_LISTEN.*not host:port/],
+    ['CHAINVAULT_MAX_QUERY_COST', '5', /CHAINVAULT_MAX_QUERY_COST.*whole number from 100/],
     ['CHAINVAULT_DATABASE_URL', 'mysql://root@127.0.0.1/chainvault', /CHAINVAULT_DATABASE_URL.*PostgreSQL URL/],
     ['CHAINVAULT_SECRET_KEY', randomBytes(16).toString('base64'), /CHAINVAULT_SECRET_KEY.*32 bytes.*openssl rand -base64 32/],
     ['CHAINVAULT_JOB_CONCURRENCY', '0', /CHAINVAULT_JOB_CONCURRENCY.*whole number from 1 to 64/],
@@ -123,7 +129,25 @@ describe('loadConfig', () => {
   it('names the file and the key for a bad value in the config file', async () => {
     const file = await writeConfig({ host: '0.0.0.0', port: 'eighty' });
     const problems = problemsOf({ CHAINVAULT_CONFIG: file }, cwd);
-    expect(problems).toEqual([expect.stringMatching(/chainvault\.json: "host" .*not a loopback address/), expect.stringMatching(/chainvault\.json: "port" must be a whole number/)]);
+    expect(problems).toEqual([expect.stringMatching(/chainvault\.json: "port" must be a whole number/), expect.stringMatching(/CHAINVAULT_HOST "0\.0\.0\.0" is not a loopback address/)]);
+  });
+
+  it('listens on a non-loopback address only with TLS or behind a declared TLS proxy', async () => {
+    expect(loadConfig({ CHAINVAULT_HOST: '0.0.0.0', CHAINVAULT_BEHIND_TLS_PROXY: 'true' }, cwd)).toMatchObject({ host: '0.0.0.0', behindTlsProxy: true });
+    const cert = join(cwd, 'cert.pem');
+    const key = join(cwd, 'key.pem');
+    await writeFile(cert, 'cert');
+    await writeFile(key, 'key');
+    expect(loadConfig({ CHAINVAULT_HOST: '0.0.0.0', CHAINVAULT_TLS_CERT: cert, CHAINVAULT_TLS_KEY: key }, cwd)).toMatchObject({ tlsCert: cert, tlsKey: key });
+    expect(problemsOf({ CHAINVAULT_TLS_CERT: cert }, cwd)).toEqual([expect.stringMatching(/CHAINVAULT_TLS_CERT and CHAINVAULT_TLS_KEY go together/)]);
+  });
+
+  it('takes restore roots, host names and query limits', () => {
+    const config = loadConfig({ CHAINVAULT_RESTORE_ROOTS: '/srv/restores:relative', CHAINVAULT_ALLOWED_HOSTS: 'Vault.example.com, backup.lan', CHAINVAULT_PUBLIC_URL: 'https://vault.example.com/ui', CHAINVAULT_MAX_QUERY_DEPTH: '12' }, cwd);
+    expect(config.restoreRoots).toEqual(['/srv/restores', join(cwd, 'relative')]);
+    expect(config.allowedHosts).toEqual(['vault.example.com', 'backup.lan']);
+    expect(config.publicUrl).toBe('https://vault.example.com');
+    expect(config.maxQueryDepth).toBe(12);
   });
 
   it('refuses an unknown key in the config file and lists the known ones', async () => {

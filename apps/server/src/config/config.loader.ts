@@ -2,6 +2,7 @@
  * The server's configuration: defaults, then a JSON file (CHAINVAULT_CONFIG), then the
  * environment. Validated once, at start; every problem names the key and where it came from.
  */
+import { parseListenAddress } from '@chainvault/api';
 import { JOB_DEFAULTS, type ChainvaultConfig } from '@chainvault/core';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -37,12 +38,55 @@ function integer(min: number, max: number) {
   };
 }
 
-/** The API has no authentication yet, so it listens on loopback only (DESIGN §10). */
-function loopbackHost(raw: unknown): string {
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
+function listenHost(raw: unknown): string {
   const host = text(raw);
-  const loopback = host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
-  if (!loopback) throw new Error(`"${host}" is not a loopback address; until API tokens exist chainvault listens only on 127.0.0.0/8, ::1 or localhost`);
+  if (!isIP(host) && !/^[a-zA-Z0-9.-]+$/.test(host)) throw new Error(`"${host}" is not an IP address or host name`);
   return host;
+}
+
+function flag(raw: unknown): boolean {
+  if (typeof raw === 'boolean') return raw;
+  if (typeof raw === 'string' && /^(true|1|yes)$/i.test(raw.trim())) return true;
+  if (typeof raw === 'string' && /^(false|0|no)$/i.test(raw.trim())) return false;
+  throw new Error(`must be true or false, got ${JSON.stringify(raw)}`);
+}
+
+function httpUrl(raw: unknown): string {
+  const value = text(raw);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`"${value}" is not a URL such as https://chainvault.example.com`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`must be an http(s) URL, got "${value}"`);
+  return url.origin;
+}
+
+function hostList(raw: unknown): string[] {
+  const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((h) => h.trim()).filter(Boolean) : null;
+  if (!list || list.some((h) => typeof h !== 'string' || !/^[a-zA-Z0-9.:-]+$/.test(h))) throw new Error('must be a list of host names (comma-separated in the environment)');
+  return (list as string[]).map((h) => h.toLowerCase());
+}
+
+function readableFile(raw: unknown): string {
+  const path = text(raw);
+  try {
+    readFileSync(path);
+  } catch (error) {
+    throw new Error(`cannot read ${path}: ${(error as Error).message}`);
+  }
+  return path;
+}
+
+function listenAddress(raw: unknown): string {
+  const value = text(raw);
+  parseListenAddress(value);
+  return value;
 }
 
 function postgresUrl(raw: unknown): string {
@@ -71,7 +115,7 @@ function pathList(raw: unknown): string[] {
 /** Every option: its config-file key, its environment variable, and how it is checked. Documented in the README. */
 export const CONFIG_OPTIONS: Option[] = [
   { key: 'dataDir', env: 'CHAINVAULT_DATA_DIR', parse: text, describe: 'data directory' },
-  { key: 'host', env: 'CHAINVAULT_HOST', parse: loopbackHost, describe: 'listen address' },
+  { key: 'host', env: 'CHAINVAULT_HOST', parse: listenHost, describe: 'listen address' },
   { key: 'port', env: 'CHAINVAULT_PORT', parse: integer(0, 65535), describe: 'listen port' },
   { key: 'databaseUrl', env: 'CHAINVAULT_DATABASE_URL', parse: postgresUrl, describe: 'PostgreSQL catalog URL' },
   { key: 'secretKey', env: 'CHAINVAULT_SECRET_KEY', parse: secretKey, describe: 'key for secret node fields' },
@@ -84,7 +128,30 @@ export const CONFIG_OPTIONS: Option[] = [
   { key: 'retryBackoffMs', env: 'CHAINVAULT_RETRY_BACKOFF_MS', parse: integer(0, 86_400_000), describe: 'wait before the first retry' },
   { key: 'leaseMs', env: 'CHAINVAULT_LEASE_MS', parse: integer(1_000, 600_000), describe: 'job lease before another instance takes over' },
   { key: 'clockFile', env: 'CHAINVAULT_CLOCK_FILE', parse: text, describe: 'test clock file' },
+  { key: 'restoreRoots', env: 'CHAINVAULT_RESTORE_ROOTS', parse: pathList, describe: 'directories restores and exports may write into' },
+  { key: 'publicUrl', env: 'CHAINVAULT_PUBLIC_URL', parse: httpUrl, describe: 'the URL users reach the server at' },
+  { key: 'allowedHosts', env: 'CHAINVAULT_ALLOWED_HOSTS', parse: hostList, describe: 'further host names requests may use' },
+  { key: 'tlsCert', env: 'CHAINVAULT_TLS_CERT', parse: readableFile, describe: 'PEM certificate file (HTTPS)' },
+  { key: 'tlsKey', env: 'CHAINVAULT_TLS_KEY', parse: readableFile, describe: 'PEM private key file (HTTPS)' },
+  { key: 'behindTlsProxy', env: 'CHAINVAULT_BEHIND_TLS_PROXY', parse: flag, describe: 'a TLS proxy stands in front' },
+  { key: 'metricsListen', env: 'CHAINVAULT_METRICS_LISTEN', parse: listenAddress, describe: 'host:port serving /metrics without a token' },
+  { key: 'maxQueryDepth', env: 'CHAINVAULT_MAX_QUERY_DEPTH', parse: integer(2, 100), describe: 'deepest GraphQL query' },
+  { key: 'maxQueryCost', env: 'CHAINVAULT_MAX_QUERY_COST', parse: integer(100, 100_000_000), describe: 'highest GraphQL query cost' },
+  { key: 'maxQueryTokens', env: 'CHAINVAULT_MAX_QUERY_TOKENS', parse: integer(200, 1_000_000), describe: 'most tokens in a GraphQL document' },
+  { key: 'viewerHidesPaths', env: 'CHAINVAULT_VIEWER_HIDES_PATHS', parse: flag, describe: 'VIEWER tokens see no logs and no paths' },
 ];
+
+/** Rules between options, checked once every option has its value. */
+function crossProblems(config: ChainvaultConfig): string[] {
+  const problems: string[] = [];
+  if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) problems.push('CHAINVAULT_TLS_CERT and CHAINVAULT_TLS_KEY go together: set both for HTTPS, or neither');
+  if (!isLoopback(config.host) && !config.tlsCert && !config.behindTlsProxy) {
+    problems.push(
+      `CHAINVAULT_HOST "${config.host}" is not a loopback address: tokens would cross the network in clear text. Set CHAINVAULT_TLS_CERT and CHAINVAULT_TLS_KEY (HTTPS), or CHAINVAULT_BEHIND_TLS_PROXY=true when a TLS proxy stands in front`,
+    );
+  }
+  return problems;
+}
 
 export const DEFAULTS: ChainvaultConfig = {
   dataDir: './data',
@@ -130,7 +197,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       problems.push(`${option.env} ${(error as Error).message}`);
     }
   }
-  if (problems.length > 0) throw new ConfigError(problems);
   const result = config as unknown as ChainvaultConfig;
-  return { ...result, dataDir: resolve(cwd, result.dataDir), pluginPaths: result.pluginPaths.map((p) => resolve(cwd, p)) };
+  problems.push(...crossProblems(result));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    ...result,
+    dataDir: resolve(cwd, result.dataDir),
+    pluginPaths: result.pluginPaths.map((p) => resolve(cwd, p)),
+    restoreRoots: result.restoreRoots?.map((p) => resolve(cwd, p)),
+  };
 }

@@ -1,12 +1,13 @@
 /** Backups, restores, verification, export, jobs and the chain history. */
 import { Args, ID, Int, Mutation, Parent, Query, ResolveField, Resolver, Subscription } from '@nestjs/graphql';
-import { BackupReplicas, BackupRequests, BackupService, backupCursor, ChainHistoryService, ChainvaultError, ChainvaultErrorCode, JobService, RestoreService } from '@chainvault/core';
+import { ApiRole, BackupReplicas, BackupRequests, BackupService, backupCursor, ChainHistoryService, ChainvaultError, ChainvaultErrorCode, JobService, RestoreService } from '@chainvault/core';
 import { JsonScalar } from '../types/json.scalar';
 import { BackupFilter, RestoreInput } from '../types/inputs';
 import { toBackup, toJob } from '../types/mappers';
 import { Backup, BackupConnection, BackupFile, BackupReplica, Job } from '../types/objects';
 import { JobStatus } from '../types/enums';
-import { Actor } from './actor';
+import { RequiresRole } from '../security/roles';
+import { Actor, SeesPaths } from './actor';
 
 async function orNull<T>(lookup: Promise<T>): Promise<T | null> {
   try {
@@ -61,25 +62,25 @@ export class BackupResolver {
   }
 
   @Query(() => [Job])
-  async jobs(@Args('status', { type: () => [JobStatus], nullable: true }) status?: JobStatus[]): Promise<Job[]> {
-    return (await this.jobService.list(status)).map(toJob);
+  async jobs(@SeesPaths() seesPaths: boolean, @Args('status', { type: () => [JobStatus], nullable: true }) status?: JobStatus[]): Promise<Job[]> {
+    return (await this.jobService.list(status)).map((j) => toJob(j, seesPaths));
   }
 
   @Query(() => Job, { nullable: true })
-  async job(@Args('id', { type: () => ID }) id: string): Promise<Job | null> {
+  async job(@Args('id', { type: () => ID }) id: string, @SeesPaths() seesPaths: boolean): Promise<Job | null> {
     const job = await orNull(this.jobService.get(id));
-    return job && toJob(job);
+    return job && toJob(job, seesPaths);
   }
 
   @Subscription(() => Job, {
     description: 'The job as it is now, then at each change (progress, log, end), until it has ended.',
     resolve: (job: Job) => job,
   })
-  async jobProgress(@Args('jobId', { type: () => ID }) jobId: string): Promise<AsyncIterator<Job>> {
+  async jobProgress(@Args('jobId', { type: () => ID }) jobId: string, @SeesPaths() seesPaths: boolean): Promise<AsyncIterator<Job>> {
     await this.jobService.get(jobId);
     const updates = this.jobService.follow(jobId);
     return (async function* () {
-      for await (const job of updates) yield toJob(job);
+      for await (const job of updates) yield toJob(job, seesPaths);
     })();
   }
 
@@ -125,6 +126,7 @@ export class BackupResolver {
   }
 
   @Mutation(() => Job, { description: "Removes the data no backup in the destination uses any more; with dryRun, only reports what would go." })
+  @RequiresRole(ApiRole.ADMIN)
   async pruneDestination(
     @Args('destinationId', { type: () => ID }) destinationId: string,
     @Args('dryRun', { type: () => Boolean, defaultValue: false }) dryRun: boolean,

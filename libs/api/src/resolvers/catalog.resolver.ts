@@ -1,10 +1,11 @@
 /** Plugins, networks, nodes, destinations and policies. */
 import { Args, ID, Mutation, Query, Resolver } from '@nestjs/graphql';
-import { BackupReplicas, DestinationService, NetworkService, NodeService, PluginRegistry, PolicyService, RetentionService } from '@chainvault/core';
+import { ApiRole, BackupReplicas, DestinationService, NetworkService, NodeService, PluginRegistry, PolicyService, RetentionService } from '@chainvault/core';
 import { CreateDestinationInput, CreateNetworkInput, CreatePolicyInput, RegisterNodeInput } from '../types/inputs';
 import { toDestination, toNetwork, toNode, toPlugin, toPolicy, toRetentionResult } from '../types/mappers';
 import { Destination, Network, Node, Plugin, Policy, RetentionResult } from '../types/objects';
-import { Actor } from './actor';
+import { RequiresRole } from '../security/roles';
+import { Actor, SeesPaths } from './actor';
 
 @Resolver()
 export class CatalogResolver {
@@ -29,13 +30,13 @@ export class CatalogResolver {
   }
 
   @Query(() => [Node])
-  async nodes(@Args('networkId', { type: () => ID, nullable: true }) networkId?: string): Promise<Node[]> {
-    return (await this.nodeService.list(networkId)).map((n) => toNode(n, this.nodeService.secretFields(n)));
+  async nodes(@SeesPaths() seesPaths: boolean, @Args('networkId', { type: () => ID, nullable: true }) networkId?: string): Promise<Node[]> {
+    return (await this.nodeService.list(networkId)).map((n) => toNode(n, this.nodeService.secretFields(n), seesPaths));
   }
 
   @Query(() => [Destination])
-  async destinations(): Promise<Destination[]> {
-    return (await this.destinationService.list()).map((d) => toDestination(d, this.destinationService.secretFields(d)));
+  async destinations(@SeesPaths() seesPaths: boolean): Promise<Destination[]> {
+    return (await this.destinationService.list()).map((d) => toDestination(d, this.destinationService.secretFields(d), seesPaths));
   }
 
   @Query(() => [Policy])
@@ -55,6 +56,7 @@ export class CatalogResolver {
   }
 
   @Mutation(() => Destination)
+  @RequiresRole(ApiRole.ADMIN)
   async createDestination(@Args('input') input: CreateDestinationInput, @Actor() actor: string): Promise<Destination> {
     const destination = await this.destinationService.create(input, actor);
     return toDestination(destination, this.destinationService.secretFields(destination));
@@ -95,7 +97,10 @@ export class CatalogResolver {
     return toPolicy(policy);
   }
 
-  @Mutation(() => Plugin, { description: 'Installs a plugin package (npm name, tarball path or folder) into the data directory and loads it.' })
+  @Mutation(() => Plugin, {
+    description: 'Installs a plugin package (a registry name such as name@1.2.0, or the path of a tarball or folder on the server; never a URL) into the data directory, without running any of its scripts, and loads it.',
+  })
+  @RequiresRole(ApiRole.ADMIN)
   async installPlugin(@Args('spec') spec: string): Promise<Plugin> {
     return toPlugin(await this.pluginRegistry.install(spec));
   }

@@ -1,5 +1,5 @@
 import { registerEnumType } from '@nestjs/graphql';
-import { BackupStatus, DestinationKind, JobKind, JobStatus, PluginStatus, RestoreStatus, SchedulePreset, VerificationState } from '@chainvault/core';
+import { ApiRole, BackupStatus, DestinationKind, JobKind, JobStatus, PluginStatus, RestoreStatus, SchedulePreset, VerificationState } from '@chainvault/core';
 
 registerEnumType(BackupStatus, { name: 'BackupStatus' });
 registerEnumType(DestinationKind, { name: 'DestinationKind' });
@@ -10,4 +10,6 @@ registerEnumType(RestoreStatus, { name: 'RestoreStatus' });
 registerEnumType(SchedulePreset, { name: 'SchedulePreset' });
 registerEnumType(VerificationState, { name: 'VerificationState' });
 
-export { BackupStatus, DestinationKind, JobKind, JobStatus, PluginStatus, RestoreStatus, SchedulePreset, VerificationState };
+registerEnumType(ApiRole, { name: 'ApiRole', description: 'VIEWER reads; OPERATOR also runs, restores and manages nodes and policies; ADMIN also manages plugins, destinations, tokens and the audit log.' });
+
+export { ApiRole, BackupStatus, DestinationKind, JobKind, JobStatus, PluginStatus, RestoreStatus, SchedulePreset, VerificationState };

@@ -1,7 +1,7 @@
 /** GraphQL input types. Shapes are checked further by the services, which name the bad field. */
 import { Field, ID, InputType, Int } from '@nestjs/graphql';
 import { JsonScalar } from './json.scalar';
-import { BackupStatus, DestinationKind, SchedulePreset } from './enums';
+import { ApiRole, BackupStatus, DestinationKind, SchedulePreset } from './enums';
 
 @InputType()
 export class CreateNetworkInput {
@@ -88,4 +88,18 @@ export class BackupFilter {
   @Field(() => ID, { nullable: true }) nodeId?: string;
   @Field(() => ID, { nullable: true }) networkId?: string;
   @Field(() => [BackupStatus], { nullable: true, description: 'Default: every status but DELETED.' }) status?: BackupStatus[];
+}
+
+@InputType()
+export class CreateTokenInput {
+  @Field({ description: 'A name to know the token by in the audit log (unique).' }) name!: string;
+  @Field(() => ApiRole) role!: ApiRole;
+  @Field(() => Date, { nullable: true, description: 'When the token stops working; never when left out.' }) expiresAt?: Date;
+}
+
+@InputType()
+export class AuditEventFilter {
+  @Field(() => String, { nullable: true, description: 'e.g. api.createNetwork, auth.refused, token.revoke' }) action?: string;
+  @Field(() => String, { nullable: true, description: 'A token name.' }) actor?: string;
+  @Field(() => String, { nullable: true, description: 'ok, failed or refused' }) outcome?: string;
 }

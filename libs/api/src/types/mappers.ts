@@ -1,6 +1,6 @@
 /** From catalog rows to API objects: the one place that decides what leaves the server. */
-import type { BackupEntity, DestinationEntity, JobEntity, NetworkEntity, NodeEntity, PluginRecord, PolicyEntity, RetentionReport } from '@chainvault/core';
-import type { Backup, Destination, Job, Network, Node, Plugin, Policy, RetentionResult } from './objects';
+import type { ApiTokenEntity, AuditEventEntity, BackupEntity, DestinationEntity, JobEntity, NetworkEntity, NodeEntity, PluginRecord, PolicyEntity, RetentionReport } from '@chainvault/core';
+import type { ApiToken, AuditEvent, Backup, Destination, Job, Network, Node, Plugin, Policy, RetentionResult } from './objects';
 
 export function toPlugin(record: PluginRecord): Plugin {
   return {
@@ -14,6 +14,7 @@ export function toPlugin(record: PluginRecord): Plugin {
     error: record.error,
     source: record.source,
     nodeConfigSchema: record.nodeConfigSchema,
+    integrity: record.integrity ?? null,
   };
 }
 
@@ -22,12 +23,12 @@ export function toNetwork(n: NetworkEntity): Network {
 }
 
 /** Secret values are never part of the object: only the names of the secret fields that are set. */
-export function toNode(n: NodeEntity, secretFields: string[]): Node {
-  return { id: n.id, networkId: n.networkId, name: n.name, plugin: n.pluginId, role: n.role, config: n.config, secretFields, createdAt: n.createdAt };
+export function toNode(n: NodeEntity, secretFields: string[], seesPaths = true): Node {
+  return { id: n.id, networkId: n.networkId, name: n.name, plugin: n.pluginId, role: n.role, config: seesPaths ? n.config : {}, secretFields, createdAt: n.createdAt };
 }
 
-export function toDestination(d: DestinationEntity, secretFields: string[]): Destination {
-  return { id: d.id, name: d.name, kind: d.kind, config: d.config, secretFields, createdAt: d.createdAt };
+export function toDestination(d: DestinationEntity, secretFields: string[], seesPaths = true): Destination {
+  return { id: d.id, name: d.name, kind: d.kind, config: seesPaths ? d.config : {}, secretFields, createdAt: d.createdAt };
 }
 
 export function toPolicy(p: PolicyEntity): Policy {
@@ -90,7 +91,8 @@ export function toRetentionResult(r: RetentionReport): RetentionResult {
   };
 }
 
-export function toJob(j: JobEntity): Job {
+/** A job; without `seesPaths` its log (which names paths) is left out. */
+export function toJob(j: JobEntity, seesPaths = true): Job {
   return {
     id: j.id,
     kind: j.kind,
@@ -99,7 +101,7 @@ export function toJob(j: JobEntity): Job {
     backupId: j.backupId,
     restoreId: j.restoreId,
     progress: j.progress ? { ...j.progress } : null,
-    log: j.log,
+    log: seesPaths ? j.log : [],
     error: j.error,
     result: j.result,
     attempts: j.attempts,
@@ -109,4 +111,13 @@ export function toJob(j: JobEntity): Job {
     startedAt: j.startedAt,
     finishedAt: j.finishedAt,
   };
+}
+
+/** A token as the API shows it: never its secret, nor its hash. */
+export function toApiToken(t: ApiTokenEntity): ApiToken {
+  return { id: t.id, name: t.name, role: t.role, createdAt: t.createdAt, createdBy: t.createdBy, expiresAt: t.expiresAt, revokedAt: t.revokedAt, lastUsedAt: t.lastUsedAt };
+}
+
+export function toAuditEvent(e: AuditEventEntity): AuditEvent {
+  return { id: e.id, at: e.at, actor: e.actor, action: e.action, subjectType: e.subjectType, subjectId: e.subjectId, outcome: e.outcome, remoteAddress: e.remoteAddress, details: e.details };
 }

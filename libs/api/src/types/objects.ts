@@ -1,7 +1,7 @@
 /** GraphQL object types. Field names and shapes follow DESIGN §6; scripts rely on them. */
 import { Field, Float, ID, Int, ObjectType } from '@nestjs/graphql';
 import { JsonScalar } from './json.scalar';
-import { BackupStatus, DestinationKind, JobKind, JobStatus, PluginStatus, SchedulePreset, VerificationState } from './enums';
+import { ApiRole, BackupStatus, DestinationKind, JobKind, JobStatus, PluginStatus, SchedulePreset, VerificationState } from './enums';
 
 @ObjectType()
 export class PluginMethod {
@@ -24,6 +24,7 @@ export class Plugin {
   @Field(() => String, { nullable: true }) error!: string | null;
   @Field({ description: 'builtin or installed' }) source!: string;
   @Field(() => JsonScalar, { nullable: true }) nodeConfigSchema!: unknown;
+  @Field(() => String, { nullable: true, description: 'sha512 of the installed package (npm SRI form, sha512-…); null for built-in plugins.' }) integrity!: string | null;
 }
 
 @ObjectType()
@@ -227,4 +228,41 @@ export class Job {
   @Field(() => Date, { nullable: true, description: 'Not started before this (a retry\'s backoff, the next maintenance window).' }) notBefore!: Date | null;
   @Field(() => Date, { nullable: true }) startedAt!: Date | null;
   @Field(() => Date, { nullable: true }) finishedAt!: Date | null;
+}
+
+@ObjectType({ description: 'An API token. Its secret is shown once, by createToken, and never again.' })
+export class ApiToken {
+  @Field(() => ID) id!: string;
+  @Field() name!: string;
+  @Field(() => ApiRole) role!: ApiRole;
+  @Field() createdAt!: Date;
+  @Field() createdBy!: string;
+  @Field(() => Date, { nullable: true }) expiresAt!: Date | null;
+  @Field(() => Date, { nullable: true }) revokedAt!: Date | null;
+  @Field(() => Date, { nullable: true, description: 'Recorded to the minute.' }) lastUsedAt!: Date | null;
+}
+
+@ObjectType()
+export class CreatedToken {
+  @Field(() => ApiToken) token!: ApiToken;
+  @Field({ description: 'Send as "Authorization: Bearer <secret>". Shown only now: the server keeps only its hash.' }) secret!: string;
+}
+
+@ObjectType()
+export class AuditEvent {
+  @Field(() => ID) id!: string;
+  @Field() at!: Date;
+  @Field({ description: 'The token name (or "anonymous", or "chainvault" for the server itself).' }) actor!: string;
+  @Field() action!: string;
+  @Field() subjectType!: string;
+  @Field(() => String, { nullable: true }) subjectId!: string | null;
+  @Field(() => String, { nullable: true, description: 'ok, failed or refused (API events).' }) outcome!: string | null;
+  @Field(() => String, { nullable: true }) remoteAddress!: string | null;
+  @Field(() => JsonScalar) details!: unknown;
+}
+
+@ObjectType()
+export class AuditEventConnection {
+  @Field(() => [AuditEvent]) nodes!: AuditEvent[];
+  @Field(() => PageInfo) pageInfo!: PageInfo;
 }

@@ -9,6 +9,7 @@ import { JobService } from '../jobs/job.service';
 import { OneAtATime } from '../one-at-a-time';
 import { PluginRegistry } from '../plugins/plugin-registry.service';
 import { PolicyService } from '../policies/policy.service';
+import { RestoreRoots } from '../restores/restore-roots';
 import { BackupService } from './backup.service';
 import { exportTargetProblem } from './export.job';
 
@@ -20,6 +21,7 @@ export class BackupRequests {
     private readonly jobs: JobService,
     private readonly plugins: PluginRegistry,
     private readonly destinations: DestinationService,
+    private readonly restoreRoots: RestoreRoots,
   ) {}
 
   /** Requests for one policy are handled one at a time. */
@@ -56,10 +58,12 @@ export class BackupRequests {
 
   /**
    * Queues an export of the backup's files into `path` on the server: an absolute path to a
-   * missing or empty directory, so nothing there is overwritten.
+   * missing or empty directory under a restore root, so nothing there is overwritten.
    */
   async exportBackup(backupId: string, path: string, actor: string): Promise<JobEntity> {
     const backup = await this.backups.getUsable(backupId);
+    // The roots first: what lies outside them is not even looked into (empty or not, a file or not).
+    await this.restoreRoots.check(path, 'the export path');
     const problem = await exportTargetProblem(path);
     if (problem) throw ChainvaultError.badInput(problem);
     return this.jobs.create({ kind: JobKind.EXPORT, policyId: backup.policyId, backupId: backup.id, payload: { path: resolve(path) } }, actor);

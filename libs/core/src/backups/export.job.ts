@@ -9,6 +9,7 @@ import { JobKind } from '../catalog/entities';
 import { DestinationService } from '../destinations/destination.service';
 import { ChainvaultError } from '../errors/chainvault.errors';
 import type { JobHandler, JobRun } from '../jobs/job-handler';
+import { RestoreRoots } from '../restores/restore-roots';
 import { BackupService } from './backup.service';
 
 /**
@@ -37,12 +38,15 @@ export class ExportJob implements JobHandler {
   constructor(
     private readonly backups: BackupService,
     private readonly destinations: DestinationService,
+    private readonly restoreRoots: RestoreRoots,
   ) {}
 
   async run(run: JobRun): Promise<Record<string, unknown>> {
     const backup = await this.backups.getUsable(run.job.backupId!);
     const path = String(run.job.payload.path);
-    // Checked when the job was queued, and again now: the directory may have filled meanwhile.
+    // Checked when the job was queued, and again now: the directory may have filled meanwhile,
+    // a link on the way may have changed, or the roots may have since been narrowed.
+    const into = await this.restoreRoots.check(path, 'the export path');
     const problem = await exportTargetProblem(path);
     if (problem) throw ChainvaultError.badInput(problem);
     const { repository, release } = await this.destinations.openForReading(await this.destinations.get(backup.destinationId), `export of backup ${backup.id}`);
@@ -53,7 +57,7 @@ export class ExportJob implements JobHandler {
         onProgress: (p) => run.progress.update({ unit: 'bytes', done: p.bytes, total: backup.logicalBytes, message: `${p.files} files` }),
       });
       run.log.info(`exporting backup ${backup.id} (${backup.pluginId}/${backup.method}) to ${path}`);
-      summary = await reader.extractTree(path);
+      summary = await reader.extractTree(into);
     } finally {
       await release();
     }

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import {
+  ApiTokenEntity,
   AuditEventEntity,
   BackupEntity,
   BackupReplicaEntity,
@@ -17,9 +18,10 @@ import { InitialCatalog1763712000000 } from './migrations/1763712000000-initial-
 import { DestinationSecrets1763800000000 } from './migrations/1763800000000-destination-secrets';
 import { BackupReplication1763900000000 } from './migrations/1763900000000-backup-replication';
 import { Scheduler1764000000000 } from './migrations/1764000000000-scheduler';
+import { ApiTokens1764100000000 } from './migrations/1764100000000-api-tokens';
 
-export const CATALOG_ENTITIES = [NetworkEntity, NodeEntity, DestinationEntity, PolicyEntity, BackupEntity, BackupReplicaEntity, JobEntity, RestoreEntity, AuditEventEntity, InstanceEntity];
-export const CATALOG_MIGRATIONS = [InitialCatalog1763712000000, DestinationSecrets1763800000000, BackupReplication1763900000000, Scheduler1764000000000];
+export const CATALOG_ENTITIES = [NetworkEntity, NodeEntity, DestinationEntity, PolicyEntity, BackupEntity, BackupReplicaEntity, JobEntity, RestoreEntity, AuditEventEntity, InstanceEntity, ApiTokenEntity];
+export const CATALOG_MIGRATIONS = [InitialCatalog1763712000000, DestinationSecrets1763800000000, BackupReplication1763900000000, Scheduler1764000000000, ApiTokens1764100000000];
 
 export function catalogOptions(settings: { dataDir: string; databaseUrl?: string }): DataSourceOptions {
   const common = {

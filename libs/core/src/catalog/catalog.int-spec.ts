@@ -12,7 +12,7 @@ import { CATALOG_MIGRATIONS, catalogOptions } from './catalog-options';
 import { BackupEntity, BackupStatus, JobEntity, JobKind, JobStatus, NetworkEntity, PolicyEntity, VerificationState } from './entities';
 
 const POSTGRES_ADMIN_URL = process.env.CHAINVAULT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const TABLES = ['network', 'node', 'destination', 'policy', 'backup', 'backup_replica', 'job', 'restore', 'audit_event', 'instance'];
+const TABLES = ['network', 'node', 'destination', 'policy', 'backup', 'backup_replica', 'job', 'restore', 'audit_event', 'instance', 'api_token'];
 
 async function adminQuery(sql: string): Promise<void> {
   const admin = new Client({ connectionString: POSTGRES_ADMIN_URL });
@@ -181,15 +181,19 @@ describe.each(['sqlite', 'postgres'] as const)('the catalog schema on %s', (kind
     const destinationColumns = () => columnsOf('destination');
     expect(await destinationColumns()).toContain('secrets');
     expect(await columnsOf('job')).toEqual(expect.arrayContaining(['scheduled_for', 'not_before']));
+    expect(await columnsOf('audit_event')).toEqual(expect.arrayContaining(['remote_address', 'outcome']));
     await dataSource.undoLastMigration({ transaction: 'each' });
-    expect(await existingTables(dataSource)).toEqual(TABLES.filter((t) => t !== 'instance'));
+    expect(await existingTables(dataSource)).toEqual(TABLES.filter((t) => t !== 'api_token'));
+    expect(await columnsOf('audit_event')).not.toContain('outcome');
+    await dataSource.undoLastMigration({ transaction: 'each' });
+    expect(await existingTables(dataSource)).toEqual(TABLES.filter((t) => t !== 'instance' && t !== 'api_token'));
     expect(await columnsOf('job')).not.toContain('scheduled_for');
     expect(await columnsOf('policy')).not.toContain('maintenance_windows');
     await dataSource.undoLastMigration({ transaction: 'each' });
-    expect(await existingTables(dataSource)).toEqual(TABLES.filter((t) => t !== 'backup_replica' && t !== 'instance'));
+    expect(await existingTables(dataSource)).toEqual(TABLES.filter((t) => t !== 'backup_replica' && t !== 'instance' && t !== 'api_token'));
     await dataSource.undoLastMigration({ transaction: 'each' });
     expect(await destinationColumns()).not.toContain('secrets');
-    for (let i = 3; i < CATALOG_MIGRATIONS.length; i += 1) await dataSource.undoLastMigration({ transaction: 'each' });
+    for (let i = 4; i < CATALOG_MIGRATIONS.length; i += 1) await dataSource.undoLastMigration({ transaction: 'each' });
     expect(await existingTables(dataSource)).toEqual([]);
     expect(await dataSource.showMigrations()).toBe(true);
 

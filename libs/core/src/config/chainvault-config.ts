@@ -32,7 +32,38 @@ export interface ChainvaultConfig {
    * tests that drive the scheduler of several real processes through time; never set in production.
    */
   clockFile?: string;
+  /**
+   * Directories restores and exports may write into, besides `<dataDir>/restores` (always one).
+   * Nothing is ever written inside the data directory outside that folder, nor into a repository.
+   */
+  restoreRoots?: string[];
+  /** The URL users reach the server at, when it is not a loopback one: its host name is served, and its origin accepted. */
+  publicUrl?: string;
+  /** Further host names (besides loopback ones and the public URL's) that requests may name in `Host` and `Origin`. */
+  allowedHosts?: string[];
+  /** PEM certificate and key files: with both, the server speaks HTTPS and WSS. */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** A TLS-terminating proxy stands in front: a non-loopback listen address is allowed without a certificate. */
+  behindTlsProxy?: boolean;
+  /** `host:port` of a second listener that serves only GET /metrics, without a token (for a Prometheus on the same network). */
+  metricsListen?: string;
+  /** Deepest GraphQL selection accepted. Default 10. */
+  maxQueryDepth?: number;
+  /** Highest GraphQL query cost accepted (fields counted, lists multiplied by their page size). Default in QUERY_LIMIT_DEFAULTS. */
+  maxQueryCost?: number;
+  /** Most tokens (names, braces, values) a GraphQL document may have; parsing stops there. Default in QUERY_LIMIT_DEFAULTS. */
+  maxQueryTokens?: number;
+  /** VIEWER tokens see no job logs and no node, destination or restore paths. */
+  viewerHidesPaths?: boolean;
 }
+
+/** The GraphQL limits used where the configuration leaves them out. */
+export const QUERY_LIMIT_DEFAULTS = {
+  maxQueryDepth: 10,
+  maxQueryCost: 50_000,
+  maxQueryTokens: 500,
+} as const;
 
 /** The values used where the configuration leaves an option out. */
 export const JOB_DEFAULTS = {

@@ -31,4 +31,8 @@ export class ChainvaultError extends Error {
   static conflict(message: string, details?: Record<string, unknown>): ChainvaultError {
     return new ChainvaultError(ChainvaultErrorCode.CONFLICT, message, details);
   }
+
+  static forbidden(message: string, details?: Record<string, unknown>): ChainvaultError {
+    return new ChainvaultError(ChainvaultErrorCode.FORBIDDEN, message, details);
+  }
 }

@@ -9,6 +9,7 @@ import { NodeEntity } from '../catalog/entities';
 import { ChainvaultError } from '../errors/chainvault.errors';
 import { NetworkService } from '../networks/network.service';
 import { PluginRegistry } from '../plugins/plugin-registry.service';
+import { RestoreRoots } from '../restores/restore-roots';
 import { SecretBox } from '../secrets/secret-box';
 import { mergeSecrets, secretFieldNames, splitSecrets } from '../secrets/secret-fields';
 import { requireName, requireObject } from '../validation';
@@ -29,6 +30,7 @@ export class NodeService {
     private readonly plugins: PluginRegistry,
     private readonly secretBox: SecretBox,
     private readonly audit: AuditService,
+    private readonly restoreRoots: RestoreRoots,
   ) {}
 
   list(networkId?: string | null): Promise<NodeEntity[]> {
@@ -56,6 +58,8 @@ export class NodeService {
     }
     const config = structuredClone(requireObject(input.config, 'config'));
     await this.plugins.checkNodeConfig(input.plugin, config);
+    // Its `path` and `…Path` fields: backups read there and restores to the node write there.
+    await this.restoreRoots.checkNodeConfig(config, 'config');
     if (await this.nodes.existsBy({ networkId: network.id, name })) {
       throw ChainvaultError.conflict(`network "${network.name}" already has a node named "${name}"`);
     }

@@ -58,7 +58,7 @@ export class PluginLoader {
   private readonly ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true });
 
   /** Loads the plugin package at `dir`, or returns null if the package declares no plugin. */
-  async load(dir: string, source: PluginRecord['source']): Promise<{ record: PluginRecord; loaded: LoadedPlugin | null } | null> {
+  async load(dir: string, source: PluginRecord['source'], integrity: string | null = null): Promise<{ record: PluginRecord; loaded: LoadedPlugin | null } | null> {
     const location = await realpath(dir).catch(() => dir);
     const pkg = await readPackageJson(location);
     if (!pkg || !declaresPlugin(pkg)) return null;
@@ -70,6 +70,7 @@ export class PluginLoader {
       apiVersion: '',
       location,
       source,
+      integrity,
       status: PluginStatus.FAILED,
       error: null,
       protocols: [],

@@ -24,6 +24,11 @@ export interface PluginRecord {
   apiVersion: string;
   location: string;
   source: 'builtin' | 'installed';
+  /**
+   * sha512 of the package tarball an installed plugin was installed from, as npm writes integrity
+   * (`sha512-<base64>`); null for builtin plugins and for packages installed before it was recorded.
+   */
+  integrity: string | null;
   status: PluginStatus;
   error: string | null;
   protocols: string[];

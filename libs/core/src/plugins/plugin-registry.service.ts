@@ -3,27 +3,38 @@
  * the data directory), loads them, validates configs against their schemas, and installs
  * new ones with npm.
  */
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import type { JsonObject } from '@chainvault/plugin-sdk';
-import { spawn } from 'node:child_process';
+import { Inject, Injectable, Logger, Optional, type OnModuleInit } from '@nestjs/common';
+import { declaresPlugin, readPluginManifest, type JsonObject } from '@chainvault/plugin-sdk';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rename, rm, symlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { CHAINVAULT_CONFIG, type ChainvaultConfig } from '../config/chainvault-config';
 import { ChainvaultError, ChainvaultErrorCode } from '../errors/chainvault.errors';
-import { PluginLoader, describeSchemaErrors, listPackageDirs } from './plugin-loader';
+import { OneAtATime } from '../one-at-a-time';
+import { CLOCK, systemClock, type Clock } from '../scheduler/clock';
+import { NpmCli } from './npm-cli';
+import { readTarballManifest, sha512Integrity } from './package-tarball';
+import { PluginLoader, describeSchemaErrors, listPackageDirs, readPackageJson } from './plugin-loader';
+import { classifyPluginSpec, isPackageName, type PluginSource } from './plugin-spec';
+import { PluginsDirectory, hostNodeModules } from './plugins-directory';
 import { PluginStatus, type AnyMethod, type LoadedPlugin, type PluginRecord } from './plugin-record';
 
-/** The node_modules directory that holds chainvault's own packages (the workspace's, in a checkout). */
-function findHostNodeModules(): string | null {
-  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
-    if (existsSync(join(dir, 'node_modules', '@chainvault'))) return join(dir, 'node_modules');
+const SDK_DIR = dirname(require.resolve('@chainvault/plugin-sdk/package.json'));
+
+/** The plugin id a package.json declares, if it can be read. */
+function declaredPluginId(manifest: Record<string, unknown>): string | null {
+  try {
+    return readPluginManifest(manifest).id;
+  } catch {
+    return null;
   }
-  return null;
 }
 
-const SDK_DIR = dirname(require.resolve('@chainvault/plugin-sdk/package.json'));
-const INSTALL_TIMEOUT_MS = 5 * 60 * 1000;
+/** `packages/<name>-<version>-<hash>.tgz`: a different tarball of the same version gets a file of its own. */
+function keptTarballName(name: string, version: string, integrity: string): string {
+  const hash = Buffer.from(integrity.slice('sha512-'.length), 'base64').toString('hex').slice(0, 16);
+  return `${name.replace(/^@/, '').replace('/', '-')}-${version.replace(/[^\w.+-]/g, '_')}-${hash}.tgz`;
+}
 
 @Injectable()
 export class PluginRegistry implements OnModuleInit {
@@ -31,21 +42,36 @@ export class PluginRegistry implements OnModuleInit {
   private readonly loader = new PluginLoader();
   private readonly records = new Map<string, PluginRecord>();
   private readonly loaded = new Map<string, LoadedPlugin>();
+  /** Installs rewrite one package.json: one at a time. */
+  private readonly installs = new OneAtATime<PluginRecord>();
 
-  constructor(@Inject(CHAINVAULT_CONFIG) private readonly config: ChainvaultConfig) {}
+  constructor(
+    @Inject(CHAINVAULT_CONFIG) private readonly config: ChainvaultConfig,
+    @Optional() @Inject(CLOCK) private readonly clock: Clock = systemClock,
+  ) {}
 
   /** Where `chainvault plugins install` puts packages. */
   get pluginsDir(): string {
     return join(this.config.dataDir, 'plugins');
   }
 
+  private get directory(): PluginsDirectory {
+    return new PluginsDirectory(this.pluginsDir);
+  }
+
   async onModuleInit(): Promise<void> {
-    const builtinRoots = [findHostNodeModules(), ...this.config.pluginPaths.map((p) => resolve(p))].filter((p): p is string => p !== null);
+    const builtinRoots = [hostNodeModules(), ...this.config.pluginPaths.map((p) => resolve(p))].filter((p): p is string => p !== null);
     for (const root of builtinRoots) {
       for (const dir of await listPackageDirs(root)) await this.register(dir, 'builtin');
     }
     await this.provideSdkToInstalledPlugins();
-    for (const dir of await listPackageDirs(join(this.pluginsDir, 'node_modules'))) await this.register(dir, 'installed');
+    const installed = await this.directory.installed();
+    for (const dir of await listPackageDirs(this.directory.nodeModules)) {
+      // The recorded sha512 is shown only for the version it was recorded for.
+      const pkg = await readPackageJson(dir);
+      const entry = typeof pkg?.name === 'string' ? installed[pkg.name] : undefined;
+      await this.register(dir, 'installed', entry && entry.version === pkg?.version ? entry.integrity : null);
+    }
     const failed = this.list().filter((r) => r.status === PluginStatus.FAILED);
     this.logger.log(`${this.loaded.size} plugins loaded${failed.length ? `, ${failed.length} failed` : ''}`);
     for (const record of failed) this.logger.warn(`plugin ${record.id} failed to load: ${record.error}`);
@@ -115,44 +141,99 @@ export class PluginRegistry implements OnModuleInit {
   }
 
   /**
-   * Installs a plugin package (an npm name, a tarball or a folder) into the plugins directory
-   * and loads it. Returns its record, which says FAILED and why if it does not load.
+   * Installs a plugin package (a registry name, a tarball or a folder on the server) into the
+   * plugins directory and loads it. npm always installs a local tarball, with every package
+   * script off; the tarball is kept and its sha512 recorded. Returns the plugin's record, which
+   * says FAILED and why if it does not load. A refused or failed install leaves the directory as
+   * it was.
    */
   async install(spec: string): Promise<PluginRecord> {
-    const trimmed = spec.trim();
-    if (!trimmed || trimmed.startsWith('-')) throw ChainvaultError.badInput(`"${spec}" is not a package name, tarball or folder`);
-    const looksLocal = trimmed.startsWith('.') || trimmed.startsWith('/') || trimmed.endsWith('.tgz') || trimmed.endsWith('.tar.gz');
-    const target = looksLocal ? resolve(trimmed) : trimmed;
-    if (looksLocal && !existsSync(target)) throw ChainvaultError.badInput(`${target} does not exist`);
+    const source = await classifyPluginSpec(spec);
+    return this.installs.run('install', () => this.installFrom(source));
+  }
 
-    await mkdir(this.pluginsDir, { recursive: true });
-    const manifestFile = join(this.pluginsDir, 'package.json');
-    if (!existsSync(manifestFile)) {
-      await writeFile(manifestFile, `${JSON.stringify({ name: 'chainvault-installed-plugins', private: true, dependencies: {} }, null, 2)}\n`);
+  private async installFrom(source: PluginSource): Promise<PluginRecord> {
+    const directory = this.directory;
+    const shown = source.kind === 'registry' ? source.spec : source.path;
+    await directory.prepare();
+    const npm = new NpmCli(directory.root);
+    const staging = await mkdtemp(join(directory.root, '.staging-'));
+    let installed: { name: string; integrity: string };
+    try {
+      // Always a local tarball first: npm pack fetches (checking the registry's integrity) or packs, and runs nothing.
+      // A given tarball is copied as it is, so the bytes checked and hashed are the bytes installed.
+      let tarball = join(staging, 'package.tgz');
+      if (source.kind === 'tarball') await copyFile(source.path, tarball);
+      else tarball = await npm.pack(source.kind === 'registry' ? source.spec : source.path, staging, shown);
+      installed = await this.installTarball(npm, tarball, shown);
+    } finally {
+      await rm(staging, { recursive: true, force: true });
     }
-    const before = await this.installedDependencies();
-    await this.runNpm(['install', '--prefix', this.pluginsDir, '--no-audit', '--no-fund', '--legacy-peer-deps', '--install-links', '--save', target]);
     await this.provideSdkToInstalledPlugins();
-    const after = await this.installedDependencies();
-    const name = Object.keys(after).find((n) => before[n] !== after[n]) ?? Object.keys(after).find((n) => !(n in before));
-    if (!name) throw ChainvaultError.conflict(`${spec} is already installed; to load a changed version, restart the server`);
 
-    const result = await this.loader.load(join(this.pluginsDir, 'node_modules', name), 'installed');
-    if (!result) {
-      throw ChainvaultError.badInput(`${name} was installed but declares no chainvault plugin (package.json needs "chainvault": { "plugin": { ... } })`);
-    }
+    const result = await this.loader.load(join(directory.nodeModules, installed.name), 'installed', installed.integrity);
+    if (!result) throw new ChainvaultError(ChainvaultErrorCode.INTERNAL, `${installed.name} was installed but its package.json in ${directory.nodeModules} declares no plugin`);
     const existing = this.loaded.get(result.record.id);
     if (existing) {
-      if (existing.record.packageName === name) throw ChainvaultError.conflict(`plugin "${result.record.id}" is already loaded; restart the server to load version ${result.record.version}`);
+      if (existing.record.packageName === installed.name) throw ChainvaultError.conflict(`plugin "${result.record.id}" is already loaded; restart the server to load version ${result.record.version}`);
       throw ChainvaultError.conflict(`plugin id "${result.record.id}" is already provided by ${existing.record.packageName}`);
     }
     this.accept(result.record, result.loaded);
-    this.logger.log(`installed plugin ${result.record.id} ${result.record.version} (${result.record.status})`);
+    this.logger.log(`installed plugin ${result.record.id} ${result.record.version} from ${shown}, ${installed.integrity} (${result.record.status})`);
     return result.record;
   }
 
-  private async register(dir: string, source: PluginRecord['source']): Promise<void> {
-    const result = await this.loader.load(dir, source);
+  /**
+   * Checks a package tarball in the staging folder, moves it under packages/ and has npm install
+   * it (scripts off). On any failure package.json, the lockfile and packages/ are as they were.
+   */
+  private async installTarball(npm: NpmCli, tarball: string, shown: string): Promise<{ name: string; integrity: string }> {
+    const directory = this.directory;
+    const { name, version } = await this.readPluginPackage(tarball, shown);
+    const integrity = await sha512Integrity(tarball);
+    const kept = join(directory.packages, keptTarballName(name, version, integrity));
+    const previous = (await directory.dependencies())[name];
+    const previousFile = previous?.startsWith('file:') ? resolve(directory.root, previous.slice('file:'.length)) : null;
+    if (previousFile === kept) throw ChainvaultError.conflict(`${name} ${version} is already installed from the same package (${integrity})`);
+
+    const restoreManifests = await directory.snapshot();
+    const keptBefore = existsSync(kept);
+    const installedBefore = existsSync(join(directory.nodeModules, name));
+    if (!keptBefore) await rename(tarball, kept);
+    try {
+      await npm.install(directory.root, kept, `npm could not install ${name} ${version} (${shown}), so nothing was installed`);
+    } catch (error) {
+      await restoreManifests();
+      if (!keptBefore) await rm(kept, { force: true });
+      if (!installedBefore) await rm(join(directory.nodeModules, name), { recursive: true, force: true });
+      throw error;
+    }
+    // An upgrade: the tarball of the version it replaced is no longer a dependency.
+    if (previousFile && dirname(previousFile) === directory.packages) await rm(previousFile, { force: true });
+    await directory.recordInstalled(name, { integrity, spec: shown, version, installedAt: this.clock.now().toISOString() });
+    return { name, integrity };
+  }
+
+  /** The name and version of a plugin package, read from its tarball; refuses what is not a plugin or whose id another package holds. */
+  private async readPluginPackage(tarball: string, shown: string): Promise<{ name: string; version: string }> {
+    const manifest = await readTarballManifest(tarball).catch((error: Error) => {
+      throw ChainvaultError.badInput(`${shown} is not a package npm can install: ${error.message}`);
+    });
+    const { name, version } = manifest;
+    if (typeof name !== 'string' || !isPackageName(name)) throw ChainvaultError.badInput(`${shown} has no valid package name in its package.json`);
+    if (typeof version !== 'string') throw ChainvaultError.badInput(`${shown}: package.json has no "version"`);
+    if (!declaresPlugin(manifest)) {
+      throw ChainvaultError.badInput(`${name} (${shown}) declares no chainvault plugin (package.json needs "chainvault": { "plugin": { ... } }); nothing was installed`);
+    }
+    const holder = this.records.get(declaredPluginId(manifest) ?? '');
+    if (holder && holder.packageName !== name) {
+      throw ChainvaultError.conflict(`plugin id "${holder.id}" is already provided by ${holder.packageName}; nothing was installed`);
+    }
+    return { name, version };
+  }
+
+  private async register(dir: string, source: PluginRecord['source'], integrity: string | null = null): Promise<void> {
+    const result = await this.loader.load(dir, source, integrity);
     if (!result) return;
     const taken = this.records.get(result.record.id);
     if (taken) {
@@ -170,15 +251,6 @@ export class PluginRegistry implements OnModuleInit {
     if (loaded) this.loaded.set(record.id, loaded);
   }
 
-  private async installedDependencies(): Promise<Record<string, string>> {
-    try {
-      const pkg = JSON.parse(await readFile(join(this.pluginsDir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
-      return pkg.dependencies ?? {};
-    } catch {
-      return {};
-    }
-  }
-
   /** Installed plugins declare the SDK as a peer: the host provides its own copy. */
   private async provideSdkToInstalledPlugins(): Promise<void> {
     const modules = join(this.pluginsDir, 'node_modules');
@@ -187,29 +259,5 @@ export class PluginRegistry implements OnModuleInit {
     await mkdir(dirname(link), { recursive: true });
     await rm(link, { recursive: true, force: true });
     await symlink(SDK_DIR, link, 'dir');
-  }
-
-  private runNpm(args: string[]): Promise<void> {
-    return new Promise((resolvePromise, reject) => {
-      const child = spawn('npm', args, { cwd: this.pluginsDir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } });
-      let output = '';
-      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), INSTALL_TIMEOUT_MS);
-      child.on('error', (error) => {
-        clearTimeout(timer);
-        reject(new ChainvaultError(ChainvaultErrorCode.INTERNAL, `could not run npm to install plugins: ${error.message}`));
-      });
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        if (code === 0) return resolvePromise();
-        const lines = output
-          .split('\n')
-          .filter((l) => l.includes('ERR') || l.includes('error'))
-          .slice(-6)
-          .join('\n');
-        reject(ChainvaultError.badInput(`npm could not install ${args[args.length - 1]}: ${lines || `exit code ${code}`}`));
-      });
-    });
   }
 }

@@ -9,6 +9,7 @@ import { describeFailure } from '../jobs/failure';
 import type { JobHandler, JobRun } from '../jobs/job-handler';
 import { commonContext, withJobTempDir } from '../jobs/plugin-context';
 import { PluginRegistry } from '../plugins/plugin-registry.service';
+import { RestoreRoots } from './restore-roots';
 import { RestoreService } from './restore.service';
 
 @Injectable()
@@ -21,6 +22,7 @@ export class RestoreJob implements JobHandler {
     private readonly backups: BackupService,
     private readonly destinations: DestinationService,
     private readonly plugins: PluginRegistry,
+    private readonly restoreRoots: RestoreRoots,
   ) {}
 
   async run(run: JobRun): Promise<Record<string, unknown>> {
@@ -30,6 +32,10 @@ export class RestoreJob implements JobHandler {
       await this.restores.markRunning(restore.id);
       const backup = await this.backups.getUsable(restore.backupId);
       const method = this.plugins.method(backup.pluginId, backup.method);
+      const target = await this.restores.target(restore);
+      // Checked when the restore was requested, and again now: a link on the way may have
+      // changed, or the roots been narrowed, since.
+      await this.restoreRoots.checkTarget(target.config, target.node ? `node "${target.node.name}" config` : 'targetConfig');
       const source = await this.destinations.get(String(run.job.payload.destinationId ?? backup.destinationId));
       const opened = await this.destinations.openForReading(source, `restore of backup ${backup.id}`);
       release = opened.release;
@@ -38,16 +44,17 @@ export class RestoreJob implements JobHandler {
         signal: run.signal,
         onProgress: (p) => run.progress.update({ unit: 'bytes', done: p.bytes, total: backup.logicalBytes, message: `${p.files} files` }),
       });
-      const target = await this.restores.target(restore);
       run.log.info(`restoring backup ${backup.id} (${backup.pluginId}/${backup.method}) to ${target.node ? `node ${target.node.name}` : 'an ad-hoc target'}`);
+      const extractTarget = `the folder plugin "${backup.pluginId}" extracts into`;
       const outcome = await withJobTempDir(this.config.dataDir, run.job.id, async (tempDir) =>
         method.restore({
           ...commonContext(run, backup.method, restore.options, tempDir),
           backup: { id: backup.id, createdAt: backup.createdAt, metadata: backup.metadata as never },
           sources: await this.restores.sourceHandles(backup),
-          earlier: await this.earlierBackups(backup, (id) => repository.openBackup(id, { signal: run.signal })),
+          // Whatever the plugin extracts through the host goes through the same check.
+          earlier: await this.earlierBackups(backup, async (id) => this.restoreRoots.guard(await repository.openBackup(id, { signal: run.signal }), extractTarget, tempDir)),
           target,
-          artifacts: reader,
+          artifacts: this.restoreRoots.guard(reader, extractTarget, tempDir),
         }),
       );
       run.signal.throwIfAborted();

@@ -12,6 +12,7 @@ import { ChainvaultError } from '../errors/chainvault.errors';
 import { JobService } from '../jobs/job.service';
 import { NodeService } from '../nodes/node.service';
 import { PluginRegistry } from '../plugins/plugin-registry.service';
+import { RestoreRoots } from './restore-roots';
 import { SecretBox } from '../secrets/secret-box';
 import { mergeSecrets, splitSecrets } from '../secrets/secret-fields';
 import { requireObject } from '../validation';
@@ -35,6 +36,7 @@ export class RestoreService {
     private readonly jobs: JobService,
     private readonly secretBox: SecretBox,
     private readonly replicas: BackupReplicas,
+    private readonly restoreRoots: RestoreRoots,
   ) {}
 
   async get(id: string): Promise<RestoreEntity> {
@@ -74,11 +76,14 @@ export class RestoreService {
       const node = await this.nodes.get(input.targetNodeId);
       if (node.pluginId !== backup.pluginId) throw ChainvaultError.badInput(`node ${node.name} uses plugin "${node.pluginId}", but the backup was made with "${backup.pluginId}"`);
       const handle = this.nodes.handle(node);
+      await this.restoreRoots.checkTarget(handle.config, `node "${node.name}" config`);
       target = { node: handle, config: handle.config };
       restore.targetNodeId = node.id;
     } else {
       const config = structuredClone(requireObject(input.targetConfig, 'targetConfig'));
       this.plugins.checkTargetConfig(backup.pluginId, backup.method, config);
+      // Before the plugin's own check, which may look into the target.
+      await this.restoreRoots.checkTarget(config, 'targetConfig');
       const schema = method.restoreTargetSchema ?? this.plugins.require(backup.pluginId).plugin.nodeConfigSchema;
       const { publicConfig, secrets } = splitSecrets(schema, config);
       restore.targetConfig = publicConfig;

@@ -4,6 +4,7 @@ import { JsonColumn, TimestampColumn, type JsonMap } from '../columns';
 /** Who did what, and when. */
 @Entity('audit_event')
 @Index('ix_audit_event_at', ['at'])
+@Index('ix_audit_event_action', ['action'])
 export class AuditEventEntity {
   @PrimaryColumn({ type: 'varchar', length: 36, primaryKeyConstraintName: 'pk_audit_event' })
   id!: string;
@@ -25,4 +26,12 @@ export class AuditEventEntity {
 
   @JsonColumn()
   details!: JsonMap;
+
+  /** The caller's address, for events from the API. */
+  @Column({ name: 'remote_address', type: 'varchar', length: 64, nullable: true })
+  remoteAddress!: string | null;
+
+  /** `ok`, `failed` or `refused`, for events from the API. */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  outcome!: string | null;
 }

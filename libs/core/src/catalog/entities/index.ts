@@ -8,3 +8,4 @@ export * from './node.entity';
 export * from './policy.entity';
 export * from './restore.entity';
 export * from './instance.entity';
+export * from './api-token.entity';

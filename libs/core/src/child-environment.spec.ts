@@ -1,0 +1,59 @@
+import { childEnvironment, isWithheldVariable } from './child-environment';
+
+describe('childEnvironment', () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    process.env = { ...saved };
+  });
+
+  it("leaves out chainvault's key, tokens, database URL and every chainvault variable named like a secret", () => {
+    Object.assign(process.env, {
+      CHAINVAULT_SECRET_KEY: 'a2V5',
+      CHAINVAULT_TOKEN: 'cv_admin_token',
+      CHAINVAULT_DATABASE_URL: 'postgres://backup:hunter2@db/chainvault',
+      CHAINVAULT_S3_SECRET_ACCESS_KEY: 's3-secret',
+      CHAINVAULT_SFTP_PASSWORD: 'sftp-password',
+      CHAINVAULT_KEY_PASSPHRASE: 'passphrase',
+      chainvault_api_token: 'lower-case-token',
+    });
+    const env = childEnvironment();
+    for (const name of [
+      'CHAINVAULT_SECRET_KEY',
+      'CHAINVAULT_TOKEN',
+      'CHAINVAULT_DATABASE_URL',
+      'CHAINVAULT_S3_SECRET_ACCESS_KEY',
+      'CHAINVAULT_SFTP_PASSWORD',
+      'CHAINVAULT_KEY_PASSPHRASE',
+      'chainvault_api_token',
+    ]) {
+      expect(env).not.toHaveProperty([name]);
+    }
+    expect(JSON.stringify(env)).not.toMatch(/a2V5|cv_admin_token|hunter2|s3-secret|sftp-password|passphrase|lower-case-token/);
+  });
+
+  it('keeps the rest of the environment: PATH, HOME, other programs’ variables and harmless chainvault settings', () => {
+    Object.assign(process.env, { CHAINVAULT_PORT: '4100', CHAINVAULT_DATA_DIR: '/var/lib/chainvault', AWS_REGION: 'eu-west-1', GETH_DATADIR: '/data' });
+    const env = childEnvironment();
+    expect(env).toMatchObject({ CHAINVAULT_PORT: '4100', CHAINVAULT_DATA_DIR: '/var/lib/chainvault', AWS_REGION: 'eu-west-1', GETH_DATADIR: '/data' });
+    expect(env.PATH).toBe(process.env.PATH);
+    // Only chainvault's own variables are judged: another program's token is the operator's business.
+    process.env.GITHUB_TOKEN = 'not-ours';
+    expect(childEnvironment().GITHUB_TOKEN).toBe('not-ours');
+  });
+
+  it('sets what the caller passes on top, removes what it passes as undefined, and never touches process.env', () => {
+    Object.assign(process.env, { CHAINVAULT_TOKEN: 'cv_admin_token', LANG: 'C.UTF-8' });
+    const env = childEnvironment({ npm_config_ignore_scripts: 'true', LANG: undefined });
+    expect(env.npm_config_ignore_scripts).toBe('true');
+    expect(env).not.toHaveProperty(['LANG']);
+    env.EXTRA = 'x';
+    expect(process.env.LANG).toBe('C.UTF-8');
+    expect(process.env.CHAINVAULT_TOKEN).toBe('cv_admin_token');
+    expect(process.env.EXTRA).toBeUndefined();
+  });
+
+  it('withholds by name: chainvault variables named like secrets or URLs, and nothing else', () => {
+    expect(['CHAINVAULT_SECRET_KEY', 'CHAINVAULT_TOKEN', 'CHAINVAULT_DATABASE_URL', 'CHAINVAULT_TLS_KEY'].filter(isWithheldVariable)).toHaveLength(4);
+    expect(['CHAINVAULT_PORT', 'CHAINVAULT_HOST', 'CHAINVAULT_PLUGIN_PATHS', 'SECRET_KEY', 'MY_CHAINVAULT_TOKEN'].filter(isWithheldVariable)).toEqual([]);
+  });
+});
