@@ -9,10 +9,13 @@ const ADMIN_TOKEN_FILE = 'admin.token';
 
 /**
  * The token the CLI sends: CHAINVAULT_TOKEN, or else the admin token the server wrote into
- * its data directory (CHAINVAULT_DATA_DIR, default ./data) when the CLI runs beside it.
+ * its data directory (CHAINVAULT_DATA_DIR, default ./data) when the CLI runs beside it, that
+ * is, when it speaks to a server on this machine: the admin token never goes elsewhere by itself.
  */
-export function cliToken(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string | null {
+export function cliToken(url: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string | null {
   if (env.CHAINVAULT_TOKEN?.trim()) return env.CHAINVAULT_TOKEN.trim();
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  if (!(host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host))) return null;
   try {
     return readFileSync(join(resolve(cwd, env.CHAINVAULT_DATA_DIR || './data'), ADMIN_TOKEN_FILE), 'utf8').trim() || null;
   } catch {
@@ -23,7 +26,7 @@ export function cliToken(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd
 export class ApiClient {
   constructor(
     readonly url: string,
-    private readonly token: string | null = cliToken(),
+    private readonly token: string | null = cliToken(url),
   ) {}
 
   async request<T = Record<string, any>>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
@@ -41,7 +44,9 @@ export class ApiClient {
     }
     const body = (await response.json().catch(() => null)) as { data?: T; errors?: { message: string; extensions?: { code?: string } }[] } | null;
     if (response.status === 401 && !this.token) {
-      throw new CliError(`the server needs a token: set CHAINVAULT_TOKEN, or run the CLI where it can read admin.token in the server's data directory (CHAINVAULT_DATA_DIR)`);
+      throw new CliError(
+        `the server needs a token: set CHAINVAULT_TOKEN, or (for a server on this machine) run the CLI where it can read admin.token in the server's data directory (CHAINVAULT_DATA_DIR)`,
+      );
     }
     if (!body) throw new CliError(`${this.url} answered HTTP ${response.status} without a GraphQL response`);
     if (body.errors?.length) throw new CliError(body.errors.map((e) => `${e.extensions?.code ?? 'ERROR'}: ${e.message}`).join('\n'));

@@ -5,6 +5,7 @@
 import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
 import { addAccessCommands } from './access.commands';
+import { addCatalogCommands } from './catalog.commands';
 import { ApiClient, CliError, serverUrl } from './api-client';
 
 type Print = (line: string) => void;
@@ -336,6 +337,7 @@ export function buildProgram(print: Print = (line) => console.log(line)): Comman
   });
 
   addAccessCommands(program, { api, show });
+  addCatalogCommands(program, { show });
 
   return program;
 }

@@ -1,13 +1,14 @@
 /**
  * A backup whose server is killed with SIGKILL in the middle leaves no visible backup; after a
- * restart its job is taken over and run again, reusing what was stored, and completes.
+ * restart its job is taken over and run again, reusing what was stored, and completes. A
+ * restore killed the same way can be run again into the same target.
  */
 import { compareTrees } from '@chainvault/testing';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { backupNow, createDirectoryPolicy, restoreTo, RUN_BACKUP } from './support/scenario';
+import { backupNow, createDirectoryPolicy, RESTORE, restoreTo, RUN_BACKUP } from './support/scenario';
 import { spawnServer, type ServerProcess } from './support/server-process';
 import { startTestServer } from './support/test-server';
 import { DataSource } from 'typeorm';
@@ -117,5 +118,73 @@ describe('a server that died after the manifest was written but before the catal
       await server.close();
       await rm(work, { recursive: true, force: true });
     }
+  });
+});
+
+describe('a restore killed with SIGKILL', () => {
+  let work: string;
+  let server: ServerProcess | undefined;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'chainvault-kill-restore-'));
+  });
+
+  afterAll(async () => {
+    server?.child.kill('SIGKILL');
+    await rm(work, { recursive: true, force: true });
+  });
+
+  /** Starts a restore into `target` and kills the server once some, but not all, of it is written. */
+  const restoreAndKill = async (backupId: string, target: string, dataDir: string): Promise<void> => {
+    const { restoreBackup } = await server!.client.ok(RESTORE, { input: { backupId, targetConfig: { path: target } } });
+    for (let tries = 0; tries < 3000; tries += 1) {
+      const { job } = await server!.client.ok(`query ($id: ID!) { job(id: $id) { status } }`, { id: restoreBackup.id });
+      expect(job.status).not.toBe('COMPLETED');
+      const written = await readdir(join(target, 'ledger')).catch(() => [] as string[]);
+      if (job.status === 'RUNNING' && written.filter((n) => n.endsWith('.sst')).length >= 2) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    server!.child.kill('SIGKILL');
+    expect(await server!.exited).toBe('SIGKILL');
+    server = await spawnServer({ dataDir });
+    const { job } = await server.client.ok(`query ($id: ID!) { job(id: $id) { status error } }`, { id: restoreBackup.id });
+    expect(job.status).toBe('FAILED');
+    expect(job.error).toMatch(/restore again into the same target/);
+  };
+
+  it('is run again into the same target and the result equals the backup; a target with a foreign file is refused', async () => {
+    const source = join(work, 'source');
+    await mkdir(join(source, 'ledger'), { recursive: true });
+    for (let i = 0; i < 64; i += 1) await writeFile(join(source, 'ledger', `${String(i).padStart(6, '0')}.sst`), randomBytes(4 * MiB));
+    const dataDir = join(work, 'data');
+    server = await spawnServer({ dataDir });
+    const { policyId } = await createDirectoryPolicy(server.client, 'restore-kill', source, join(work, 'repository'));
+    const backup = await backupNow(server.client, policyId);
+    expect(backup.status).toBe('COMPLETED');
+
+    const target = join(work, 'target');
+    await restoreAndKill(backup.backupId, target, dataDir);
+    const left = await readdir(join(target, 'ledger'));
+    expect(left.length).toBeGreaterThan(0);
+    expect(left.filter((n) => n.endsWith('.sst')).length).toBeLessThan(64);
+
+    const retried = await restoreTo(server!.client, backup.backupId, target);
+    expect({ status: retried.status, error: retried.error }).toEqual({ status: 'COMPLETED', error: null });
+    expect(await compareTrees(source, target)).toEqual([]);
+    // Once a restore into it completed, what is there is the user's: another restore is refused, not cleared.
+    const again = await server!.client.fails(RESTORE, { input: { backupId: backup.backupId, targetConfig: { path: target } } });
+    expect(again.message).toMatch(/is not empty/);
+    expect(await compareTrees(source, target)).toEqual([]);
+
+    // The same interruption, then a file the restore did not write: the target is not the restore's to clear.
+    const other = join(work, 'other-target');
+    await restoreAndKill(backup.backupId, other, dataDir);
+    await writeFile(join(other, 'notes.txt'), 'the operator put this here\n');
+    const before = (await readdir(join(other, 'ledger'))).sort();
+    const refused = await server!.client.fails(RESTORE, { input: { backupId: backup.backupId, targetConfig: { path: other } } });
+    expect(refused.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(refused.message).toMatch(/is not empty/);
+    expect((await readdir(join(other, 'ledger'))).sort()).toEqual(before);
+    expect(await readdir(other)).toContain('notes.txt');
   });
 });

@@ -173,6 +173,17 @@ describe('security: a real server refuses every attack that was found', () => {
       expect(await upgradeStatus(wsUrl, { origin: server.url })).toBe(101);
     });
 
+    it('serves WebSockets on /graphql only, and closes one that sends a message over 64 KiB', async () => {
+      expect(await upgradeStatus(`${server.url.replace(/^http/, 'ws')}/other`, {})).toBe(404);
+      const closed = await new Promise<number>((resolve) => {
+        const socket = new WebSocket(wsUrl, 'graphql-transport-ws');
+        socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { padding: 'x'.repeat(1024 * 1024) } })));
+        socket.on('close', (code) => resolve(code));
+        socket.on('error', () => undefined);
+      });
+      expect(closed).toBe(1009);
+    });
+
     it('closes a graphql-ws connection without a valid token before any operation runs', async () => {
       const before = await networkCount();
       const create = `mutation { createNetwork(input: { name: "over-ws", protocol: "directory" }) { id } }`;
@@ -362,6 +373,13 @@ describe('security: a real server refuses every attack that was found', () => {
         });
         expect({ path, code: error.extensions?.code }).toEqual({ path, code: 'FORBIDDEN' });
       }
+      // A file a node names is a location too: a genesis file that is the secret key would be backed up.
+      const { createNetwork: chain } = await server.client.ok(CREATE_NETWORK, { input: { name: 'paths-chain', protocol: 'ethereum' } });
+      const genesis = await server.client.fails(`mutation ($input: RegisterNodeInput!) { registerNode(input: $input) { id } }`, {
+        input: { networkId: chain.id, name: 'monitor', plugin: 'ethereum', role: 'monitor', config: { rpcUrl: 'http://127.0.0.1:9', client: 'geth', consensus: 'ethash', genesisFile: join(dataDir, 'secret.key') } },
+      });
+      expect(genesis.extensions?.code).toBe('FORBIDDEN');
+      expect(genesis.message).toMatch(/config\.genesisFile .* is inside the data directory/);
     });
   });
 
@@ -396,9 +414,23 @@ describe('security: a real server refuses every attack that was found', () => {
       expect(small.ms).toBeLessThan(100);
     });
 
+    it('counts the list items a request answers, and refuses past 100,000', async () => {
+      const many = join(work, 'many-files');
+      await mkdir(many);
+      for (let i = 0; i < 3500; i += 1) await writeFile(join(many, `f${i}`), '');
+      const { policyId } = await createDirectoryPolicy(server.client, 'many', many, join(work, 'many-repository'));
+      const { backupId } = await backupNow(server.client, policyId);
+      const aliases = (n: number) => `query ($i: ID!) { ${Array.from({ length: n }, (_, k) => `a${k}: backup(id: $i) { files { path } }`).join(' ')} }`;
+      expect(Object.keys((await server.client.ok(aliases(20), { i: backupId })) as object)).toHaveLength(20);
+      const refused = await server.client.request(aliases(30), { i: backupId });
+      expect(refused.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', limit: 'maxQueryItems', max: 100000 } });
+    });
+
     it('applies the same limits over graphql-ws', async () => {
       const started = performance.now();
-      const result = await overWebSocket(wsUrl, { authorization: `Bearer ${server.client.token}` }, aliasFlood(2000));
+      // 2,000 aliases are a message over 64 KiB: the socket is closed before anything is parsed.
+      expect(await overWebSocket(wsUrl, { authorization: `Bearer ${server.client.token}` }, aliasFlood(2000))).toEqual({ closed: 1009 });
+      const result = await overWebSocket(wsUrl, { authorization: `Bearer ${server.client.token}` }, aliasFlood(400));
       expect(performance.now() - started).toBeLessThan(1000);
       expect(JSON.stringify(result.errors)).toMatch(/maxQueryTokens/);
       const costly = await overWebSocket(wsUrl, { authorization: `Bearer ${server.client.token}` }, `query ($n: Int) { backups(first: $n) { nodes { files { path } } } }`.replace('$n)', '500)'));

@@ -2,29 +2,8 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ApiModule } from '@chainvault/api';
-import { CHAINVAULT_CONFIG, catalogOptions, type ChainvaultConfig } from '@chainvault/core';
-import { DataSource } from 'typeorm';
-
-/** An arbitrary, fixed key: instances starting together on one PostgreSQL catalog migrate it one at a time. */
-const MIGRATION_LOCK = 72_034_113;
-
-/** Opens the catalog and brings its schema up to date, holding a PostgreSQL advisory lock while migrating. */
-async function migrated(dataSource: DataSource): Promise<DataSource> {
-  await dataSource.initialize();
-  if (dataSource.options.type !== 'postgres') {
-    await dataSource.runMigrations({ transaction: 'each' });
-    return dataSource;
-  }
-  const runner = dataSource.createQueryRunner();
-  try {
-    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    await dataSource.runMigrations({ transaction: 'each' });
-  } finally {
-    await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
-    await runner.release();
-  }
-  return dataSource;
-}
+import { CHAINVAULT_CONFIG, catalogOptions, openCatalog, type ChainvaultConfig } from '@chainvault/core';
+import type { DataSourceOptions } from 'typeorm';
 
 @Global()
 @Module({})
@@ -42,8 +21,10 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         TypeOrmModule.forRootAsync({
-          useFactory: () => ({ ...catalogOptions(config), migrationsRun: false }),
-          dataSourceFactory: async (options) => migrated(new DataSource(options!)),
+          // openCatalog owns the retries (none on SQLite, a short wait on PostgreSQL) and says
+          // in one message what failed; @nestjs/typeorm's own would repeat it 9 times, each with a stack.
+          useFactory: () => ({ ...catalogOptions(config), retryAttempts: 0, toRetry: () => false }),
+          dataSourceFactory: (options) => openCatalog(options as DataSourceOptions),
         }),
         ApiModule,
       ],

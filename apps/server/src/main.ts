@@ -1,6 +1,7 @@
 /** `npm start` / `chainvault serve`: starts the server on its configuration. */
+import { CatalogUnavailableError, catalogOptions, openCatalog } from '@chainvault/core';
+import { mkdir } from 'node:fs/promises';
 import { ConfigError, loadConfig } from './config/config.loader';
-import { createServer } from './server';
 
 export async function serve(): Promise<void> {
   let config;
@@ -13,6 +14,21 @@ export async function serve(): Promise<void> {
     }
     throw error;
   }
+  // The catalog is opened (and migrated) once before the application: one that cannot be opened
+  // stops the start here with one message, before Nest would log the failure with its stack.
+  // The data directory first, private, as createServer makes it: SQLite would make it readable to all.
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  try {
+    await (await openCatalog({ ...catalogOptions(config), logging: false })).destroy();
+  } catch (error) {
+    if (error instanceof CatalogUnavailableError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  // Loaded after the check: a start that stops there does not wait for Nest and the API to load.
+  const { createServer } = await import('./server.js');
   const app = await createServer(config);
   await app.listen(config.port, config.host);
   const url = `${config.tlsCert ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;

@@ -4,6 +4,5 @@
  */
 export { ApiModule, queryLimits } from './api.module';
 export { formatGraphqlError } from './errors';
-export { parseListenAddress } from './http/metrics-listener';
 export { ApiGate } from './security/api-gate';
 export { gateHttpRequests, gateWebSocketUpgrades } from './security/protect-app';

@@ -15,6 +15,8 @@ describe('childEnvironment', () => {
       CHAINVAULT_SFTP_PASSWORD: 'sftp-password',
       CHAINVAULT_KEY_PASSPHRASE: 'passphrase',
       chainvault_api_token: 'lower-case-token',
+      AWS_SECRET_ACCESS_KEY: 'aws-secret',
+      PGPASSWORD: 'pg-password',
     });
     const env = childEnvironment();
     for (const name of [
@@ -25,6 +27,8 @@ describe('childEnvironment', () => {
       'CHAINVAULT_SFTP_PASSWORD',
       'CHAINVAULT_KEY_PASSPHRASE',
       'chainvault_api_token',
+      'AWS_SECRET_ACCESS_KEY',
+      'PGPASSWORD',
     ]) {
       expect(env).not.toHaveProperty([name]);
     }

@@ -25,6 +25,7 @@ import { NetworkService } from './networks/network.service';
 import { NodeService } from './nodes/node.service';
 import { PluginRegistry } from './plugins/plugin-registry.service';
 import { PolicyService } from './policies/policy.service';
+import { InterruptedRestores } from './restores/interrupted-restores';
 import { RestoreJob } from './restores/restore.job';
 import { RestoreRoots } from './restores/restore-roots';
 import { RestoreService } from './restores/restore.service';
@@ -51,6 +52,7 @@ const services = [
   PolicyService,
   RestoreRoots,
   RestoreService,
+  InterruptedRestores,
   RetentionService,
   SchedulerService,
   InstanceService,

@@ -3,6 +3,8 @@
  * `@chainvault/core`: the catalog, the plugin host, jobs and the services behind the API.
  */
 export * from './catalog/catalog-options';
+export { CatalogUnavailableError, catalogLocation, openCatalog, POSTGRES_WAIT_MS, RESTORE_ADVICE } from './catalog/open-catalog';
+export { checkCatalog, describeCatalogReport, type CatalogReport, type CatalogState } from './catalog/catalog-check';
 export * from './catalog/entities';
 export { childEnvironment, isWithheldVariable } from './child-environment';
 export * from './config/chainvault-config';

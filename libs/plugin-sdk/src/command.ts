@@ -36,17 +36,23 @@ export interface CommandRunner {
 const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
 const MAX_CAPTURE = 1024 * 1024;
 
-/**
- * Chainvault variables a command does not inherit. The host scrubs the environment of its own
- * children by the same rule (core's `childEnvironment`); the SDK depends on nothing of
- * chainvault's, so it keeps its own copy: change both together.
- */
+/** Chainvault variables that hold a secret or grant access: the secret-field key, tokens, the catalog's URL. */
 const WITHHELD = /TOKEN|SECRET|PASSWORD|PASSPHRASE|KEY|CREDENTIAL|AUTH|DATABASE|URL|DSN/i;
+/** The server's own credentials from the standard variables of the libraries it uses (S3, PostgreSQL). */
+const SERVER_CREDENTIALS = new Set(['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'PGPASSWORD']);
+
+/**
+ * True for a variable no program the server or a plugin starts may inherit. The host scrubs
+ * its own children's environment by this same rule.
+ */
+export function isWithheldVariable(name: string): boolean {
+  return (/^CHAINVAULT_/i.test(name) && WITHHELD.test(name.slice('CHAINVAULT_'.length))) || SERVER_CREDENTIALS.has(name.toUpperCase());
+}
 
 function commandEnvironment(extra: Record<string, string | undefined> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !(/^CHAINVAULT_/i.test(name) && WITHHELD.test(name.slice('CHAINVAULT_'.length)))) env[name] = value;
+    if (value !== undefined && !isWithheldVariable(name)) env[name] = value;
   }
   for (const [name, value] of Object.entries(extra)) {
     if (value === undefined) delete env[name];

@@ -3,7 +3,8 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareTrees, writeSampleTree } from '@chainvault/testing';
-import { LocalBackend, Repository, type FileEntry, type Manifest } from './index';
+import { LocalBackend, Repository, RepositoryError, type FileEntry, type Manifest } from './index';
+import { mountTmpfs } from './spec-helpers';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -198,5 +199,80 @@ describe('a damaged pack shared by two backups', () => {
       for (const problem of result.problems) expect(problem).toMatch(new RegExp(`pack ${pack} is missing$`));
       expect(namedFiles((await repo.verify(manifest.backupId, { readData: true })).problems)).toEqual(inPack(manifest));
     }
+  });
+});
+
+describe('a backup on a full destination', () => {
+  /** Waits until no upload is in flight: a failed backup's other uploads finish on their own. */
+  async function uploadsLanded(backend: LocalBackend): Promise<void> {
+    for (let i = 0; i < 100 && (await backend.list('tmp/')).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  it('on a small local file system, stops before the last MiB with NO_SPACE naming what it needed and what was free, so a prune can still run', async () => {
+    const tmpfs = await mountTmpfs(4 * MiB);
+    if (!tmpfs) return;
+    try {
+      const backend = new LocalBackend(join(tmpfs.dir, 'repo'));
+      const repo = await Repository.openOrInit(backend, { ...SMALL, compression: 'none' });
+      const kept = repo.startBackup();
+      await kept.writeFile('kept.bin', randomBytes(100 * KiB));
+      const committed = await kept.commit(details);
+
+      const writer = repo.startBackup();
+      const error = await writer.writeFile('big.bin', randomBytes(8 * MiB)).catch((e: unknown) => e);
+        expect(error).toMatchObject({
+        name: 'RepositoryError',
+        code: 'NO_SPACE',
+        message: expect.stringMatching(
+          new RegExp(`^no room on the destination at ${tmpfs.dir}/repo for the next pack: it needs [\\d.]+ [KM]iB \\(a pack of [\\d.]+ KiB, .*and 1\\.0 MiB kept free so that a prune can run\\) and [\\d.]+ [KM]iB of 4\\.0 MiB is free$`),
+        ),
+        space: { totalBytes: 4 * MiB, freeBytes: expect.any(Number), neededBytes: expect.any(Number), packsWritten: expect.any(Number) },
+      });
+      const space = (error as RepositoryError).space!;
+      expect(space.freeBytes!).toBeLessThan(space.neededBytes);
+      expect(space.packsWritten!).toBeGreaterThan(5);
+      await uploadsLanded(backend);
+      const { statfs } = await import('node:fs/promises');
+      const after = await statfs(tmpfs.dir);
+      expect(after.bavail * after.bsize).toBeGreaterThanOrEqual(MiB);
+
+      // The room left is enough for a check to report the leftovers and a prune to remove them.
+      const reopened = await Repository.open(new LocalBackend(join(tmpfs.dir, 'repo')));
+      const report = await reopened.check({ readData: false });
+      expect(report.unreferenced!.unindexedPacks).toBeGreaterThanOrEqual(space.packsWritten!);
+      expect((await reopened.prune()).packsDeleted).toBe(report.unreferenced!.packs);
+      expect((await reopened.verify(committed.backupId, { readData: true })).problems).toEqual([]);
+    } finally {
+      await tmpfs.unmount();
+    }
+  });
+
+  it('that runs out while writing a pack says how big the pack was, and that the backend does not tell its free space', async () => {
+    const repoDir = join(work, 'repo');
+    const local = new LocalBackend(repoDir);
+    let packs = 0;
+    const full = Object.assign(Object.create(null) as object, {
+      location: 'sftp://backup@vault:22/srv/repo',
+      get: local.get.bind(local),
+      has: local.has.bind(local),
+      list: local.list.bind(local),
+      delete: local.delete.bind(local),
+      put: async (key: string, data: Uint8Array) => {
+        if (key.startsWith('data/') && ++packs > 3) throw new RepositoryError('NO_SPACE', `no space left while writing ${key}`);
+        return local.put(key, data);
+      },
+    });
+    const repo = await Repository.openOrInit(full as LocalBackend, { ...SMALL, compression: 'none' });
+    const writer = repo.startBackup();
+    const error = await writer.writeFile('big.bin', randomBytes(4 * MiB)).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'NO_SPACE',
+      message: expect.stringMatching(/^no space left on the destination at sftp:\/\/backup@vault:22\/srv\/repo for a pack of \d+\.\d KiB: sftp:\/\/backup@vault:22\/srv\/repo does not say how much space it has left$/),
+      space: { freeBytes: null, totalBytes: null },
+    });
+    // The fourth pack failed; the third may still have been on its way.
+    const { packsWritten, bytesWritten } = (error as RepositoryError).space!;
+    expect([2, 3]).toContain(packsWritten);
+    expect(bytesWritten).toBeGreaterThanOrEqual(packsWritten! * SMALL.packSize);
   });
 });

@@ -10,10 +10,13 @@
  * pack again to name it would cost as much as hashing the data).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { RepositoryBackend } from './backend';
 import { decodeBlob, encodeBlob, type BlobEncoding, type CompressionName } from './compression';
 import { AsyncCrypto, blobId, seal, unseal, type MasterKey } from './crypto';
-import { RepositoryError } from './repository.errors';
+import { LocalBackend } from './local-backend';
+import { RepositoryError, describeFreeSpace, formatBytes } from './repository.errors';
 
 export interface BlobLocation {
   pack: string;
@@ -45,6 +48,54 @@ export function packKey(id: string): string {
 
 const PACK_KEY = /^data\/[0-9a-f]{2}\/([0-9a-f]{64})$/;
 
+/** The pack id a storage key names, or undefined for anything else under `data/`. */
+export function packIdOf(key: string): string | undefined {
+  return PACK_KEY.exec(key)?.[1];
+}
+
+/**
+ * What is on storage, read once: every index file and every pack, with the blobs each holds.
+ * Prune plans from it, check reports from it, and the blob store learns from it.
+ */
+export interface PackInventory {
+  /** Index files read (damaged ones included: they are replaced like the rest). */
+  indexKeys: string[];
+  /** Bytes of each index file that could be read. */
+  indexBytes: Map<string, number>;
+  /** Index files that could not be read, with why. */
+  damagedIndexes: string[];
+  /** Packs on storage whose contents are known (from an index, or from their own header). */
+  packs: Map<string, PackBlob[]>;
+  /** Packs on storage that no index names: a backup failed or was killed before its index. */
+  unindexed: Set<string>;
+  /** Packs no index names whose header cannot be read (nothing can use them), with their size. */
+  unreadable: Map<string, number>;
+  /** Packs an index names that are not on storage, with what the index says they held. */
+  missing: Map<string, PackBlob[]>;
+}
+
+/** Stored bytes of a pack's blobs: what removing it frees, but for its small header. */
+export function packBytes(blobs: readonly PackBlob[]): number {
+  return blobs.reduce((n, b) => n + b.length, 0);
+}
+
+/** Chainvault's own writes stop short of this much free space, so a prune can still take its lock and write its index. */
+export const KEPT_FREE_BYTES = 1024 * 1024;
+
+/** Free and total bytes where a local repository lives; null for backends that cannot tell (S3, SFTP). */
+export async function freeSpace(backend: RepositoryBackend): Promise<{ free: number; total: number } | null> {
+  if (!(backend instanceof LocalBackend)) return null;
+  // The repository directory may not exist yet: ask the file system of its nearest existing parent.
+  for (let dir = backend.location; ; dir = dirname(dir)) {
+    try {
+      const stats = await statfs(dir);
+      return { free: stats.bavail * stats.bsize, total: stats.blocks * stats.bsize };
+    } catch {
+      if (dirname(dir) === dir) return null;
+    }
+  }
+}
+
 export class BlobStore {
   private readonly locations = new Map<string, BlobLocation>();
   private readonly indexedPacks = new Set<string>();
@@ -68,28 +119,64 @@ export class BlobStore {
 
   /** Reads every index file, then indexes packs that no index lists (left by an interrupted backup). */
   async load(): Promise<void> {
+    const inventory = await this.readInventory();
+    this.damagedIndexes.push(...inventory.damagedIndexes);
+    for (const [id, blobs] of inventory.packs) {
+      const record = { id, blobs };
+      this.learn(record);
+      if (inventory.unindexed.has(id)) this.adopted.push(record);
+    }
+    // Last, so a chunk that is also in a pack on storage is read from there; verify names the
+    // missing pack of a chunk that is nowhere else.
+    for (const [id, blobs] of inventory.missing) this.learn({ id, blobs });
+  }
+
+  /**
+   * Reads every index file, then lists the packs, then reads the header of each pack no index
+   * names. In that order: a pack is written before the index naming it, so a listing taken after
+   * the indexes holds every pack they name unless it was really deleted.
+   */
+  async readInventory(): Promise<PackInventory> {
+    const inventory: PackInventory = { indexKeys: [], indexBytes: new Map(), damagedIndexes: [], packs: new Map(), unindexed: new Set(), unreadable: new Map(), missing: new Map() };
+    const named = new Map<string, PackBlob[]>();
     for (const key of await this.backend.list('index/')) {
+      inventory.indexKeys.push(key);
       let file: IndexFile;
       try {
-        file = JSON.parse(this.open(await this.backend.get(key), key).toString('utf8')) as IndexFile;
+        const bytes = await this.backend.get(key);
+        file = JSON.parse(this.open(bytes, key).toString('utf8')) as IndexFile;
+        inventory.indexBytes.set(key, bytes.length);
       } catch (error) {
         // A damaged index loses nothing: every pack carries its own header and is indexed from it below.
-        this.damagedIndexes.push(`${key}: ${(error as Error).message}`);
+        inventory.damagedIndexes.push(`${key}: ${(error as Error).message}`);
         continue;
       }
-      for (const pack of file.packs) this.learn(pack);
+      for (const pack of file.packs) named.set(pack.id, pack.blobs);
     }
+    const present = new Set<string>();
     for (const key of await this.backend.list('data/')) {
-      const match = PACK_KEY.exec(key);
-      if (!match || this.indexedPacks.has(match[1])) continue;
+      const id = packIdOf(key);
+      if (!id) continue;
+      present.add(id);
+      const blobs = named.get(id);
+      if (blobs) {
+        inventory.packs.set(id, blobs);
+        continue;
+      }
+      // A pack no index lists is not garbage by itself: a backup running beside another may have
+      // reused its blobs before the writer that uploaded it failed. Its own header says what it holds.
+      let bytes: Buffer | undefined;
       try {
-        const record = { id: match[1], blobs: this.readPackHeader(await this.backend.get(key), key) };
-        this.learn(record);
-        this.adopted.push(record);
+        bytes = await this.backend.get(key);
+        inventory.packs.set(id, this.readPackHeader(bytes, key));
+        inventory.unindexed.add(id);
       } catch {
-        // A pack that cannot be read is not used; verify and prune report and remove it.
+        // Unreadable (truncated, damaged, or removed meanwhile): nothing can use it; prune removes it.
+        inventory.unreadable.set(id, bytes?.length ?? 0);
       }
     }
+    for (const [id, blobs] of named) if (!present.has(id)) inventory.missing.set(id, blobs);
+    return inventory;
   }
 
   has(id: string): boolean {
@@ -153,6 +240,14 @@ export class BlobStore {
     return new BlobWriter(this, adopted, options.signal);
   }
 
+  /** A whole pack, as the README lays it out: the stored blobs, the header, the header's length. */
+  packObject(parts: readonly Uint8Array[], blobs: readonly PackBlob[]): Uint8Array[] {
+    const header = this.close(Buffer.from(JSON.stringify({ version: 1, blobs })));
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(header.length);
+    return [...parts, header, length];
+  }
+
   /** Seals an object's bytes when the repository is encrypted. */
   close(plaintext: Buffer): Buffer {
     return this.master ? seal(this.master.data, plaintext) : plaintext;
@@ -206,6 +301,9 @@ export class BlobWriter {
   private readonly pending = new Set<string>();
   private readonly uploads: Promise<void>[] = [];
   private readonly written: PackRecord[] = [];
+  private writtenBytes = 0;
+  /** Bytes of the packs being uploaded now, which the free space does not show yet. */
+  private uploadingBytes = 0;
 
   constructor(
     private readonly store: BlobStore,
@@ -244,28 +342,69 @@ export class BlobWriter {
     const packs = [...this.adopted, ...this.written];
     if (packs.length === 0) return;
     const file: IndexFile = { version: 1, packs };
-    await this.store.backend.put(`index/${randomUUID()}`, this.store.close(Buffer.from(JSON.stringify(file))));
+    const index = this.store.close(Buffer.from(JSON.stringify(file)));
+    try {
+      await this.store.backend.put(`index/${randomUUID()}`, index);
+    } catch (error) {
+      throw await this.explainShortage(error, `the index of the packs it wrote (${formatBytes(index.length)})`, index.length);
+    }
   }
 
   private async flushPack(): Promise<void> {
     if (this.entries.length === 0) return;
     if (this.signal?.aborted) throw new RepositoryError('ABORTED', 'the operation was cancelled');
-    const header = this.store.close(Buffer.from(JSON.stringify({ version: 1, blobs: this.entries })));
-    const length = Buffer.alloc(4);
-    length.writeUInt32LE(header.length);
-    const pack = [...this.parts, header, length];
+    const pack = this.store.packObject(this.parts, this.entries);
+    const bytes = pack.reduce((n, part) => n + part.length, 0);
     const record: PackRecord = { id: randomBytes(32).toString('hex'), blobs: this.entries };
     this.parts = [];
     this.entries = [];
     this.size = 0;
     while (this.uploads.length >= MAX_UPLOADS_IN_FLIGHT) await this.uploads.shift();
-    const upload = this.store.backend.put(packKey(record.id), pack).then(() => {
-      this.store.learn(record);
-      this.written.push(record);
-      for (const blob of record.blobs) this.pending.delete(blob.id);
-    });
+    await this.makeRoom(bytes);
+    const upload = this.store.backend.put(packKey(record.id), pack).then(
+      () => {
+        this.uploadingBytes -= bytes;
+        this.writtenBytes += bytes;
+        this.store.learn(record);
+        this.written.push(record);
+        for (const blob of record.blobs) this.pending.delete(blob.id);
+      },
+      async (error: unknown) => {
+        this.uploadingBytes -= bytes;
+        throw await this.explainShortage(error, `a pack of ${formatBytes(bytes)}`, bytes);
+      },
+    );
     // Keep the rejection observed here; it is rethrown when the upload is awaited.
     upload.catch(() => undefined);
     this.uploads.push(upload);
+  }
+
+  /**
+   * Refuses a pack that would leave less than KEPT_FREE_BYTES free on a local destination: a
+   * backup that fills the disk to the last byte would leave a prune no room for its lock.
+   */
+  private async makeRoom(bytes: number): Promise<void> {
+    this.uploadingBytes += bytes;
+    const space = await freeSpace(this.store.backend);
+    const needed = this.uploadingBytes + KEPT_FREE_BYTES;
+    if (!space || space.free >= needed) return;
+    this.uploadingBytes -= bytes;
+    const others = needed - bytes - KEPT_FREE_BYTES;
+    throw new RepositoryError(
+      'NO_SPACE',
+      `no room on the destination at ${this.store.backend.location} for the next pack: it needs ${formatBytes(needed)} (a pack of ${formatBytes(bytes)}, ${others > 0 ? `${formatBytes(others)} still being written, ` : ''}and ${formatBytes(KEPT_FREE_BYTES)} kept free so that a prune can run) and ${describeFreeSpace(space, this.store.backend.location)}`,
+      { space: { neededBytes: needed, freeBytes: space.free, totalBytes: space.total, packsWritten: this.written.length, bytesWritten: this.writtenBytes } },
+    );
+  }
+
+  /** A NO_SPACE error that says what was being written, how big it was, and what was free; other errors as they are. */
+  private async explainShortage(error: unknown, what: string, bytes: number): Promise<unknown> {
+    if (!(error instanceof RepositoryError) || error.code !== 'NO_SPACE') return error;
+    const space = await freeSpace(this.store.backend);
+    return new RepositoryError(
+      'NO_SPACE',
+      `no space left on the destination at ${this.store.backend.location} for ${what}: ${describeFreeSpace(space, this.store.backend.location)}`,
+      { cause: error, space: { neededBytes: bytes, freeBytes: space?.free ?? null, totalBytes: space?.total ?? null, packsWritten: this.written.length, bytesWritten: this.writtenBytes } },
+    );
   }
 }

@@ -50,8 +50,25 @@ export class LocalBackend implements RepositoryBackend {
       const handle = await open(tmp, 'w', 0o600);
       try {
         if (Array.isArray(data)) {
-          // writev takes a limited number of buffers at once.
-          for (let i = 0; i < data.length; i += 512) await handle.writev(data.slice(i, i + 512) as Uint8Array[]);
+          // writev takes a limited number of buffers at once, and on a full disk writes what fits
+          // without an error: the rest is written again, which then fails with ENOSPC. (Renaming a
+          // short file into place would put a truncated pack under its final name.)
+          let position = 0;
+          for (let i = 0; i < data.length; i += 512) {
+            const batch = data.slice(i, i + 512) as Uint8Array[];
+            const wanted = batch.reduce((n, b) => n + b.byteLength, 0);
+            const { bytesWritten } = await handle.writev(batch, position);
+            position += bytesWritten;
+            if (bytesWritten < wanted) {
+              const rest = Buffer.concat(batch).subarray(bytesWritten);
+              for (let done = 0; done < rest.length; ) {
+                const { bytesWritten: more } = await handle.write(rest, done, rest.length - done, position);
+                if (more === 0) throw Object.assign(new Error('the file system took no more bytes'), { code: 'ENOSPC' });
+                done += more;
+                position += more;
+              }
+            }
+          }
         } else {
           await handle.writeFile(data as Uint8Array);
         }

@@ -12,6 +12,8 @@ import { RepositoryError, throwIfAborted } from './repository.errors';
 
 export interface CopyOptions {
   signal?: AbortSignal;
+  /** Who holds the target's lock meanwhile, as other lockers are told. */
+  purpose?: string;
   onProgress?: (progress: { files: number; bytes: number }) => void;
 }
 
@@ -29,7 +31,7 @@ export async function copyBackup(source: Repository, target: Repository, backupI
   if (await target.hasBackup(backupId)) return result;
   const manifest = await source.readManifest(backupId);
   const reader = await source.openBackup(backupId, { signal: options.signal });
-  const lock = await target.lock('shared', `replication of backup ${backupId}`);
+  const lock = await target.lock('shared', options.purpose ?? `replication of backup ${backupId}`);
   try {
     await target.refreshIndex();
     const blobs = target.chunkWriter(options.signal);

@@ -10,6 +10,7 @@ import { BlobStore, type BlobLocation, type BlobWriter } from './blob-store';
 import type { CompressionName } from './compression';
 import { DEFAULT_CHUNK_SIZES, checkChunkSizes, type ChunkSizes } from './content-chunker';
 import { DEFAULT_SCRYPT, createKeyFile, newMasterKey, openKeyFile, type KeyFile, type MasterKey } from './crypto';
+import { findUnreferenced, type UnreferencedData } from './check';
 import { checkManifestStructure, type Manifest } from './manifest';
 import { prune, type PruneOptions, type PruneResult } from './prune';
 import { DEFAULT_LOCK_TIMING, RepositoryLock, type LockTiming } from './repository-lock';
@@ -60,6 +61,22 @@ export interface VerifyResult {
   chunks: number;
   packs: number;
   bytesRead: number;
+}
+
+export interface CheckResult {
+  /** Problems by backup id; an intact backup has an empty list. */
+  backups: Record<string, string[]>;
+  /** Problems that belong to no backup. */
+  general: string[];
+  packs: number;
+  bytesRead: number;
+  /** Data no backup uses (a failed backup's packs, deleted backups' packs); null when a manifest cannot be read. */
+  unreferenced: UnreferencedData | null;
+  /**
+   * Shared locks live when the check ended, the caller's own included: a backup among them may be
+   * writing packs that are counted as unreferenced until it commits.
+   */
+  sharedLocks: number;
 }
 
 export interface StartBackupOptions {
@@ -165,8 +182,8 @@ export class Repository {
    * Removes packs that no backup uses and repacks half-empty ones, under the exclusive lock:
    * it refuses to start while a backup holds the shared lock, and no backup starts meanwhile.
    */
-  async prune(options: PruneOptions = {}): Promise<PruneResult> {
-    const lock = await this.lock('exclusive', options.dryRun ? 'prune (dry run)' : 'prune');
+  async prune(options: PruneOptions = {}, purpose = options.dryRun ? 'prune (dry run)' : 'prune'): Promise<PruneResult> {
+    const lock = await this.lock('exclusive', purpose);
     try {
       const manifests = await Promise.all((await this.listBackups()).map((id) => this.readManifest(id)));
       const result = await prune(this.blobs, manifests, options);
@@ -274,12 +291,15 @@ export class Repository {
   /**
    * Checks every backup in the repository at once, reading each pack a single time: a damaged
    * pack is reported with every backup and file it hurts. Returns the problems by backup id
-   * (an intact backup has an empty list) and those that belong to no backup.
+   * (an intact backup has an empty list) and those that belong to no backup, and the data no
+   * backup uses, which is no damage (null when a manifest cannot be read: then nobody can say).
    */
-  async check(options: VerifyOptions): Promise<{ backups: Record<string, string[]>; general: string[]; packs: number; bytesRead: number }> {
+  async check(options: VerifyOptions): Promise<CheckResult> {
     const backups: Record<string, string[]> = {};
     const general = this.blobs.damagedIndexes.map((p) => `index ${p}`);
     const users = new Map<string, { backup: string; path: string }[]>();
+    const manifests: Manifest[] = [];
+    let unreadable = false;
     for (const id of await this.listBackups()) {
       backups[id] = [];
       let manifest: Manifest;
@@ -287,8 +307,10 @@ export class Repository {
         manifest = await this.readManifest(id);
       } catch (error) {
         backups[id].push((error as Error).message);
+        unreadable = true;
         continue;
       }
+      manifests.push(manifest);
       backups[id].push(...checkManifestStructure(manifest));
       for (const entry of manifest.entries) {
         if (entry.type !== 'file') continue;
@@ -327,7 +349,10 @@ export class Repository {
         if (!backups[backup].includes(line)) backups[backup].push(line);
       }
     }
-    return { backups, general, packs: packs.size, bytesRead };
+    // Read again rather than kept from the last load: a long-lived repository need not hold every index record twice.
+    const unreferenced = unreadable ? null : findUnreferenced(await this.blobs.readInventory(), manifests);
+    const sharedLocks = (await RepositoryLock.live(this.backend)).filter((l) => !l.record.exclusive).length;
+    return { backups, general, packs: packs.size, bytesRead, unreferenced, sharedLocks };
   }
 
   async verify(backupId: string, options: VerifyOptions): Promise<VerifyResult> {

@@ -218,8 +218,9 @@ async function storeGenesis(ctx: BackupContext<EthereumNodeConfig, ChainExportOp
   try {
     const parsed: unknown = JSON.parse(content);
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
-  } catch (error) {
-    throw new PluginError('INVALID_CONFIG', `node ${withGenesis.name}: genesisFile ${path} is not a genesis JSON object (${(error as Error).message})`);
+  } catch {
+    // The parser's message quotes the file; the file may be anything, so it is not repeated.
+    throw new PluginError('INVALID_CONFIG', `node ${withGenesis.name}: genesisFile ${path} is not a genesis JSON object`);
   }
   await ctx.artifacts.writeFile(GENESIS_FILE, content);
   return GENESIS_FILE;

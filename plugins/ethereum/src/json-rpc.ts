@@ -98,7 +98,8 @@ export class JsonRpcClient {
     try {
       return await response.json();
     } catch (error) {
-      if (this.signal?.aborted) throw this.transportError(error, method, timeout);
+      // The body can stop coming too (a node frozen mid-answer): that is the timeout, not bad JSON.
+      if (this.signal?.aborted || timeout.aborted) throw this.transportError(error, method, timeout);
       throw new PluginError('INCONSISTENT', `${this.where} answered ${method} with something that is not JSON`, { retryable: true });
     }
   }

@@ -2,8 +2,7 @@
  * The server's configuration: defaults, then a JSON file (CHAINVAULT_CONFIG), then the
  * environment. Validated once, at start; every problem names the key and where it came from.
  */
-import { parseListenAddress } from '@chainvault/api';
-import { JOB_DEFAULTS, type ChainvaultConfig } from '@chainvault/core';
+import { JOB_DEFAULTS, parseListenAddress, type ChainvaultConfig } from '@chainvault/core';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';

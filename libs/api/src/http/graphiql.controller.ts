@@ -69,6 +69,9 @@ const PAGE = `<!doctype html>
 export class GraphiqlController {
   @Get()
   @Header('Content-Type', 'text/html; charset=utf-8')
+  // No other site may frame the page (clickjacking) or load anything into it.
+  @Header('X-Frame-Options', 'DENY')
+  @Header('Content-Security-Policy', "frame-ancestors 'none'")
   page(): string {
     return PAGE;
   }

@@ -3,16 +3,9 @@
  * token, for a Prometheus that cannot send one. Host and Origin are checked as on the API.
  */
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { CHAINVAULT_CONFIG, EXPOSITION_CONTENT_TYPE, MetricsService, type ChainvaultConfig } from '@chainvault/core';
+import { CHAINVAULT_CONFIG, EXPOSITION_CONTENT_TYPE, MetricsService, parseListenAddress, type ChainvaultConfig } from '@chainvault/core';
 import { createServer, type Server } from 'node:http';
 import { RequestOriginPolicy } from '../security/request-origin';
-
-/** Splits `host:port` (or `[v6]:port`). */
-export function parseListenAddress(value: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value.trim());
-  if (!match || Number(match[3]) > 65535) throw new Error(`"${value}" is not host:port (for example 127.0.0.1:9480)`);
-  return { host: match[1] ?? match[2], port: Number(match[3]) };
-}
 
 @Injectable()
 export class MetricsListener implements OnApplicationBootstrap, OnApplicationShutdown {

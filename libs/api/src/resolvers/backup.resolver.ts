@@ -1,11 +1,12 @@
 /** Backups, restores, verification, export, jobs and the chain history. */
-import { Args, ID, Int, Mutation, Parent, Query, ResolveField, Resolver, Subscription } from '@nestjs/graphql';
+import { Args, Context, ID, Int, Mutation, Parent, Query, ResolveField, Resolver, Subscription } from '@nestjs/graphql';
 import { ApiRole, BackupReplicas, BackupRequests, BackupService, backupCursor, ChainHistoryService, ChainvaultError, ChainvaultErrorCode, JobService, RestoreService } from '@chainvault/core';
 import { JsonScalar } from '../types/json.scalar';
 import { BackupFilter, RestoreInput } from '../types/inputs';
 import { toBackup, toJob } from '../types/mappers';
 import { Backup, BackupConnection, BackupFile, BackupReplica, Job } from '../types/objects';
 import { JobStatus } from '../types/enums';
+import { chargeItems, type ApiContext } from '../security/api-context';
 import { RequiresRole } from '../security/roles';
 import { Actor, SeesPaths } from './actor';
 
@@ -52,8 +53,11 @@ export class BackupResolver {
   }
 
   @ResolveField(() => [BackupFile], { description: 'Every entry of the backup, from its manifest; empty once the backup is deleted (the manifest goes with it).' })
-  async files(@Parent() backup: Backup): Promise<BackupFile[]> {
-    return this.backupService.files(backup);
+  async files(@Parent() backup: Backup, @Context() context: ApiContext): Promise<BackupFile[]> {
+    chargeItems(context, 0, 'files');
+    const files = await this.backupService.files(backup);
+    chargeItems(context, files.length, 'files');
+    return files;
   }
 
   @ResolveField(() => [BackupReplica], { description: 'Copies in the further destinations of the policy.' })

@@ -30,6 +30,13 @@ export function bearerToken(value: unknown): string | null {
   return match ? match[1] : null;
 }
 
+/** A header value as the audit keeps it: at most 200 characters, whoever sent it. */
+function clip(value: string | string[] | undefined): string | null {
+  if (value === undefined) return null;
+  const text = Array.isArray(value) ? value.join(', ') : value;
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
 export function isPublicRoute(method: string, path: string): boolean {
   return (method === 'GET' || method === 'HEAD') && PUBLIC_ROUTES.some((route) => route.test(path));
 }
@@ -52,14 +59,14 @@ export class ApiGate {
   async checkOrigin(headers: IncomingHttpHeaders, remoteAddress: string, transport: Transport, route: string): Promise<GateRefusal | null> {
     const problem = this.origins.problem(headers);
     if (!problem) return null;
-    await this.refused(remoteAddress, transport, { reason: 'origin', route, host: headers.host ?? null, origin: headers.origin ?? null }, problem);
+    await this.refused(remoteAddress, transport, { reason: 'origin', route, host: clip(headers.host), origin: clip(headers.origin) }, problem);
     return { status: 403, code: 'FORBIDDEN', message: problem };
   }
 
   /**
    * Accepts a presented token, or says why not (and audits the refusal). Past the limit of
-   * failures an address's further failures get 429 without an audit row each; a valid token
-   * from it is still served, so an attacker on a shared address cannot lock the operator out.
+   * guesses a source's further guesses get 429 without an audit row each; a valid token from
+   * it is still served, so an attacker on a shared address cannot lock the operator out.
    */
   async authenticate(token: string | null, remoteAddress: string, transport: Transport, route: string): Promise<GateResult> {
     const result = await this.tokens.authenticate(token);
@@ -77,7 +84,7 @@ export class ApiGate {
         : result.reason === 'unknown'
           ? 'the token is not valid'
           : `the token "${result.name}" is ${result.reason}`;
-    await this.refused(remoteAddress, transport, { reason: result.reason, route, token: result.name ?? null }, message, result.name, guess);
+    await this.refused(remoteAddress, transport, { reason: result.reason, route, token: result.name ?? null }, message, result.name);
     return { refusal: { status: 401, code: 'UNAUTHENTICATED', message } };
   }
 
@@ -90,8 +97,9 @@ export class ApiGate {
     return this.tokens.onRevoke(listener);
   }
 
-  private async refused(remoteAddress: string, transport: Transport, details: Record<string, unknown>, message: string, tokenName?: string, counted = true): Promise<void> {
-    if (counted && !this.limiter.fail(remoteAddress)) return;
+  private async refused(remoteAddress: string, transport: Transport, details: Record<string, unknown>, message: string, tokenName?: string): Promise<void> {
+    if (!this.limiter.fail(remoteAddress)) return;
+    details = Object.fromEntries(Object.entries(details).map(([key, value]) => [key, typeof value === 'string' ? clip(value) : value]));
     this.logger.warn(`refused ${transport} request from ${remoteAddress} to ${String(details.route)}: ${message}`);
     await this.audit
       .record({ actor: tokenName ?? 'anonymous', action: 'auth.refused', subjectType: 'api', remoteAddress, outcome: 'refused', details: { transport, ...details } })

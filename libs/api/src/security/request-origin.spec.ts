@@ -1,4 +1,4 @@
-import { FailedAuthLimiter } from './failed-auth-limiter';
+import { FailedAuthLimiter, sourceOf } from './failed-auth-limiter';
 import { RequestOriginPolicy, hostNameOf } from './request-origin';
 
 describe('RequestOriginPolicy', () => {
@@ -42,5 +42,23 @@ describe('FailedAuthLimiter', () => {
     now = 60_000;
     expect(limiter.retryAfter('a')).toBe(0);
     expect(limiter.fail('a')).toBe(true);
+  });
+});
+
+describe('sourceOf', () => {
+  it('counts IPv4 by address and IPv6 by /64', () => {
+    expect(sourceOf('127.0.0.1')).toBe('127.0.0.1');
+    expect(sourceOf('::ffff:10.1.2.3')).toBe('10.1.2.3');
+    expect(sourceOf('2001:db8:0:1:aaaa::1')).toBe('2001:db8:0:1::/64');
+    expect(sourceOf('2001:db8:0:1:bbbb:cccc:dddd:eeee')).toBe('2001:db8:0:1::/64');
+    expect(sourceOf('::1')).toBe('0:0:0:0::/64');
+  });
+
+  it('caps what is audited over all sources, whatever each sends', () => {
+    const limiter = new FailedAuthLimiter(30, 60_000, () => 0, 5);
+    const audited = Array.from({ length: 8 }, (_, i) => limiter.fail(`127.0.${i}.1`));
+    expect(audited).toEqual([true, true, true, true, true, false, false, false]);
+    // Rotating addresses get no 429 (each is under its own limit), but no longer fill the audit.
+    expect(limiter.retryAfter('127.0.7.1')).toBe(0);
   });
 });

@@ -17,6 +17,11 @@ export interface OriginSettings {
   allowedHosts?: string[];
 }
 
+/** A header value as a message shows it: whoever sent it, at most 100 characters of it. */
+function shown(value: string): string {
+  return value.length > 100 ? `${value.slice(0, 100)}…` : value;
+}
+
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
@@ -56,7 +61,7 @@ export class RequestOriginPolicy {
     if (!host) return 'the request has no Host header';
     const name = hostNameOf(host);
     if (!name || !this.servesName(name)) {
-      return `the host name "${host}" is not one this server answers to; add it with CHAINVAULT_PUBLIC_URL or CHAINVAULT_ALLOWED_HOSTS`;
+      return `the host name "${shown(host)}" is not one this server answers to; add it with CHAINVAULT_PUBLIC_URL or CHAINVAULT_ALLOWED_HOSTS`;
     }
     const origin = single(headers.origin);
     if (origin === undefined) return null;
@@ -71,7 +76,7 @@ export class RequestOriginPolicy {
     if (url && (url.protocol === 'http:' || url.protocol === 'https:') && url.host.toLowerCase() === host.trim().toLowerCase() && this.servesName(url.hostname.replace(/^\[|\]$/g, '').toLowerCase())) {
       return null;
     }
-    return `requests from pages of ${origin} are refused; only pages this server serves may call it`;
+    return `requests from pages of ${shown(origin)} are refused; only pages this server serves may call it`;
   }
 
   private servesName(name: string): boolean {

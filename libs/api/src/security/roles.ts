@@ -35,6 +35,10 @@ export class RoleGuard implements CanActivate {
     if (!principal) throw new ChainvaultError(ChainvaultErrorCode.FORBIDDEN, `${info.fieldName} needs a token`);
     if (roleIncludes(principal.role, needed)) return true;
     const message = `the token "${principal.name}" has role ${principal.role}; ${info.fieldName} needs ${needed}`;
+    // One record per field and request, however many aliases ask for it.
+    api.refusedFields ??= new Set();
+    if (api.refusedFields.has(info.fieldName)) throw new ChainvaultError(ChainvaultErrorCode.FORBIDDEN, message, { role: principal.role, needed });
+    api.refusedFields.add(info.fieldName);
     this.logger.warn(`refused ${info.fieldName} from ${remoteAddress(api)}: ${message}`);
     await this.audit.record({
       actor: principal.name,

@@ -1,7 +1,7 @@
 /** Runs a policy's backup: the plugin streams data into the repository, the manifest is written last, then the catalog row. */
 import { Inject, Injectable } from '@nestjs/common';
 import type { NodeHandle, ProgressUpdate } from '@chainvault/plugin-sdk';
-import type { Manifest } from '@chainvault/repository';
+import { RepositoryError, formatBytes, type BackupStats, type Manifest } from '@chainvault/repository';
 import { randomUUID } from 'node:crypto';
 import { JobKind, type JobEntity } from '../catalog/entities';
 import { CHAINVAULT_CONFIG, type ChainvaultConfig } from '../config/chainvault-config';
@@ -17,6 +17,7 @@ import { BackupService } from './backup.service';
 import { ChainHistoryService, historyEntries } from './chain-history.service';
 import { RetentionService } from '../retention/retention.service';
 import { CLOCK, type Clock } from '../scheduler/clock';
+import { lockPurpose, orWaitFor } from '../destinations/destination-busy';
 
 /** Where a chain-data backup stores the network's history document. */
 export const HISTORY_FILE = 'history.json';
@@ -60,9 +61,11 @@ export class BackupJob implements JobHandler {
     const backupId = randomUUID();
     await run.assignBackup(backupId);
     const startedAt = this.clock.now();
+    // The writer, once started: a NO_SPACE failure says how far it got.
+    let started: { currentStats: BackupStats } | undefined;
     // The shared lock keeps a prune from removing what this backup reuses; the index is read
     // again under it, since a prune elsewhere may have changed it since the repository was opened.
-    const lock = await repository.lock('shared', `backup ${backupId} of policy ${policy.name}`);
+    const lock = await orWaitFor(destination, () => repository.lock('shared', lockPurpose(run.job.id, `backup ${backupId} of policy ${policy.name}`)));
     try {
       await repository.refreshIndex();
       if (run.windowEndsAt) run.log.info(`inside the policy's maintenance window, which closes at ${run.windowEndsAt.toISOString()}`);
@@ -79,6 +82,7 @@ export class BackupJob implements JobHandler {
           if (!pluginReports) run.progress.update({ unit: 'bytes', done: p.bytes, message: p.currentPath });
         },
       });
+      started = writer;
 
       const outcome = await withJobTempDir(this.config.dataDir, run.job.id, (tempDir) =>
         method.backup({
@@ -113,6 +117,8 @@ export class BackupJob implements JobHandler {
         `backup ${backupId} complete: ${manifest.stats.filesRead} files read (${manifest.stats.bytesRead} bytes), ${manifest.stats.filesUnchanged} unchanged, ${manifest.stats.storedBytes} new bytes stored`,
       );
       return { backupId, ...manifest.stats };
+    } catch (error) {
+      throw explainNoSpace(error, backupId, destination.name, started?.currentStats);
     } finally {
       await lock.release();
       if (run.job.backupId && (await this.backups.exists(run.job.backupId))) await this.applyRetention(run, policy.id);
@@ -143,4 +149,26 @@ export class BackupJob implements JobHandler {
     );
     return { backupId: job.backupId, ...manifest.stats, recovered: true };
   }
+}
+
+/**
+ * A destination that ran out of space, said so the operator can act: what the write needed and
+ * what was free (from the repository's error), how much the backup had written, where that data
+ * stays, and how to get the space back. Other errors are returned as they are.
+ */
+export function explainNoSpace(error: unknown, backupId: string, destinationName: string, stats: BackupStats | undefined): unknown {
+  if (!(error instanceof RepositoryError) || error.code !== 'NO_SPACE') return error;
+  const space = error.space;
+  // The repository's error counts the packs that reached storage; without it (the manifest's own
+  // write, say), the writer's count of new data is the best there is.
+  const written =
+    space?.packsWritten !== undefined
+      ? space.packsWritten > 0 && `${space.packsWritten} pack(s) (${formatBytes(space.bytesWritten ?? 0)})`
+      : Boolean(stats?.storedBytes) && `${formatBytes(stats!.storedBytes)} of new data`;
+  const progress = written
+    ? `backup ${backupId} had written ${written} to destination "${destinationName}" when it stopped; that data stays there: the next backup reuses it, or \`chainvault destinations prune ${destinationName}\` (pruneDestination) removes it`
+    : `backup ${backupId} had written nothing to destination "${destinationName}" when it stopped`;
+  const short = space && space.freeBytes !== null ? Math.max(0, space.neededBytes - space.freeBytes) : null;
+  const remedy = short ? `free at least ${formatBytes(short)} there (more, for the rest of the backup), or give the destination more space, and run the backup again` : 'free space on the destination, or give it more, and run the backup again';
+  return new RepositoryError('NO_SPACE', `${error.message}. ${progress[0].toUpperCase()}${progress.slice(1)}. ${remedy[0].toUpperCase()}${remedy.slice(1)}`, { cause: error, space });
 }

@@ -4,6 +4,7 @@
  * every backup and file it hurts.
  */
 import { Injectable } from '@nestjs/common';
+import { formatBytes, type UnreferencedData } from '@chainvault/repository';
 import { JobKind, VerificationState } from '../catalog/entities';
 import { DestinationService } from '../destinations/destination.service';
 import type { JobHandler, JobRun } from '../jobs/job-handler';
@@ -47,7 +48,10 @@ export class CheckJob implements JobHandler {
       for (const problem of problems.slice(0, 20)) run.log.error(`backup ${backupId}: ${problem}`);
     }
     for (const problem of result.general) run.log.warn(problem);
-    const summary = { destinationId: destination.id, backups: Object.keys(result.backups).length, corrupt, packs: result.packs, bytesRead: result.bytesRead, readData };
+    // Data no backup uses is no damage: said, with the way to get the space back, and no backup is marked for it.
+    const unreferenced = result.unreferenced;
+    if (unreferenced && unreferenced.packs > 0) run.log.warn(describeUnreferenced(unreferenced, destination.name, result.sharedLocks > 1));
+    const summary = { destinationId: destination.id, backups: Object.keys(result.backups).length, corrupt, packs: result.packs, bytesRead: result.bytesRead, readData, unreferenced };
     const hurt = Object.keys(corrupt);
     if (hurt.length > 0) throw new DestinationDamaged(`${hurt.length} backup(s) in destination ${destination.name} are damaged: ${hurt.join(', ')}`);
     return summary;
@@ -56,4 +60,12 @@ export class CheckJob implements JobHandler {
   async recover(): Promise<Record<string, unknown> | null> {
     return null;
   }
+}
+
+/** `unreferenced data: 3 packs, 48.0 MiB, left by an interrupted or failed backup; … removes them`. */
+export function describeUnreferenced(data: UnreferencedData, destinationName: string, othersHoldIt: boolean): string {
+  // Packs no index names can only be a failed backup's; indexed ones may also be deleted backups' (or a failed backup's, adopted by the next).
+  const why = data.unindexedPacks === data.packs ? 'left by an interrupted or failed backup' : 'left by interrupted or failed backups, or by deleted ones';
+  const running = othersHoldIt ? ' (another job holds the destination now: packs a running backup has written so far are counted until it finishes)' : '';
+  return `unreferenced data: ${data.packs} pack${data.packs === 1 ? '' : 's'}, ${formatBytes(data.bytes)}, ${why}${running}; \`chainvault destinations prune ${destinationName}\` or pruneDestination removes them`;
 }

@@ -11,6 +11,7 @@ import { ChainvaultError } from '../errors/chainvault.errors';
 import type { JobHandler, JobRun } from '../jobs/job-handler';
 import { RestoreRoots } from '../restores/restore-roots';
 import { BackupService } from './backup.service';
+import { lockPurpose } from '../destinations/destination-busy';
 
 /**
  * Why `path` cannot take an export, or null if it can: it must be absolute and name a missing
@@ -49,7 +50,7 @@ export class ExportJob implements JobHandler {
     const into = await this.restoreRoots.check(path, 'the export path');
     const problem = await exportTargetProblem(path);
     if (problem) throw ChainvaultError.badInput(problem);
-    const { repository, release } = await this.destinations.openForReading(await this.destinations.get(backup.destinationId), `export of backup ${backup.id}`);
+    const { repository, release } = await this.destinations.openForReading(await this.destinations.get(backup.destinationId), lockPurpose(run.job.id, `export of backup ${backup.id}`));
     let summary;
     try {
       const reader = await repository.openBackup(backup.id, {

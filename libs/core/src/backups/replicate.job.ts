@@ -7,6 +7,7 @@ import { describeFailure } from '../jobs/failure';
 import type { JobHandler, JobRun } from '../jobs/job-handler';
 import { BackupReplicas } from './backup-replicas.service';
 import { BackupService } from './backup.service';
+import { DestinationBusy, lockPurpose, orWaitFor } from '../destinations/destination-busy';
 
 @Injectable()
 export class ReplicateJob implements JobHandler {
@@ -24,13 +25,15 @@ export class ReplicateJob implements JobHandler {
     try {
       const target = await this.destinations.get(destinationId);
       run.log.info(`copying backup ${backup.id} to destination ${target.name}`);
-      const source = await this.destinations.openForReading(await this.destinations.get(backup.destinationId), `copy of backup ${backup.id} to ${target.name}`);
+      const source = await this.destinations.openForReading(await this.destinations.get(backup.destinationId), lockPurpose(run.job.id, `copy of backup ${backup.id} to ${target.name}`));
       let result;
       try {
-        result = await copyBackup(source.repository, await this.destinations.openRepository(target), backup.id, {
+        const targetRepository = await this.destinations.openRepository(target);
+        result = await orWaitFor(target, () => copyBackup(source.repository, targetRepository, backup.id, {
           signal: run.signal,
+          purpose: lockPurpose(run.job.id, `copy of backup ${backup.id}`),
           onProgress: (p) => run.progress.update({ unit: 'bytes', done: p.bytes, total: backup.logicalBytes, message: `${p.files} files` }),
-        });
+        }));
       } finally {
         await source.release();
       }
@@ -38,7 +41,8 @@ export class ReplicateJob implements JobHandler {
       run.log.info(result.copied ? `sent ${result.chunksSent} chunks (${result.bytesSent} bytes); ${result.chunksPresent} were there already` : 'the destination already held this backup');
       return { destinationId, ...result };
     } catch (error) {
-      await this.replicas.record(backup.id, destinationId, ReplicaState.FAILED, { error: describeFailure(error) });
+      // A copy that waits for a lock has not failed: it runs when the lock is free.
+      if (!(error instanceof DestinationBusy)) await this.replicas.record(backup.id, destinationId, ReplicaState.FAILED, { error: describeFailure(error) });
       throw error;
     }
   }

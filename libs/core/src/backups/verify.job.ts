@@ -11,6 +11,7 @@ import type { JobHandler, JobRun } from '../jobs/job-handler';
 import { commonContext, withJobTempDir } from '../jobs/plugin-context';
 import { PluginRegistry } from '../plugins/plugin-registry.service';
 import { BackupService } from './backup.service';
+import { lockPurpose } from '../destinations/destination-busy';
 
 /** A failure that is the expected outcome of the job (a corrupt backup), not a fault of the server. */
 class BackupCorrupt extends Error {
@@ -31,7 +32,7 @@ export class VerifyJob implements JobHandler {
   async run(run: JobRun): Promise<Record<string, unknown>> {
     const backup = await this.backups.getUsable(run.job.backupId!);
     const readData = run.job.payload.readData !== false;
-    const { repository, release } = await this.destinations.openForReading(await this.destinations.get(backup.destinationId), `verify of backup ${backup.id}`);
+    const { repository, release } = await this.destinations.openForReading(await this.destinations.get(backup.destinationId), lockPurpose(run.job.id, `verify of backup ${backup.id}`));
     try {
       return await this.verifyIn(run, backup, repository, readData);
     } finally {

@@ -76,3 +76,10 @@ export const JOB_DEFAULTS = {
 } as const;
 
 export const CHAINVAULT_CONFIG = Symbol('CHAINVAULT_CONFIG');
+
+/** Splits `host:port` (or `[v6]:port`). */
+export function parseListenAddress(value: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value.trim());
+  if (!match || Number(match[3]) > 65535) throw new Error(`"${value}" is not host:port (for example 127.0.0.1:9480)`);
+  return { host: match[1] ?? match[2], port: Number(match[3]) };
+}

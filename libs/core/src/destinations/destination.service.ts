@@ -24,12 +24,15 @@ import { Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { DestinationEntity, DestinationKind } from '../catalog/entities';
 import { CHAINVAULT_CONFIG, type ChainvaultConfig } from '../config/chainvault-config';
+import { insertOnceMade } from '../catalog/insert-once-made';
 import { uniqueViolation } from '../catalog/unique-violation';
 import { ChainvaultError } from '../errors/chainvault.errors';
+import { OneAtATime } from '../one-at-a-time';
 import { describeSchemaErrors } from '../plugins/plugin-loader';
 import { SecretBox } from '../secrets/secret-box';
 import { mergeSecrets, secretFieldNames, splitSecrets } from '../secrets/secret-fields';
 import { requireName, requireObject } from '../validation';
+import { orWaitFor } from './destination-busy';
 
 export interface CreateDestination {
   name: string;
@@ -94,6 +97,8 @@ const validators = new Map<DestinationKind, ValidateFunction>(Object.entries(DES
 @Injectable()
 export class DestinationService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly opened = new Map<string, Promise<BackupRepository>>();
+  /** Creates of one name, one after the other: the later ones see the name taken before they touch storage. */
+  private readonly creating = new OneAtATime<DestinationEntity>();
 
   constructor(
     @InjectRepository(DestinationEntity) private readonly destinations: Repository<DestinationEntity>,
@@ -145,36 +150,45 @@ export class DestinationService implements OnApplicationBootstrap, OnApplication
       if (prefix !== undefined) raw.prefix = prefix;
     }
     if (input.kind === DestinationKind.SFTP) checkBackendConfig(validateSftpConfig, sftpConfigOf(raw));
-    if (await this.destinations.existsBy({ name })) throw ChainvaultError.conflict(`a destination named "${name}" already exists`);
     const { publicConfig, secrets } = splitSecrets(DESTINATION_SCHEMAS[input.kind], raw);
-    const destination = this.destinations.create({
-      id: randomUUID(),
-      name,
-      kind: input.kind,
-      config: publicConfig,
-      secrets: secrets ? this.secretBox.seal(secrets) : null,
-      createdAt: new Date(),
+    return this.creating.run(name, async () => {
+      const taken = () => ChainvaultError.conflict(`a destination named "${name}" already exists`);
+      if (await this.destinations.existsBy({ name })) throw taken();
+      const destination = this.destinations.create({
+        id: randomUUID(),
+        name,
+        kind: input.kind,
+        config: publicConfig,
+        secrets: secrets ? this.secretBox.seal(secrets) : null,
+        createdAt: new Date(),
+      });
+      // The repository is made before the row can be seen. On PostgreSQL the row claims the name
+      // first, so another instance's create of it fails before touching storage. So no loser has
+      // anything to clean up, and nothing is deleted: a location that held a repository keeps it.
+      try {
+        await insertOnceMade(this.destinations, destination, async () => {
+          await this.openRepository(destination);
+        });
+      } catch (error) {
+        // A destination that was not recorded must not keep a connection open.
+        await this.forget(destination.id);
+        if (uniqueViolation(error)) throw taken();
+        throw error;
+      }
+      await this.audit.record({ actor, action: 'destination.create', subjectType: 'destination', subjectId: destination.id, details: { name, kind: input.kind } });
+      return destination;
     });
-    await this.openRepository(destination);
-    try {
-      await this.destinations.insert(destination);
-    } catch (error) {
-      // A destination that was not recorded must not keep a connection open.
-      await this.forget(destination.id);
-      throw error;
-    }
-    await this.audit.record({ actor, action: 'destination.create', subjectType: 'destination', subjectId: destination.id, details: { name, kind: input.kind } });
-    return destination;
   }
 
   /**
    * Opens a destination's repository for reading (restore, verify, export, check, a copy's
    * source) under its shared lock, with the index read again: a prune, here or elsewhere, cannot
-   * move or remove chunks while the reader needs them. Call `release` when done.
+   * move or remove chunks while the reader needs them. Call `release` when done. While a prune
+   * holds the repository this fails with DestinationBusy, and the job waits in the queue.
    */
   async openForReading(destination: DestinationEntity, purpose: string): Promise<{ repository: BackupRepository; release: () => Promise<void> }> {
     const repository = await this.openRepository(destination);
-    const lock = await repository.lock('shared', purpose);
+    const lock = await orWaitFor(destination, () => repository.lock('shared', purpose));
     try {
       await repository.refreshIndex();
     } catch (error) {

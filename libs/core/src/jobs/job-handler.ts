@@ -23,6 +23,8 @@ export interface JobHandler {
    * complete, or null if it must be reported as failed. Also cleans up what the job left.
    */
   recover(job: JobEntity): Promise<JsonMap | null>;
+  /** What the user can do about a job of this kind that was interrupted and is not retried, added to its error. */
+  readonly afterInterruption?: string;
 }
 
 export const JOB_HANDLERS = Symbol('JOB_HANDLERS');

@@ -22,8 +22,11 @@ import { CLOCK, type Clock } from '../scheduler/clock';
 import { describeFailure } from './failure';
 import { JOB_HANDLERS, type JobHandler, type JobRun } from './job-handler';
 import { JobService } from './job.service';
+import { DestinationBusy } from '../destinations/destination-busy';
 
 const POLL_MS = 1000;
+/** How soon a job that met another job's repository lock tries again. */
+const LOCK_WAIT_MS = 1000;
 const FLUSH_MS = 500;
 /** Queued jobs looked at per poll, oldest first, to find one the limits allow. */
 const POLL_BATCH = 50;
@@ -46,6 +49,8 @@ interface ActiveJob {
   /** Where the rate behind the ETA is measured from: the first update in the current unit. */
   rateBase?: { unit: string; at: number; done: number };
   log: JobLogLine[];
+  /** How long the log was before this attempt added its lines. */
+  logBefore: number;
   dirty: boolean;
   done: Promise<void>;
 }
@@ -252,7 +257,8 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
   private start(job: JobEntity, windowEndsAt?: Date): void {
     const handler = this.handlers.get(job.kind)!;
     // An attempt after a failed or interrupted one continues the same log.
-    const active: ActiveJob = { controller: new AbortController(), progress: null, log: [...(job.log ?? [])], dirty: false, done: Promise.resolve() };
+    const log = [...(job.log ?? [])];
+    const active: ActiveJob = { controller: new AbortController(), progress: null, log, logBefore: log.length, dirty: false, done: Promise.resolve() };
     this.active.set(job.id, active);
     const line = (level: JobLogLine['level'], message: string) => {
       active.log.push({ at: new Date().toISOString(), level, message });
@@ -298,6 +304,7 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
             line('warn', why);
             return this.finish(job, active, active.cancelledBy ? JobStatus.CANCELLED : JobStatus.FAILED, why, null);
           }
+          if (error instanceof DestinationBusy) return this.waitForLock(job, active, error);
           const message = describeFailure(error);
           line('error', message);
           if (isPluginError(error) && error.retryable && RETRIED_KINDS.has(job.kind) && job.attempts < this.maxAttempts) {
@@ -342,6 +349,35 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
     this.jobService.events.emit('changed', job.id);
     this.jobService.events.emit('ended', job.id, status);
     await this.audit.record({ actor: 'system', action: `job.${status.toLowerCase()}`, subjectType: 'job', subjectId: job.id, details: { kind: job.kind, error } });
+  }
+
+  /**
+   * Puts a job that met another job's lock back in the queue, without counting an attempt, and
+   * says on it what it waits for. It is tried again shortly; the lock's own stale rules free a
+   * lock whose holder died.
+   */
+  private async waitForLock(job: JobEntity, active: ActiveJob, busy: DestinationBusy): Promise<void> {
+    // The attempt's own lines (its start) would repeat at every try; the wait is said once.
+    active.log.splice(active.logBefore);
+    if (active.log[active.log.length - 1]?.message !== busy.message) active.log.push({ at: new Date().toISOString(), level: 'info', message: busy.message });
+    const progress: JobProgress = { ...(active.progress ?? { unit: 'bytes', done: 0 }), message: busy.message, updatedAt: new Date().toISOString() };
+    const updated = await this.jobs.update(
+      { id: job.id, status: JobStatus.RUNNING, leaseOwner: this.owner },
+      {
+        status: JobStatus.QUEUED,
+        log: active.log,
+        progress,
+        notBefore: new Date(this.clock.now().getTime() + LOCK_WAIT_MS),
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        startedAt: null,
+        backupId: null,
+        attempts: job.attempts - 1,
+      },
+    );
+    if (updated.affected === 1) this.jobService.events.emit('changed', job.id);
+    // Cancelled while it was trying: the cancel stands.
+    else if (active.cancelledBy) await this.finish(job, active, JobStatus.CANCELLED, `cancelled by ${active.cancelledBy}`, null);
   }
 
   /** The time of the next attempt after `attempts` failed ones: the backoff doubles each time. */
@@ -430,6 +466,7 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
         if (await this.requeue(job, log, reason, notBefore, job.progress, job.leaseOwner)) this.logger.warn(`job ${job.id} (${job.kind}) of ${job.leaseOwner} taken over after its worker stopped`);
         continue;
       }
+      if (!result && handler.afterInterruption) reason = `${reason}; ${handler.afterInterruption}`;
       const log = [...job.log, { at, level: (result ? 'info' : 'error') as JobLogLine['level'], message: result ? 'the server stopped after the work was complete; recovered on restart' : reason }];
       const updated = await this.jobs.update(
         { id: job.id, status: JobStatus.RUNNING, leaseOwner: job.leaseOwner === null ? IsNull() : job.leaseOwner },

@@ -4,6 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
+import { uniqueViolation } from '../catalog/unique-violation';
 import { NetworkEntity } from '../catalog/entities';
 import { ChainvaultError } from '../errors/chainvault.errors';
 import { requireName } from '../validation';
@@ -34,11 +35,18 @@ export class NetworkService {
   async create(input: CreateNetwork, actor: string): Promise<NetworkEntity> {
     const name = requireName(input.name, 'name');
     const protocol = requireName(input.protocol, 'protocol');
-    if (await this.networks.existsBy({ name })) throw ChainvaultError.conflict(`a network named "${name}" already exists`);
+    const taken = () => ChainvaultError.conflict(`a network named "${name}" already exists`);
+    if (await this.networks.existsBy({ name })) throw taken();
     const labels = input.labels ?? {};
     if (Object.values(labels).some((v) => typeof v !== 'string')) throw ChainvaultError.badInput('labels: every value must be a string');
     const network = this.networks.create({ id: randomUUID(), name, protocol, labels, createdAt: new Date() });
-    await this.networks.insert(network);
+    try {
+      await this.networks.insert(network);
+    } catch (error) {
+      // A create of the same name that passed the check at the same time, here or in another instance.
+      if (uniqueViolation(error)) throw taken();
+      throw error;
+    }
     await this.audit.record({ actor, action: 'network.create', subjectType: 'network', subjectId: network.id, details: { name, protocol } });
     return network;
   }

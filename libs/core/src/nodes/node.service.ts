@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { NodeEntity } from '../catalog/entities';
+import { uniqueViolation } from '../catalog/unique-violation';
 import { ChainvaultError } from '../errors/chainvault.errors';
 import { NetworkService } from '../networks/network.service';
 import { PluginRegistry } from '../plugins/plugin-registry.service';
@@ -60,9 +61,8 @@ export class NodeService {
     await this.plugins.checkNodeConfig(input.plugin, config);
     // Its `path` and `…Path` fields: backups read there and restores to the node write there.
     await this.restoreRoots.checkNodeConfig(config, 'config');
-    if (await this.nodes.existsBy({ networkId: network.id, name })) {
-      throw ChainvaultError.conflict(`network "${network.name}" already has a node named "${name}"`);
-    }
+    const taken = () => ChainvaultError.conflict(`network "${network.name}" already has a node named "${name}"`);
+    if (await this.nodes.existsBy({ networkId: network.id, name })) throw taken();
     const { publicConfig, secrets } = splitSecrets(loaded.plugin.nodeConfigSchema, config);
     const node = this.nodes.create({
       id: randomUUID(),
@@ -74,7 +74,13 @@ export class NodeService {
       secrets: secrets ? this.secretBox.seal(secrets) : null,
       createdAt: new Date(),
     });
-    await this.nodes.insert(node);
+    try {
+      await this.nodes.insert(node);
+    } catch (error) {
+      // A registration of the same name that passed the check at the same time, here or in another instance.
+      if (uniqueViolation(error)) throw taken();
+      throw error;
+    }
     await this.audit.record({
       actor,
       action: 'node.register',

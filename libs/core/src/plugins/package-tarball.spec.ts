@@ -51,6 +51,25 @@ describe('package tarballs', () => {
     await expect(readTarballManifest(await tarball('pax', 'list', '[1, 2]'))).rejects.toThrow('its package.json is not a JSON object');
   });
 
+  it('refuses a tarball whose package.json npm would take from another folder than the one checked', async () => {
+    const root = join(dir, 'two-tops');
+    for (const [top, name] of [['a', 'cv-good-plugin'], ['package', 'zzz-not-a-plugin']]) {
+      await mkdir(join(root, top), { recursive: true });
+      await writeFile(join(root, top, 'package.json'), JSON.stringify({ name, version: '1.0.0' }));
+    }
+    const file = join(dir, 'two-tops.tgz');
+    await run('tar', ['-czf', file, '-C', root, 'a/package.json', 'package/package.json']);
+    await expect(readTarballManifest(file)).rejects.toThrow('it holds 2 top folders (a, package), where a package has one');
+    // The same path twice, with other content the second time: tar extracts the last one.
+    const plain = join(dir, 'twice.tar');
+    await run('tar', ['-cf', plain, '-C', root, 'package/package.json']);
+    await writeFile(join(root, 'package', 'package.json'), JSON.stringify({ name: 'cv-good-plugin', version: '2.0.0' }));
+    await run('tar', ['-rf', plain, '-C', root, 'package/package.json']);
+    const twice = join(dir, 'twice.tgz');
+    await writeFile(twice, gzipSync(await readFile(plain)));
+    await expect(readTarballManifest(twice)).rejects.toThrow('it holds 2 package.json files at its top');
+  });
+
   it('writes integrity as npm does: sha512, base64, with its prefix', async () => {
     const file = join(dir, 'bytes.bin');
     await writeFile(file, Buffer.alloc(200_000, 'chainvault plugin bytes'));

@@ -18,13 +18,18 @@ export async function sha512Integrity(file: string): Promise<string> {
 
 /**
  * The package.json of a gzipped tar package: the entry `<top folder>/package.json`, whatever
- * the top folder is called (npm strips it). Throws an Error saying what is wrong otherwise.
+ * the top folder is called (npm strips it). A tarball with several top folders or several such
+ * entries is refused: npm would install one the host did not check. Throws an Error saying
+ * what is wrong otherwise.
  */
 export async function readTarballManifest(file: string): Promise<Record<string, unknown>> {
-  const text = await findEntry(file, (path) => {
+  const { found, topFolders } = await scanEntries(file, (path) => {
     const parts = path.replace(/^\.\//, '').split('/');
     return parts.length === 2 && parts[1] === 'package.json';
   });
+  if (topFolders.size > 1) throw new Error(`it holds ${topFolders.size} top folders (${[...topFolders].slice(0, 5).join(', ')}), where a package has one`);
+  if (found.length > 1) throw new Error(`it holds ${found.length} package.json files at its top, where a package has one`);
+  const text = found[0] ?? null;
   if (text === null) throw new Error('it holds no package.json');
   let manifest: unknown;
   try {
@@ -36,8 +41,10 @@ export async function readTarballManifest(file: string): Promise<Record<string, 
   return manifest as Record<string, unknown>;
 }
 
-/** The bytes of the first regular file whose path `wanted` accepts, or null; stops reading once found. */
-async function findEntry(file: string, wanted: (path: string) => boolean): Promise<Buffer | null> {
+/** The bytes of every regular file whose path `wanted` accepts, and the top folders of all entries. */
+async function scanEntries(file: string, wanted: (path: string) => boolean): Promise<{ found: Buffer[]; topFolders: Set<string> }> {
+  const found: Buffer[] = [];
+  const topFolders = new Set<string>();
   const stream = createReadStream(file).pipe(createGunzip());
   let pending: Buffer = Buffer.alloc(0);
   // The entry being read: its data is collected when `keep` is set, skipped otherwise.
@@ -67,13 +74,13 @@ async function findEntry(file: string, wanted: (path: string) => boolean): Promi
           const data: Buffer | null = done.keep ? Buffer.concat(done.data) : null;
           if (done.type === 'x' && data) paxPath = paxRecord(data, 'path');
           else if (done.type === 'L' && data) longPath = data.toString('utf8').replace(/\0.*$/s, '');
-          else if (data) return data;
+          else if (data) found.push(data);
           continue;
         }
         if (pending.length < BLOCK) break;
         const header = pending.subarray(0, BLOCK);
         pending = pending.subarray(BLOCK);
-        if (header.every((byte) => byte === 0)) return null;
+        if (header.every((byte) => byte === 0)) return { found, topFolders };
         const type = String.fromCharCode(header[156]) === '\0' ? '0' : String.fromCharCode(header[156]);
         const size = readSize(header.subarray(124, 136));
         let path: string = longPath ?? paxPath ?? headerPath(header);
@@ -82,6 +89,7 @@ async function findEntry(file: string, wanted: (path: string) => boolean): Promi
           paxPath = null;
           longPath = null;
         }
+        if (path) topFolders.add(path.replace(/^\.\//, '').split('/')[0]);
         const metadata = type === 'x' || type === 'L';
         const keep = metadata || (type === '0' && wanted(path));
         if (keep && size > MAX_MANIFEST_BYTES) throw new Error(`${path || 'a header'} is larger than ${MAX_MANIFEST_BYTES} bytes`);
@@ -94,7 +102,7 @@ async function findEntry(file: string, wanted: (path: string) => boolean): Promi
   } finally {
     stream.destroy();
   }
-  return null;
+  return { found, topFolders };
 }
 
 function field(bytes: Buffer): string {

@@ -202,6 +202,11 @@ export class PluginRegistry implements OnModuleInit {
     if (!keptBefore) await rename(tarball, kept);
     try {
       await npm.install(directory.root, kept, `npm could not install ${name} ${version} (${shown}), so nothing was installed`);
+      // What npm put in place must be the package that was checked.
+      const placed = await readPackageJson(join(directory.nodeModules, name)).catch(() => null);
+      if (placed?.name !== name || placed?.version !== version) {
+        throw ChainvaultError.badInput(`${shown}: npm installed ${String(placed?.name ?? 'nothing')} ${String(placed?.version ?? '')} where ${name} ${version} was checked; nothing was installed`);
+      }
     } catch (error) {
       await restoreManifests();
       if (!keptBefore) await rm(kept, { force: true });

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { PolicyEntity, SchedulePreset, type NodeEntity, type PolicySchedule, type RetentionRules, type WebhookSpec } from '../catalog/entities';
+import { uniqueViolation } from '../catalog/unique-violation';
 import { DestinationService } from '../destinations/destination.service';
 import { ChainvaultError } from '../errors/chainvault.errors';
 import { NetworkService } from '../networks/network.service';
@@ -133,7 +134,8 @@ export class PolicyService {
     const webhook = this.checkWebhook(input.webhook ?? null);
     const destinationIds = await this.checkDestinations(input.destinationIds);
     const enabled = input.enabled ?? true;
-    if (await this.policies.existsBy({ name })) throw ChainvaultError.conflict(`a policy named "${name}" already exists`);
+    const taken = () => ChainvaultError.conflict(`a policy named "${name}" already exists`);
+    if (await this.policies.existsBy({ name })) throw taken();
     if (node && enabled) await this.refuseExclusiveConflict(node, pluginId, input.method);
 
     const policy = this.policies.create({
@@ -153,7 +155,13 @@ export class PolicyService {
       maintenanceWindows: maintenanceWindows.length ? maintenanceWindows : null,
       webhook,
     });
-    await this.policies.insert(policy);
+    try {
+      await this.policies.insert(policy);
+    } catch (error) {
+      // A create of the same name that passed the check at the same time, here or in another instance.
+      if (uniqueViolation(error)) throw taken();
+      throw error;
+    }
     await this.audit.record({ actor, action: 'policy.create', subjectType: 'policy', subjectId: policy.id, details: { name, method: input.method, pluginId } });
     return policy;
   }

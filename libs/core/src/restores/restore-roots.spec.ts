@@ -147,10 +147,19 @@ describe('a restore or export target', () => {
 });
 
 describe('configLocations', () => {
-  it('names the top-level strings called path or ending in Path, and nothing else', () => {
-    expect(configLocations({ path: '/a', restorePath: '/b', genesisFile: '/c', xpath: '/d', nested: { path: '/e' }, countPath: 3, rpcUrl: 'http://f' })).toEqual([
+  it('names the top-level strings named like folders, and nothing else', () => {
+    expect(configLocations({ path: '/a', restorePath: '/b', genesisFile: '/c', xpath: '/d', nested: { path: '/e' }, countPath: 3, rpcUrl: 'http://f', dir: '/g', dataDir: '/h' })).toEqual([
       { field: 'path', path: '/a' },
       { field: 'restorePath', path: '/b' },
+      { field: 'dir', path: '/g' },
+      { field: 'dataDir', path: '/h' },
+    ]);
+  });
+
+  it('with files, also the absolute ones named like files (a node reads them)', () => {
+    expect(configLocations({ genesisFile: '/data/secret.key', snapshotFile: 'latest.snap', file: '/f', profile: '/p' }, { files: true })).toEqual([
+      { field: 'genesisFile', path: '/data/secret.key' },
+      { field: 'file', path: '/f' },
     ]);
   });
 });

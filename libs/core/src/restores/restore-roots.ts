@@ -32,15 +32,22 @@ interface ProtectedPlace {
   insideOnly?: boolean;
 }
 
+/** Field names of folders: `path`, `dir`, `directory`, or ending in `Path`, `Dir`, `Directory`. */
+const FOLDER_FIELD = /^(path|dir|directory)$|(Path|Dir|Directory)$/;
+/** Field names of files: `file`, or ending in `File` (`genesisFile`). */
+const FILE_FIELD = /^file$|File$/;
+
 /**
  * The file-system locations a plugin's config names, by the host's convention (the host does
- * not know a plugin's fields): every top-level string property named `path` or ending in `Path`
- * (`restorePath`, `dataPath`) is a location the plugin reads or writes. Plugins name their
- * location fields so; other strings (URLs, commands, file names of the backup) are not paths.
+ * not know a plugin's fields): every top-level string property named like a folder (`path`,
+ * `restorePath`, `dataDir`) and, with `files`, every absolute one named like a file
+ * (`genesisFile`). Plugins name their location fields so; other strings (URLs, commands, names
+ * of files inside the backup) are not locations.
  */
-export function configLocations(config: Record<string, unknown>): { field: string; path: string }[] {
+export function configLocations(config: Record<string, unknown>, options: { files?: boolean } = {}): { field: string; path: string }[] {
   return Object.entries(config)
-    .filter((entry): entry is [string, string] => (entry[0] === 'path' || entry[0].endsWith('Path')) && typeof entry[1] === 'string')
+    .filter((entry): entry is [string, string] => typeof entry[1] === 'string')
+    .filter(([field, value]) => FOLDER_FIELD.test(field) || (options.files === true && FILE_FIELD.test(field) && isAbsolute(value)))
     .map(([field, path]) => ({ field, path }));
 }
 
@@ -120,7 +127,7 @@ export class RestoreRoots {
 
   /** Checks every location a node's config names (see `configLocations`) with `checkNodeLocation`. */
   async checkNodeConfig(config: Record<string, unknown>, what: string): Promise<void> {
-    for (const { field, path } of configLocations(config)) await this.checkNodeLocation(path, `${what}.${field}`);
+    for (const { field, path } of configLocations(config, { files: true })) await this.checkNodeLocation(path, `${what}.${field}`);
   }
 
   /**

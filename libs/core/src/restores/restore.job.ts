@@ -11,10 +11,13 @@ import { commonContext, withJobTempDir } from '../jobs/plugin-context';
 import { PluginRegistry } from '../plugins/plugin-registry.service';
 import { RestoreRoots } from './restore-roots';
 import { RestoreService } from './restore.service';
+import { DestinationBusy, lockPurpose } from '../destinations/destination-busy';
+import { InterruptedRestores } from './interrupted-restores';
 
 @Injectable()
 export class RestoreJob implements JobHandler {
   readonly kind = JobKind.RESTORE;
+  readonly afterInterruption = 'restore again into the same target: what this restore wrote there is cleared first';
 
   constructor(
     @Inject(CHAINVAULT_CONFIG) private readonly config: ChainvaultConfig,
@@ -23,6 +26,7 @@ export class RestoreJob implements JobHandler {
     private readonly destinations: DestinationService,
     private readonly plugins: PluginRegistry,
     private readonly restoreRoots: RestoreRoots,
+    private readonly interrupted: InterruptedRestores,
   ) {}
 
   async run(run: JobRun): Promise<Record<string, unknown>> {
@@ -37,7 +41,7 @@ export class RestoreJob implements JobHandler {
       // changed, or the roots been narrowed, since.
       await this.restoreRoots.checkTarget(target.config, target.node ? `node "${target.node.name}" config` : 'targetConfig');
       const source = await this.destinations.get(String(run.job.payload.destinationId ?? backup.destinationId));
-      const opened = await this.destinations.openForReading(source, `restore of backup ${backup.id}`);
+      const opened = await this.destinations.openForReading(source, lockPurpose(run.job.id, `restore of backup ${backup.id}`));
       release = opened.release;
       const repository = opened.repository;
       const reader = await repository.openBackup(backup.id, {
@@ -52,9 +56,10 @@ export class RestoreJob implements JobHandler {
           backup: { id: backup.id, createdAt: backup.createdAt, metadata: backup.metadata as never },
           sources: await this.restores.sourceHandles(backup),
           // Whatever the plugin extracts through the host goes through the same check.
-          earlier: await this.earlierBackups(backup, async (id) => this.restoreRoots.guard(await repository.openBackup(id, { signal: run.signal }), extractTarget, tempDir)),
+          // Each extraction is recorded before it writes, so a retry after a crash can start over.
+          earlier: await this.earlierBackups(backup, async (id) => this.interrupted.journal(restore.id, id, this.restoreRoots.guard(await repository.openBackup(id, { signal: run.signal }), extractTarget, tempDir))),
           target,
-          artifacts: this.restoreRoots.guard(reader, extractTarget, tempDir),
+          artifacts: this.interrupted.journal(restore.id, backup.id, this.restoreRoots.guard(reader, extractTarget, tempDir)),
         }),
       );
       run.signal.throwIfAborted();
@@ -62,6 +67,11 @@ export class RestoreJob implements JobHandler {
       await this.restores.finish(restore.id, RestoreStatus.COMPLETED, { details });
       return { restoreId: restore.id, ...details };
     } catch (error) {
+      if (error instanceof DestinationBusy) {
+        // Not started yet: the job waits in the queue for the lock, and the restore with it.
+        await this.restores.markQueued(restore.id);
+        throw error;
+      }
       const cancelled = run.signal.aborted && String(run.signal.reason).includes('cancelled');
       await this.restores.finish(restore.id, cancelled ? RestoreStatus.CANCELLED : RestoreStatus.FAILED, { error: describeFailure(run.signal.aborted ? run.signal.reason : error) });
       throw error;
@@ -89,7 +99,7 @@ export class RestoreJob implements JobHandler {
   async recover(job: JobEntity): Promise<Record<string, unknown> | null> {
     if (job.restoreId) {
       await this.restores.finish(job.restoreId, RestoreStatus.FAILED, {
-        error: 'interrupted: the server stopped during the restore; the target may hold a partial restore and should be emptied before trying again',
+        error: 'interrupted: the server stopped during the restore; restore again into the same target, and what this restore wrote there is cleared first',
       });
     }
     return null;

@@ -16,6 +16,7 @@ import { RestoreRoots } from './restore-roots';
 import { SecretBox } from '../secrets/secret-box';
 import { mergeSecrets, splitSecrets } from '../secrets/secret-fields';
 import { requireObject } from '../validation';
+import { InterruptedRestores } from './interrupted-restores';
 
 export interface RequestRestore {
   backupId: string;
@@ -37,6 +38,7 @@ export class RestoreService {
     private readonly secretBox: SecretBox,
     private readonly replicas: BackupReplicas,
     private readonly restoreRoots: RestoreRoots,
+    private readonly interrupted: InterruptedRestores,
   ) {}
 
   async get(id: string): Promise<RestoreEntity> {
@@ -91,6 +93,8 @@ export class RestoreService {
       target = { config: config as JsonObject };
     }
     const sources = await this.sourceHandles(backup);
+    // A target left holding only what an interrupted restore wrote is emptied, so this one starts over.
+    await this.interrupted.clear(target.config);
     await this.plugins.callPluginCheck(() => method.checkRestoreTarget?.({ sources, target, options }));
 
     await this.restores.insert(restore);
@@ -116,7 +120,15 @@ export class RestoreService {
     await this.restores.update({ id }, { status: RestoreStatus.RUNNING });
   }
 
+  async markQueued(id: string): Promise<void> {
+    await this.restores.update({ id }, { status: RestoreStatus.QUEUED });
+  }
+
   async finish(id: string, status: RestoreStatus, outcome: { details?: JsonMap | null; error?: string | null }): Promise<void> {
-    await this.restores.update({ id }, { status, details: outcome.details ?? null, error: outcome.error ?? null, finishedAt: new Date() });
+    // What the restore extracted where stays on it: a failed one's for a retry to clear, a
+    // completed one's so that no later retry clears what is now the user's.
+    const extracts = (await this.restores.findOneBy({ id }))?.details?.extracts;
+    const details = outcome.details !== undefined || extracts ? { ...(outcome.details ?? {}), ...(extracts ? { extracts } : {}) } : undefined;
+    await this.restores.update({ id }, { status, ...(details ? { details } : {}), error: outcome.error ?? null, finishedAt: new Date() });
   }
 }
