@@ -8,8 +8,9 @@ import { PluginError } from './errors';
 export interface CommandOptions {
   cwd?: string;
   /**
-   * Variables set (or, when undefined, removed) on top of the server's environment. The command
-   * never inherits chainvault's own secrets (its key, tokens, database URL); pass what it needs here.
+   * Variables set (or, when undefined, removed) on top of the few the command inherits (PATH,
+   * HOME, USER, the locale, TZ, TMPDIR). Nothing else of the server's environment reaches it (not
+   * its key, tokens or database URL); pass what the command needs here.
    */
   env?: Record<string, string | undefined>;
   /** Kill the command (and its children) after this long. Default: 10 minutes. */
@@ -49,10 +50,21 @@ export function isWithheldVariable(name: string): boolean {
   return (/^CHAINVAULT_/i.test(name) && WITHHELD.test(name.slice('CHAINVAULT_'.length))) || SERVER_CREDENTIALS.has(name.toUpperCase());
 }
 
-function commandEnvironment(extra: Record<string, string | undefined> = {}): Record<string, string> {
+/**
+ * The variables a child process gets from the server's environment: what programs need to
+ * find themselves and speak the right language, nothing else. Everything a command needs beyond
+ * these is passed on purpose (`env`), so the server's key, database URL and credentials never leak.
+ */
+const INHERITED = /^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_[A-Z_]+|TZ|TMPDIR|TERM)$/;
+
+/**
+ * The environment of a program the server or a plugin starts: the inherited basics of the
+ * server's environment (never a withheld variable), with `extra` on top (undefined removes).
+ */
+export function commandEnvironment(extra: Record<string, string | undefined> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !isWithheldVariable(name)) env[name] = value;
+    if (value !== undefined && INHERITED.test(name) && !isWithheldVariable(name)) env[name] = value;
   }
   for (const [name, value] of Object.entries(extra)) {
     if (value === undefined) delete env[name];

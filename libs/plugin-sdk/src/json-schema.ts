@@ -30,7 +30,19 @@ export interface JsonSchema {
   oneOf?: JsonSchema[];
   anyOf?: JsonSchema[];
   allOf?: JsonSchema[];
+  /** `#/$defs/name` (or `#/definitions/name`): a schema defined once, used in several places. */
+  $ref?: string;
+  $defs?: Record<string, JsonSchema>;
+  definitions?: Record<string, JsonSchema>;
+  patternProperties?: Record<string, JsonSchema>;
+  prefixItems?: JsonSchema[];
+  uniqueItems?: boolean;
+  if?: JsonSchema;
+  then?: JsonSchema;
+  else?: JsonSchema;
+  not?: JsonSchema;
   writeOnly?: boolean;
+  readOnly?: boolean;
   examples?: unknown[];
 }
 

@@ -6,21 +6,85 @@ import { PLUGIN_API_VERSION } from './api-version';
 import type {
   BackupContext,
   BackupOutcome,
+  CleanupContext,
+  InventoryContext,
+  InventoryItem,
   RestoreContext,
   RestoreOutcome,
+  RestoreTarget,
   RestoreTargetCheck,
   VerifyContext,
   VerifyReport,
 } from './context';
 import type { JsonObject, JsonSchema } from './json-schema';
+import type { MachineConfig } from './machines';
+
+/** One entry of a network's history document (DESIGN §7.1): which stored file covers which blocks. */
+export type HistoryEntry = JsonObject;
+
+/** A phase of a restore set: its name (shown in the job log and progress) and the nodes restored in it. */
+export interface RestorePhase {
+  name: string;
+  /** Ids of the target nodes restored in this phase; every target of the set appears in exactly one phase. */
+  nodeIds: string[];
+}
+
+/** Where a node keeps the data a method reads, so the host can tell two nodes on the same data apart from two nodes. */
+export interface DataLocation {
+  /** The machine (undefined: the chainvault host). */
+  machine?: MachineConfig;
+  /** An absolute path on that machine. */
+  path: string;
+}
 
 /** `node`: one node per run. `network`: every node of a network in one consistent run. */
 export type MethodScope = 'node' | 'network';
 
-export interface BackupMethod<Config = JsonObject, Options = JsonObject, Target = Config> {
+export interface BackupMethod<Config = JsonObject, Options = JsonObject, Target = Config, Metadata extends JsonObject = JsonObject> {
   scope: MethodScope;
   /** One sentence an operator reads when choosing a method. */
   description: string;
+  /**
+   * The method stops nodes (a wedge, a maintenance stop). The host never retries such a job on its
+   * own, never hands it to another instance while the instance running it lives, and after a
+   * cancel, a shutdown or a crash runs {@link cleanup} so the nodes run again. Since API 2.0.
+   */
+  disruptive?: boolean;
+  /**
+   * The method needs a node's data to itself: no other exclusive method, of this plugin or any
+   * other, may be scheduled on the same data (same machine and data directory, by the plugins'
+   * {@link PluginDefinition.dataLocations}). Policies that would break this are refused. Since API 2.0.
+   */
+  exclusive?: boolean;
+  /**
+   * Brings the nodes back after a disruptive run was cancelled, interrupted by a shutdown or
+   * killed (then on the next start of the server). It gets what the run saved with
+   * `ctx.state.save`. It must be safe to run when nothing was stopped, and more than once.
+   */
+  cleanup?(ctx: CleanupContext<Config, Options>): Promise<void>;
+  /**
+   * Orders a restore set (several target nodes at once) in phases run one after the other, for
+   * example CAs, then orderers, then peers. Default: one phase with every target.
+   */
+  restorePhases?(targets: RestoreTarget<Target>[]): RestorePhase[];
+  /**
+   * The history entries this backup adds to the network's history document (DESIGN §7.1), or
+   * null when the method keeps none. Declared by the plugin since API 2.0 (1.x plugins: the
+   * host reads a `history` array from the metadata).
+   */
+  history?(metadata: Metadata): HistoryEntry[] | null;
+  /**
+   * Restoring with this method stops the target nodes. The restore is then handled like a
+   * disruptive run: never retried by itself, and after a cancel, a shutdown or a crash (then on
+   * the next start) {@link cleanup} runs with `kind: 'restore'` and the restore's targets, with
+   * what the restore saved with `ctx.state.save`. Since API 2.0.
+   */
+  restoreStopsNodes?: boolean;
+  /**
+   * What the method keeps on a node right now (checkpoints on a replica's disk), for the
+   * `checkpoints` query. Read only: it must change nothing. Since API 2.0.
+   */
+  inventory?(ctx: InventoryContext<Config, Options>): Promise<InventoryItem[]>;
   /** Schema of the policy's `options` for this method. Default: an empty object. */
   optionsSchema?: JsonSchema;
   /** Schema of the `options` of a restore with this method. Default: an empty object. */
@@ -34,13 +98,13 @@ export interface BackupMethod<Config = JsonObject, Options = JsonObject, Target 
    * Throw a PluginError with code INVALID_TARGET to refuse.
    */
   checkRestoreTarget?(check: RestoreTargetCheck<Config, Options>): void | Promise<void>;
-  backup(ctx: BackupContext<Config, Options>): Promise<BackupOutcome | void>;
-  restore(ctx: RestoreContext<Target, Options>): Promise<RestoreOutcome | void>;
+  backup(ctx: BackupContext<Config, Options, Metadata>): Promise<BackupOutcome<Metadata> | void>;
+  restore(ctx: RestoreContext<Target, Options, Metadata>): Promise<RestoreOutcome | void>;
   /**
    * Proves a stored backup against the protocol's own rules (block links, checkpoint
    * digests). The host has already re-hashed the stored data before calling it.
    */
-  verify?(ctx: VerifyContext<Options>): Promise<VerifyReport>;
+  verify?(ctx: VerifyContext<Options, Metadata>): Promise<VerifyReport>;
 }
 
 export interface PluginDefinition<Config = JsonObject> {
@@ -55,6 +119,12 @@ export interface PluginDefinition<Config = JsonObject> {
   nodeConfigSchema: JsonSchema;
   /** Checks beyond the schema (a URL that must be loopback, two fields that go together). */
   checkNodeConfig?(config: Config): void | Promise<void>;
+  /**
+   * Where a node's data lives. Two nodes, of any plugins, whose locations share a machine and a
+   * path (or one path lies inside the other) hold the same data for exclusive methods.
+   * Default: the node is its own data.
+   */
+  dataLocations?(config: Config): DataLocation[];
   // Methods are typed loosely here: each method narrows its own options and target types.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   methods: Record<string, BackupMethod<Config, any, any>>;
@@ -95,6 +165,7 @@ export function describeDefinitionProblems(definition: unknown): string[] {
   if (!Array.isArray(d.protocols) || d.protocols.length === 0 || d.protocols.some((p) => typeof p !== 'string')) {
     problems.push('protocols must be a non-empty list of strings');
   }
+  if (d.dataLocations !== undefined && typeof d.dataLocations !== 'function') problems.push('dataLocations must be a function');
   if (typeof d.nodeConfigSchema !== 'object' || d.nodeConfigSchema === null) {
     problems.push('nodeConfigSchema must be a JSON schema object');
   }
@@ -110,7 +181,11 @@ export function describeDefinitionProblems(definition: unknown): string[] {
       if (method.scope !== 'node' && method.scope !== 'network') problems.push(`method "${name}": scope must be "node" or "network"`);
       if (typeof method.backup !== 'function') problems.push(`method "${name}": backup must be a function`);
       if (typeof method.restore !== 'function') problems.push(`method "${name}": restore must be a function`);
-      if (method.verify !== undefined && typeof method.verify !== 'function') problems.push(`method "${name}": verify must be a function`);
+      for (const hook of ['verify', 'cleanup', 'restorePhases', 'history', 'inventory'] as const) {
+        if (method[hook] !== undefined && typeof method[hook] !== 'function') problems.push(`method "${name}": ${hook} must be a function`);
+      }
+      if (method.disruptive && typeof method.cleanup !== 'function') problems.push(`method "${name}": a disruptive method must have a cleanup that starts what it stopped`);
+      if (method.restoreStopsNodes && typeof method.cleanup !== 'function') problems.push(`method "${name}": a method whose restore stops nodes must have a cleanup that starts them`);
       for (const other of method.excludes ?? []) {
         if (!(other in d.methods)) problems.push(`method "${name}" excludes unknown method "${other}"`);
       }

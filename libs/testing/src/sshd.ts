@@ -184,14 +184,15 @@ function descendantsOf(pid: number): { pid: number; depth: number }[] {
 }
 
 /**
- * Per connection, the listener forks a privileged monitor, which forks the process that talks
- * to the client (and runs internal-sftp). Killing the latter ends the connection at once; the
- * monitor then exits and the listener reaps it. Killing monitors instead would leave their
- * children to init, which in a container may never reap them.
+ * Per connection, the listener forks the process that talks to the client (for root; for other
+ * users a privileged monitor with that process below it), which forks the commands and the
+ * internal-sftp sessions. Killing every process of a connection, the one that talks to the
+ * client first, ends the connection at once, before a command's exit status can be sent: what a
+ * crash or a reboot of the machine looks like to the client.
  */
 async function dropConnections(listener: number): Promise<void> {
-  const serving = descendantsOf(listener);
-  for (const { pid, depth } of serving) if (depth >= 2) killQuietly(pid, 'SIGKILL');
+  const serving = descendantsOf(listener).sort((a, b) => a.depth - b.depth);
+  for (const { pid } of serving) killQuietly(pid, 'SIGKILL');
   // Done when those are gone; clients may already be connecting again, which is not our business.
   const dropped = new Set(serving.map(({ pid }) => pid));
   const deadline = Date.now() + 5_000;

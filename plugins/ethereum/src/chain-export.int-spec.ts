@@ -149,7 +149,7 @@ describe('chain-export against a Hardhat node', () => {
     expect(second.history[0].start_block.parent_hash).toBe(first.endHash);
     expect(second.transactions).toBe(4);
     expect(second.genesis).toBeNull();
-    expect(report.backups[1].dependsOnPrevious).toBe(true);
+    expect(report.backups[1].dependsOn).toEqual(['backup-1']);
     // The second restore holds both segments: the kit hands the first backup to it as an earlier one.
     expect(restoredRanges).toEqual([
       [0, first.endBlock],

@@ -110,7 +110,7 @@ export async function chainExport(ctx: BackupContext<EthereumNodeConfig, ChainEx
     validators: [],
     history: [],
   };
-  const outcome = (): BackupOutcome => ({ metadata: metadata as unknown as JsonObject, dependsOnPrevious: ctx.previous !== null });
+  const outcome = (): BackupOutcome => ({ metadata: metadata as unknown as JsonObject, dependsOn: ctx.previous ? [ctx.previous.id] : [] });
 
   if (prior) await checkContinuity(monitor, prior, head);
   if (head < start) {

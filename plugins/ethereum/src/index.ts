@@ -3,7 +3,7 @@
  * network's chain online, as RLP block-range files exactly as `geth export` writes them, proven
  * against the chain block by block; restore writes the files back and can run the client's import.
  */
-import { definePlugin } from '@chainvault/plugin-sdk';
+import { definePlugin, type JsonObject } from '@chainvault/plugin-sdk';
 import { chainExport } from './chain-export';
 import { chainRestore, checkChainRestoreTarget } from './chain-restore';
 import { chainVerify } from './chain-verify';
@@ -38,6 +38,8 @@ export default definePlugin<EthereumNodeConfig>({
       backup: chainExport,
       restore: chainRestore,
       verify: chainVerify,
+      // Each export file is one entry of the network's history document.
+      history: (metadata) => (Array.isArray(metadata.history) ? (metadata.history as JsonObject[]) : null),
     },
   },
 });

@@ -2,12 +2,18 @@
  * The conformance kit: drives a plugin method through backup → verify → restore round trips,
  * the way the host does, and checks the plugin keeps the contract. Every plugin in the
  * chainvault repository runs it; third-party plugins should too.
+ *
+ * Nodes on other machines are reached through the same machine provider the host gives a job
+ * (so a case whose node config names an SSH machine tests the plugin over SSH); workspaces last
+ * across the rounds of one run; a network-scope method can be restored as a set, phase by phase;
+ * and a disruptive method is cancelled mid-run to prove its cleanup brings the nodes back.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCommandRunner } from '../command';
-import type { BackupRecord, EarlierBackup, NodeHandle, PluginLogger, ProgressUpdate, RestoreTarget } from '../context';
+import { createMachineProvider } from '../machine-provider';
+import type { BackupRecord, EarlierBackup, NodeHandle, PluginLogger, ProgressUpdate, RestoreTarget, RunState, Workspaces } from '../context';
 import type { JsonObject } from '../json-schema';
 import { describeDefinitionProblems, type ChainvaultPlugin } from '../plugin';
 import { DirectoryArtifacts } from './directory-artifacts';
@@ -26,10 +32,23 @@ export interface ConformanceCase {
   restoreOptions?: JsonObject;
   /** Changes the source between the first and the second backup, to exercise incremental runs. */
   change?(): Promise<void>;
+  /**
+   * A restore set: fresh targets (registered nodes, with ids) restored together in the phases
+   * the plugin orders, after the last round; then `assertRestored` is called for each.
+   */
+  restoreSet?: { makeTargets(): Promise<RestoreTarget[]> | RestoreTarget[] };
+  /**
+   * Disruptive methods: a backup is cancelled this long after it starts, the method's cleanup
+   * runs with what the run saved, then `assertNodesRunning` must pass.
+   */
+  cancelAfterMs?: number;
+  assertNodesRunning?(nodes: NodeHandle[]): Promise<void>;
 }
 
 export interface ConformanceReport {
-  backups: { metadata: JsonObject; dependsOnPrevious: boolean }[];
+  backups: { metadata: JsonObject; dependsOnPrevious: boolean; dependsOn: string[] }[];
+  /** The phases of the restore set, when one was run. */
+  phases?: { name: string; nodeIds: string[] }[];
   progress: ProgressUpdate[];
   logs: string[];
 }
@@ -50,18 +69,36 @@ export async function runConformance(testCase: ConformanceCase): Promise<Conform
     warn: (m) => report.logs.push(`warn: ${m}`),
     error: (m) => report.logs.push(`error: ${m}`),
   };
-  const common = (signal: AbortSignal, tempDir: string) => ({
-    method: methodName,
-    options: testCase.options ?? {},
-    progress: { update: (p: ProgressUpdate) => report.progress.push(p) },
-    log,
-    signal,
-    tempDir,
-    commands: createCommandRunner(signal),
-  });
+  const machineProviders: ReturnType<typeof createMachineProvider>[] = [];
+  const workspaceOf = async (...parts: string[]) => {
+    const folder = join(work, 'workspaces', ...parts);
+    await mkdir(folder, { recursive: true, mode: 0o700 });
+    return folder;
+  };
+  const workspaces: Workspaces = { network: () => workspaceOf('network'), node: (id) => workspaceOf('nodes', id) };
+  const common = (signal: AbortSignal, tempDir: string) => {
+    const machines = createMachineProvider({ signal, log, tempDir: join(tempDir, '.machines') });
+    machineProviders.push(machines);
+    return {
+      method: methodName,
+      options: testCase.options ?? {},
+      progress: { update: (p: ProgressUpdate) => report.progress.push(p) },
+      log,
+      signal,
+      tempDir,
+      commands: createCommandRunner(signal),
+      machines: { get: machines.get.bind(machines) },
+      workspaces,
+    };
+  };
+  const memoryState = (): RunState => {
+    let saved: JsonObject = {};
+    return { get: () => saved, save: async (patch) => void (saved = { ...saved, ...patch }) };
+  };
   const network = { id: 'conformance-network', name: 'conformance', protocol: plugin.protocols[0] };
 
   let previous: BackupRecord | null = null;
+  const records = new Map<string, BackupRecord>();
   // Each backup with the chain of backups it depends on, as the host hands them to a restore.
   const chains = new Map<string, EarlierBackup[]>();
   const roundTrip = async (round: number) => {
@@ -74,12 +111,29 @@ export async function runConformance(testCase: ConformanceCase): Promise<Conform
       nodes: testCase.nodes,
       previous,
       artifacts: store,
+      state: memoryState(),
+      trigger: 'manual',
     });
-    const record: BackupRecord = { id: `backup-${round}`, createdAt: new Date(), metadata: outcome?.metadata ?? {} };
-    const earlier: EarlierBackup[] =
-      outcome?.dependsOnPrevious && previous ? [...(chains.get(previous.id) ?? []), { backup: previous, open: async () => new DirectoryArtifacts(join(work, previous!.id)) }] : [];
+    const dependsOn = outcome?.dependsOn ?? (outcome?.dependsOnPrevious && previous ? [previous.id] : []);
+    const unknown = dependsOn.filter((id) => !records.has(id));
+    if (unknown.length > 0) throw new Error(`backup ${round} depends on backups that do not exist: ${unknown.join(', ')}`);
+    const record: BackupRecord = { id: `backup-${round}`, createdAt: new Date(), metadata: outcome?.metadata ?? {}, dependsOn };
+    records.set(record.id, record);
+    // Everything it depends on, directly or through others, oldest first, each once.
+    const needed = new Set<string>();
+    const collect = (id: string) => {
+      for (const dependency of records.get(id)?.dependsOn ?? []) {
+        if (needed.has(dependency)) continue;
+        needed.add(dependency);
+        collect(dependency);
+      }
+    };
+    collect(record.id);
+    const earlier: EarlierBackup[] = [...records.values()]
+      .filter((r) => needed.has(r.id))
+      .map((r) => ({ backup: r, open: async () => new DirectoryArtifacts(join(work, r.id)) }));
     chains.set(record.id, earlier);
-    report.backups.push({ metadata: record.metadata, dependsOnPrevious: outcome?.dependsOnPrevious ?? false });
+    report.backups.push({ metadata: record.metadata, dependsOnPrevious: outcome?.dependsOnPrevious ?? false, dependsOn });
 
     if (method.verify) {
       const verdict = await method.verify({ ...common(controller.signal, join(work, `tmp-verify-${round}`)), backup: record, artifacts: store });
@@ -96,9 +150,82 @@ export async function runConformance(testCase: ConformanceCase): Promise<Conform
       sources: testCase.nodes,
       target,
       artifacts: store,
+      state: memoryState(),
     });
     await testCase.assertRestored(target, testCase.nodes);
     previous = record;
+  };
+
+  /** Restores the last backup into several targets at once, in the plugin's phases. */
+  const restoreSet = async (makeTargets: () => Promise<RestoreTarget[]> | RestoreTarget[]) => {
+    if (!previous) throw new Error('no backup to restore as a set');
+    const last: BackupRecord = previous;
+    const targets = await makeTargets();
+    const ids = targets.map((t) => t.node?.id);
+    if (ids.some((id) => !id)) throw new Error('every target of a restore set is a registered node (with an id)');
+    const phases = method.restorePhases ? method.restorePhases(targets) : [{ name: 'all nodes', nodeIds: ids as string[] }];
+    const placed = phases.flatMap((p) => p.nodeIds);
+    if (placed.length !== ids.length || new Set(placed).size !== placed.length || placed.some((id) => !ids.includes(id))) {
+      throw new Error(`restorePhases must place every target in exactly one phase; it returned ${JSON.stringify(phases)}`);
+    }
+    report.phases = phases;
+    const controller = new AbortController();
+    for (const [index, phase] of phases.entries()) {
+      for (const id of phase.nodeIds) {
+        const target = targets.find((t) => t.node?.id === id)!;
+        await method.restore({
+          ...common(controller.signal, join(work, `tmp-restore-set-${id}`)),
+          options: testCase.restoreOptions ?? {},
+          backup: last,
+          earlier: chains.get(last.id) ?? [],
+          sources: testCase.nodes,
+          target,
+          artifacts: new DirectoryArtifacts(join(work, last.id)),
+          phase: { name: phase.name, index: index + 1, count: phases.length, allTargets: targets },
+          state: memoryState(),
+        });
+      }
+    }
+    for (const target of targets) await testCase.assertRestored(target, testCase.nodes);
+  };
+
+  /** A disruptive backup cancelled mid-run, then its cleanup: the nodes must run again. */
+  const cancelMidRun = async () => {
+    if (!method.cleanup) throw new Error('a disruptive method must have a cleanup');
+    if (testCase.cancelAfterMs === undefined || !testCase.assertNodesRunning) {
+      throw new Error('a disruptive method is tested with cancelAfterMs and assertNodesRunning, to prove its cleanup');
+    }
+    const controller = new AbortController();
+    const state = memoryState();
+    const timer = setTimeout(() => controller.abort(new Error('cancelled by the conformance kit')), testCase.cancelAfterMs);
+    const completed = await method
+      .backup({
+        ...common(controller.signal, join(work, 'tmp-cancelled')),
+        network,
+        node: method.scope === 'node' ? testCase.nodes[0] : undefined,
+        nodes: testCase.nodes,
+        previous,
+        artifacts: new DirectoryArtifacts(join(work, 'backup-cancelled')),
+        state,
+        trigger: 'manual',
+      })
+      .then(
+        () => true,
+        () => false,
+      )
+      .finally(() => clearTimeout(timer));
+    if (completed && controller.signal.aborted) throw new Error('a backup cancelled mid-run must fail instead of completing');
+    const grace = new AbortController();
+    await method.cleanup({
+      ...common(grace.signal, join(work, 'tmp-cleanup')),
+      network,
+      node: method.scope === 'node' ? testCase.nodes[0] : undefined,
+      nodes: testCase.nodes,
+      saved: state.get(),
+      reason: 'cancelled',
+      kind: 'backup',
+    });
+    await testCase.assertNodesRunning(testCase.nodes);
   };
 
   try {
@@ -117,14 +244,19 @@ export async function runConformance(testCase: ConformanceCase): Promise<Conform
         nodes: testCase.nodes,
         previous,
         artifacts: new DirectoryArtifacts(join(work, 'backup-aborted')),
+        state: memoryState(),
+        trigger: 'manual',
       })
       .then(
         () => false,
         () => true,
       );
     if (!refused) throw new Error('a backup started with an aborted signal must fail instead of completing');
+    if (testCase.restoreSet) await restoreSet(testCase.restoreSet.makeTargets);
+    if (method.disruptive) await cancelMidRun();
     return report;
   } finally {
+    for (const machines of machineProviders) await machines.close().catch(() => undefined);
     await rm(work, { recursive: true, force: true });
   }
 }
