@@ -290,17 +290,20 @@ export function buildProgram(print: Print = (line) => console.log(line)): Comman
 
   program
     .command('restore <backupId>')
-    .description('restore a backup to a registered node or an ad-hoc target')
+    .description('restore a backup to a registered node, several nodes at once (a restore set), or an ad-hoc target')
     .option('--target-node <node>', 'node name or id')
+    .option('--target-nodes <nodes>', 'a restore set: node names or ids, comma-separated; the plugin orders them in phases')
     .option('--target-config <json>', 'target config as JSON, e.g. {"path": "/restore/here"}')
     .option('--options <json>', 'restore options as JSON')
     .option('--from <destination>', "restore from this destination's copy (name or id)")
     .option('--wait', 'wait for the job to end and exit non-zero if it fails')
-    .action(async (backupId: string, o: { targetNode?: string; targetConfig?: string; options?: string; from?: string; wait?: boolean }) => {
+    .action(async (backupId: string, o: { targetNode?: string; targetNodes?: string; targetConfig?: string; options?: string; from?: string; wait?: boolean }) => {
+      const setRefs = o.targetNodes ? o.targetNodes.split(',').map((s) => s.trim()).filter(Boolean) : [];
       const input = {
         backupId,
         fromDestinationId: o.from ? (await destinationRef(o.from)).id : undefined,
         targetNodeId: o.targetNode ? (await nodeRef(o.targetNode)).id : undefined,
+        targetNodeIds: setRefs.length ? await Promise.all(setRefs.map(async (ref) => (await nodeRef(ref)).id)) : undefined,
         targetConfig: o.targetConfig ? parseJson(o.targetConfig, '--target-config') : undefined,
         options: o.options ? parseJson(o.options, '--options') : undefined,
       };

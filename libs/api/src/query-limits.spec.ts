@@ -19,7 +19,8 @@ const schema = buildSchema(`
   type BackupFile { path: String! size: Float! }
   type Job implements Entity { id: ID! status: String! log: [LogLine!]! }
   type LogLine { level: String! message: String! }
-  type Plugin { id: ID! protocols: [String!]! }
+  type Plugin { id: ID! protocols: [String!]! methods: [PluginMethod!]! }
+  type PluginMethod { name: String! optionsSchema: String! }
   type TreeNode { id: ID! parent: TreeNode children: [TreeNode!]! }
 `);
 
@@ -115,7 +116,9 @@ describe('queryCostLimit', () => {
     expect(costOf('{ backups { totalCount nodes { id } } }')).toBe(1 + 1 + 1 + 50);
     expect(costOf('{ backups(first: 7) { edges { node { id } } } }')).toBe(1 + 1 + 7 * (1 + 1));
     expect(costOf('{ jobs { log { message } } }')).toBe(1 + 100 * (1 + 100));
-    expect(costOf('{ plugins { protocols } }')).toBe(1 + 100);
+    // The loaded plugins and their methods are bounded by the server's make-up, not by the data.
+    expect(costOf('{ plugins { protocols } }')).toBe(1 + 20);
+    expect(costOf('{ plugins { methods { name optionsSchema } } }')).toBe(1 + 20 * (1 + 10 * 2));
   });
 
   it('reads `first: $n` from the variables when the caller has them, else from the variable default, else takes 50', () => {

@@ -57,6 +57,11 @@ export const DOCUMENT_MAX_TOKENS = 500;
 export const DEFAULT_PAGE_SIZE = 50;
 /** Lists without paging (files, log, jobs, …) are assumed this long: the real length is only known when resolved. */
 export const DEFAULT_LIST_SIZE = 100;
+/**
+ * Lists whose length the server's own make-up bounds, not the data: the loaded plugins and their
+ * methods. A console asks for all of them with their schemas in one query.
+ */
+export const BOUNDED_LIST_SIZES: Readonly<Record<string, number>> = { 'Query.plugins': 20, 'Plugin.methods': 10 };
 
 type VariableValues = Readonly<Record<string, unknown>>;
 
@@ -204,7 +209,8 @@ export function queryCostLimit(maxCost: number, variables?: VariableValues): Val
           const paged = field?.args.some((a) => a.name === 'first') ?? false;
           const ownPageSize = field && paged ? requestedPageSize(field, selection.arguments?.find((a) => a.name.value === 'first')?.value) : undefined;
           const isList = type !== undefined && isListType(type);
-          const listSize = isList ? (ownPageSize ?? pageSize ?? DEFAULT_LIST_SIZE) : 1;
+          const bounded = parent ? BOUNDED_LIST_SIZES[`${parent.name}.${name}`] : undefined;
+          const listSize = isList ? (ownPageSize ?? pageSize ?? bounded ?? DEFAULT_LIST_SIZE) : 1;
           const inner = selectionCost(selection.selectionSet, named && isCompositeType(named) ? named : undefined, isList ? undefined : ownPageSize);
           total = plus(total, plus(1, times(listSize, inner)));
         } else if (selection.kind === Kind.INLINE_FRAGMENT) {

@@ -1,21 +1,13 @@
 /**
  * The environment every program the server starts (npm, rsync, a node's CLI) runs with: the
- * server's own, minus the variables that hold a secret or grant access (the SDK's rule, which
- * plugins' commands follow too).
+ * SDK's rule, which plugins' commands follow too. Only the basics of the server's environment
+ * are inherited (PATH, HOME, the locale…), never a variable that holds a secret or grants access.
  */
-import { isWithheldVariable } from '@chainvault/plugin-sdk';
+import { commandEnvironment, isWithheldVariable } from '@chainvault/plugin-sdk';
 
 export { isWithheldVariable };
 
-/** `process.env` without the withheld variables, with `extra` on top (what the caller passes on purpose). */
+/** The inherited basics of `process.env`, with `extra` on top (what the caller passes on purpose). */
 export function childEnvironment(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !isWithheldVariable(name)) env[name] = value;
-  }
-  for (const [name, value] of Object.entries(extra)) {
-    if (value === undefined) delete env[name];
-    else env[name] = value;
-  }
-  return env;
+  return commandEnvironment(extra);
 }

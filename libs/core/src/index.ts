@@ -14,7 +14,7 @@ export { ADMIN_TOKEN_FILE, ApiTokenService, hashToken, isRefusal, roleIncludes, 
 export { AuditService, type AuditFilter, type AuditPage, type AuditRecord } from './audit/audit.service';
 export { BackupRequests } from './backups/backup-requests.service';
 export { BackupReplicas } from './backups/backup-replicas.service';
-export { BackupService, backupCursor, type BackupFilter, type BackupPage } from './backups/backup.service';
+export { BackupService, backupCursor, dependencyIds, type BackupFilter, type BackupPage, type BackupReport } from './backups/backup.service';
 export { ChainHistoryService } from './backups/chain-history.service';
 export { DestinationService, DEFAULT_DESTINATION_NAME, type CreateDestination } from './destinations/destination.service';
 export { JobService, TERMINAL_JOB_STATUSES } from './jobs/job.service';

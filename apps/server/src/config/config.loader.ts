@@ -126,6 +126,7 @@ export const CONFIG_OPTIONS: Option[] = [
   { key: 'jobMaxAttempts', env: 'CHAINVAULT_JOB_MAX_ATTEMPTS', parse: integer(1, 20), describe: 'runs of a job whose failure may pass' },
   { key: 'retryBackoffMs', env: 'CHAINVAULT_RETRY_BACKOFF_MS', parse: integer(0, 86_400_000), describe: 'wait before the first retry' },
   { key: 'leaseMs', env: 'CHAINVAULT_LEASE_MS', parse: integer(1_000, 600_000), describe: 'job lease before another instance takes over' },
+  { key: 'cleanupGraceMs', env: 'CHAINVAULT_CLEANUP_GRACE_MS', parse: integer(1_000, 3_600_000), describe: "time a disruptive job's cleanup may take" },
   { key: 'clockFile', env: 'CHAINVAULT_CLOCK_FILE', parse: text, describe: 'test clock file' },
   { key: 'restoreRoots', env: 'CHAINVAULT_RESTORE_ROOTS', parse: pathList, describe: 'directories restores and exports may write into' },
   { key: 'publicUrl', env: 'CHAINVAULT_PUBLIC_URL', parse: httpUrl, describe: 'the URL users reach the server at' },

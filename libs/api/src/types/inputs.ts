@@ -78,6 +78,7 @@ export class RestoreInput {
   @Field(() => ID) backupId!: string;
   @Field(() => ID, { nullable: true, description: 'Restore from the copy in this destination instead of the primary.' }) fromDestinationId?: string;
   @Field(() => ID, { nullable: true }) targetNodeId?: string;
+  @Field(() => [ID], { nullable: true, description: 'A restore set: several registered nodes restored in one job, in the phases the plugin orders (for example CAs, then orderers, then peers).' }) targetNodeIds?: string[];
   @Field(() => JsonScalar, { nullable: true }) targetConfig?: unknown;
   @Field(() => JsonScalar, { nullable: true }) options?: unknown;
 }

@@ -1,4 +1,5 @@
 /** From catalog rows to API objects: the one place that decides what leaves the server. */
+import { dependencyIds } from '@chainvault/core';
 import type { ApiTokenEntity, AuditEventEntity, BackupEntity, DestinationEntity, JobEntity, NetworkEntity, NodeEntity, PluginRecord, PolicyEntity, RetentionReport } from '@chainvault/core';
 import type { ApiToken, AuditEvent, Backup, Destination, Job, Network, Node, Plugin, Policy, RetentionResult } from './objects';
 
@@ -9,7 +10,8 @@ export function toPlugin(record: PluginRecord): Plugin {
     version: record.version,
     apiVersion: record.apiVersion,
     protocols: record.protocols,
-    methods: record.methods,
+    roles: record.roles,
+    methods: record.methods.map((m) => ({ ...m, restoreTargetSchema: m.restoreTargetSchema ?? record.nodeConfigSchema })),
     status: record.status,
     error: record.error,
     source: record.source,
@@ -71,6 +73,8 @@ export function toBackup(b: BackupEntity): Backup {
     filesUnchanged: b.filesUnchanged,
     metadata: b.metadata,
     dependsOnId: b.dependsOnId,
+    dependsOn: dependencyIds(b),
+    report: b.report ?? null,
     verification: b.verification,
     verifiedAt: b.verifiedAt,
     verificationProblems: b.verificationProblems,

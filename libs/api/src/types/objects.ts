@@ -8,8 +8,14 @@ export class PluginMethod {
   @Field() name!: string;
   @Field({ description: 'node or network' }) scope!: string;
   @Field() description!: string;
-  @Field(() => [String]) excludes!: string[];
-  @Field(() => JsonScalar) optionsSchema!: unknown;
+  @Field(() => [String], { description: "Methods of the same plugin that cannot be scheduled on the same node." }) excludes!: string[];
+  @Field({ description: 'The method stops nodes: never retried by itself; a cancel or a crash runs its cleanup (status CANCELLING meanwhile).' }) disruptive!: boolean;
+  @Field({ description: "The method needs the node's data to itself, against every other exclusive method of any plugin on the same machine and data directory." }) exclusive!: boolean;
+  @Field({ description: 'A restore of several nodes at once runs in phases the plugin orders.' }) phasedRestore!: boolean;
+  @Field({ description: "The method's backups add entries to the network's history document (chainHistory)." }) history!: boolean;
+  @Field(() => JsonScalar, { description: "JSON schema of a policy's options for this method." }) optionsSchema!: unknown;
+  @Field(() => JsonScalar, { description: "JSON schema of a restore's options." }) restoreOptionsSchema!: unknown;
+  @Field(() => JsonScalar, { description: "JSON schema of an ad-hoc restore targetConfig (the plugin's nodeConfigSchema when it declares none)." }) restoreTargetSchema!: unknown;
 }
 
 @ObjectType()
@@ -19,6 +25,7 @@ export class Plugin {
   @Field() version!: string;
   @Field({ description: 'The plugin API range the package declares.' }) apiVersion!: string;
   @Field(() => [String]) protocols!: string[];
+  @Field(() => [String], { description: 'The node roles the plugin understands; empty: any role.' }) roles!: string[];
   @Field(() => [PluginMethod]) methods!: PluginMethod[];
   @Field(() => PluginStatus) status!: PluginStatus;
   @Field(() => String, { nullable: true }) error!: string | null;
@@ -157,7 +164,9 @@ export class Backup {
   @Field(() => Int) filesRead!: number;
   @Field(() => Int) filesUnchanged!: number;
   @Field(() => JsonScalar) metadata!: unknown;
-  @Field(() => ID, { nullable: true }) dependsOnId!: string | null;
+  @Field(() => ID, { nullable: true, description: 'The first of dependsOn (kept for scripts written before plugin API 2).' }) dependsOnId!: string | null;
+  @Field(() => [ID], { description: 'The backups restoring this one also needs (earlier chain segments, checkpoints).' }) dependsOn!: string[];
+  @Field(() => JsonScalar, { nullable: true, description: "A network run's per-node report: { nodes: [{ nodeId, name, status: completed|failed, reason }] }; a backup with a failed node is PARTIAL." }) report!: unknown;
   @Field(() => VerificationState) verification!: VerificationState;
   @Field(() => Date, { nullable: true }) verifiedAt!: Date | null;
   @Field(() => [String]) verificationProblems!: string[];

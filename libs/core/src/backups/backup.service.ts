@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { ArtifactEntry } from '@chainvault/plugin-sdk';
 import type { Manifest } from '@chainvault/repository';
-import { In, Not, Repository } from 'typeorm';
+import { In, Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { BackupEntity, BackupReplicaEntity, BackupStatus, JobKind, JobStatus, JobEntity, VerificationState, type PolicyEntity } from '../catalog/entities';
 import { DestinationService } from '../destinations/destination.service';
@@ -24,6 +24,16 @@ export interface BackupPage {
 }
 
 const MAX_PAGE = 500;
+
+/** The backups a backup needs for a restore, from either column (catalogs written before plugin API 2 hold only the one). */
+export function dependencyIds(backup: Pick<BackupEntity, 'dependsOnId' | 'dependsOnIds'>): string[] {
+  return backup.dependsOnIds ?? (backup.dependsOnId ? [backup.dependsOnId] : []);
+}
+
+/** How each node of a network-scope run fared; a backup with a failed node is PARTIAL. */
+export interface BackupReport {
+  nodes: { nodeId: string; name: string; status: 'completed' | 'failed'; reason?: string }[];
+}
 
 /** An opaque position in the newest-first list of backups. */
 export function backupCursor(backup: BackupEntity): string {
@@ -119,7 +129,11 @@ export class BackupService {
     const backup = await this.get(id);
     if (backup.status === BackupStatus.DELETED) throw ChainvaultError.conflict(`backup ${id} was already deleted`);
     if (backup.pinned) throw ChainvaultError.conflict(`backup ${id} is pinned; unpin it before deleting it`);
-    const dependant = await this.backups.findOneBy({ dependsOnId: id, status: Not(BackupStatus.DELETED) });
+    const dependant = await this.backups
+      .createQueryBuilder('b')
+      .where('b.status <> :deleted', { deleted: BackupStatus.DELETED })
+      .andWhere('(b.depends_on_id = :id OR b.depends_on_ids LIKE :quoted)', { id, quoted: `%"${id}"%` })
+      .getOne();
     if (dependant) throw ChainvaultError.conflict(`backup ${dependant.id} depends on backup ${id}; delete it first`);
     const user = await this.jobs.findOneBy({ backupId: id, status: In([JobStatus.QUEUED, JobStatus.RUNNING]), kind: In([JobKind.RESTORE, JobKind.VERIFY, JobKind.EXPORT, JobKind.REPLICATE]) });
     if (user) throw ChainvaultError.conflict(`job ${user.id} (${user.kind}) is using backup ${id}; wait for it or cancel it`);
@@ -134,8 +148,9 @@ export class BackupService {
   }
 
   /** Builds the catalog row of a backup from its committed manifest. */
-  static fromManifest(manifest: Manifest, policy: PolicyEntity, details: { jobId: string; startedAt: Date; dependsOnId: string | null }): BackupEntity {
+  static fromManifest(manifest: Manifest, policy: PolicyEntity, details: { jobId: string; startedAt: Date; dependsOn: string[]; report?: BackupReport | null }): BackupEntity {
     const files = manifest.entries.filter((e) => e.type === 'file').length;
+    const partial = details.report?.nodes.some((n) => n.status === 'failed') ?? false;
     return Object.assign(new BackupEntity(), {
       id: manifest.backupId,
       policyId: policy.id,
@@ -143,7 +158,7 @@ export class BackupService {
       nodeId: policy.nodeId,
       pluginId: policy.pluginId,
       method: policy.method,
-      status: BackupStatus.COMPLETED,
+      status: partial ? BackupStatus.PARTIAL : BackupStatus.COMPLETED,
       destinationId: policy.destinationIds[0],
       jobId: details.jobId,
       startedAt: details.startedAt,
@@ -155,7 +170,9 @@ export class BackupService {
       filesRead: manifest.stats.filesRead,
       filesUnchanged: manifest.stats.filesUnchanged,
       metadata: manifest.metadata,
-      dependsOnId: details.dependsOnId,
+      dependsOnId: details.dependsOn[0] ?? null,
+      dependsOnIds: details.dependsOn,
+      report: details.report ?? null,
       verification: VerificationState.UNVERIFIED,
       verifiedAt: null,
       verificationProblems: [],

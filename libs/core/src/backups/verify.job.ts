@@ -8,9 +8,10 @@ import { JobKind, VerificationState, type BackupEntity } from '../catalog/entiti
 import { CHAINVAULT_CONFIG, type ChainvaultConfig } from '../config/chainvault-config';
 import { DestinationService } from '../destinations/destination.service';
 import type { JobHandler, JobRun } from '../jobs/job-handler';
-import { commonContext, withJobTempDir } from '../jobs/plugin-context';
+import { withPluginContext } from '../jobs/plugin-context';
+import { PolicyService } from '../policies/policy.service';
 import { PluginRegistry } from '../plugins/plugin-registry.service';
-import { BackupService } from './backup.service';
+import { BackupService, dependencyIds } from './backup.service';
 import { lockPurpose } from '../destinations/destination-busy';
 
 /** A failure that is the expected outcome of the job (a corrupt backup), not a fault of the server. */
@@ -27,6 +28,7 @@ export class VerifyJob implements JobHandler {
     private readonly backups: BackupService,
     private readonly destinations: DestinationService,
     private readonly plugins: PluginRegistry,
+    private readonly policies: PolicyService,
   ) {}
 
   async run(run: JobRun): Promise<Record<string, unknown>> {
@@ -52,10 +54,13 @@ export class VerifyJob implements JobHandler {
     const method = this.plugins.method(backup.pluginId, backup.method);
     if (problems.length === 0 && method.verify) {
       const reader = await repository.openBackup(backup.id, { signal: run.signal });
-      const report = await withJobTempDir(this.config.dataDir, run.job.id, (tempDir) =>
+      // The policy's options, as the backup was taken with them (a policy since removed: none).
+      const options = backup.policyId ? ((await this.policies.find(backup.policyId))?.options ?? {}) : {};
+      const scope = { method: backup.method, options, networkId: backup.networkId, nodeIds: backup.nodeId ? [backup.nodeId] : [] };
+      const report = await withPluginContext(this.config.dataDir, run, scope, (common) =>
         method.verify!({
-          ...commonContext(run, backup.method, {}, tempDir),
-          backup: { id: backup.id, createdAt: backup.createdAt, metadata: backup.metadata as never },
+          ...common,
+          backup: { id: backup.id, createdAt: backup.createdAt, metadata: backup.metadata as never, dependsOn: dependencyIds(backup) },
           artifacts: reader,
         }),
       );

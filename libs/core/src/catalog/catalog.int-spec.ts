@@ -177,11 +177,25 @@ describe.each(['sqlite', 'postgres'] as const)('the catalog schema on %s', (kind
   });
 
   it('can undo every migration, one at a time, and run them all again', async () => {
-    const columnsOf = async (table: string) => (await dataSource.createQueryRunner().getTable(table))?.columns.map((c) => c.name) ?? [];
+    const columnsOf = async (table: string) => {
+      const runner = dataSource.createQueryRunner();
+      try {
+        return (await runner.getTable(table))?.columns.map((c) => c.name) ?? [];
+      } finally {
+        await runner.release();
+      }
+    };
     const destinationColumns = () => columnsOf('destination');
     expect(await destinationColumns()).toContain('secrets');
     expect(await columnsOf('job')).toEqual(expect.arrayContaining(['scheduled_for', 'not_before']));
     expect(await columnsOf('audit_event')).toEqual(expect.arrayContaining(['remote_address', 'outcome']));
+    expect(await columnsOf('backup')).toEqual(expect.arrayContaining(['depends_on_ids', 'report']));
+    expect(await columnsOf('job')).toContain('plugin_state');
+    await dataSource.undoLastMigration({ transaction: 'each' });
+    expect(await columnsOf('backup')).not.toContain('depends_on_ids');
+    expect(await columnsOf('job')).not.toContain('plugin_state');
+    expect(await columnsOf('restore')).not.toContain('target_node_ids');
+    expect(await existingTables(dataSource)).toEqual(TABLES);
     await dataSource.undoLastMigration({ transaction: 'each' });
     expect(await existingTables(dataSource)).toEqual(TABLES.filter((t) => t !== 'api_token'));
     expect(await columnsOf('audit_event')).not.toContain('outcome');
@@ -193,7 +207,7 @@ describe.each(['sqlite', 'postgres'] as const)('the catalog schema on %s', (kind
     expect(await existingTables(dataSource)).toEqual(TABLES.filter((t) => t !== 'backup_replica' && t !== 'instance' && t !== 'api_token'));
     await dataSource.undoLastMigration({ transaction: 'each' });
     expect(await destinationColumns()).not.toContain('secrets');
-    for (let i = 4; i < CATALOG_MIGRATIONS.length; i += 1) await dataSource.undoLastMigration({ transaction: 'each' });
+    for (let i = 5; i < CATALOG_MIGRATIONS.length; i += 1) await dataSource.undoLastMigration({ transaction: 'each' });
     expect(await existingTables(dataSource)).toEqual([]);
     expect(await dataSource.showMigrations()).toBe(true);
 

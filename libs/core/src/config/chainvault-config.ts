@@ -27,6 +27,8 @@ export interface ChainvaultConfig {
   retryBackoffMs?: number;
   /** How long a worker's claim on a job lasts without renewal before another instance takes the job over. Default 30 s. */
   leaseMs?: number;
+  /** How long a disruptive job's cleanup (starting the nodes it stopped) may take. Default 5 minutes. */
+  cleanupGraceMs?: number;
   /**
    * Read the current time from this file (an ISO-8601 instant) instead of the system clock. For
    * tests that drive the scheduler of several real processes through time; never set in production.

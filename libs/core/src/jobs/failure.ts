@@ -10,3 +10,11 @@ export function describeFailure(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+/** A run that found nothing to do (the plugin said why): the job ends SKIPPED with the reason, and nothing is recorded. */
+export class JobSkipped extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'JobSkipped';
+  }
+}

@@ -80,7 +80,7 @@ export class JobService {
 
   /** An unfinished backup job of the policy, if any: a policy never runs twice at once. */
   findActiveBackup(policyId: string): Promise<JobEntity | null> {
-    return this.jobs.findOne({ where: { policyId, kind: JobKind.BACKUP, status: In([JobStatus.QUEUED, JobStatus.RUNNING]) } });
+    return this.jobs.findOne({ where: { policyId, kind: JobKind.BACKUP, status: In([JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.CANCELLING]) } });
   }
 
   /**
@@ -111,9 +111,16 @@ export class JobService {
   async cancel(id: string, actor: string): Promise<JobEntity> {
     const job = await this.get(id);
     if (TERMINAL_JOB_STATUSES.includes(job.status)) throw ChainvaultError.conflict(`job ${id} already ended (${job.status}); there is nothing to cancel`);
+    if (job.status === JobStatus.CANCELLING) throw ChainvaultError.conflict(`job ${id} is already being cancelled: its plugin is starting again what it stopped`);
     if (job.status === JobStatus.QUEUED) {
       const result = await this.jobs.update({ id, status: JobStatus.QUEUED }, { status: JobStatus.CANCELLED, finishedAt: new Date(), error: `cancelled by ${actor} before it started` });
       if (result.affected === 0) return this.cancel(id, actor);
+    } else if (job.payload.disruptive === true) {
+      // A run that stops nodes ends only after its cleanup has started them again: CANCELLING until then.
+      const result = await this.jobs.update({ id, status: JobStatus.RUNNING }, { status: JobStatus.CANCELLING, error: `cancelled by ${actor}` });
+      if (result.affected === 0) return this.cancel(id, actor);
+      this.events.emit('cancel', id, actor);
+      this.events.emit('changed', id);
     } else {
       // Recorded in the catalog, so the instance running it (this one or another) stops it: at once here, at its next lease renewal elsewhere.
       const result = await this.jobs.update({ id, status: JobStatus.RUNNING }, { status: JobStatus.CANCELLED, error: `cancelled by ${actor}`, finishedAt: new Date() });

@@ -6,21 +6,26 @@
  * restarting) back in the queue with a growing backoff; and takes over the jobs of an instance
  * whose lease ran out. On a SQLite catalog (one instance) every job left RUNNING at start is
  * such a job.
+ *
+ * A disruptive job (its plugin method stops nodes) is never retried by itself and never taken
+ * over while the instance running it lives. When it is cancelled, stopped by a shutdown, fails,
+ * or is found interrupted after a crash, the plugin's cleanup runs (the job is CANCELLING
+ * meanwhile) with its own grace period, and the log says what it did.
  */
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { isPluginError } from '@chainvault/plugin-sdk';
-import { In, IsNull, LessThan, LessThanOrEqual, Repository } from 'typeorm';
+import { In, IsNull, LessThan, LessThanOrEqual, MoreThan, Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { JsonMap } from '../catalog/columns';
-import { JobEntity, JobKind, JobStatus, PolicyEntity, type JobLogLine, type JobProgress } from '../catalog/entities';
+import { InstanceEntity, JobEntity, JobKind, JobStatus, PolicyEntity, type JobLogLine, type JobProgress } from '../catalog/entities';
 import { CHAINVAULT_CONFIG, JOB_DEFAULTS, type ChainvaultConfig } from '../config/chainvault-config';
 import { nextWindowStart, windowAt, type MaintenanceWindow } from '../policies/maintenance-window';
 import { CLOCK, type Clock } from '../scheduler/clock';
-import { describeFailure } from './failure';
-import { JOB_HANDLERS, type JobHandler, type JobRun } from './job-handler';
+import { JobSkipped, describeFailure } from './failure';
+import { JOB_HANDLERS, type CleanupReason, type JobHandler, type JobRun } from './job-handler';
 import { JobService } from './job.service';
 import { DestinationBusy } from '../destinations/destination-busy';
 
@@ -39,9 +44,17 @@ const MAX_POLL_PAGES = 20;
 const RETRIED_KINDS = new Set([JobKind.BACKUP, JobKind.VERIFY, JobKind.REPLICATE, JobKind.PRUNE, JobKind.CHECK]);
 const MAX_LOG_LINES = 1000;
 const SHUTDOWN_GRACE_MS = 10_000;
+/** How long a disruptive job's cleanup may take by default (starting a network again). */
+const CLEANUP_GRACE_MS = 5 * 60_000;
+/** An instance whose heartbeat is older than this is gone (InstanceService beats every 5 s). */
+const INSTANCE_ALIVE_MS = 15_000;
+/** Statuses of a job an instance holds. */
+const HELD = [JobStatus.RUNNING, JobStatus.CANCELLING];
 
 interface ActiveJob {
   controller: AbortController;
+  /** Its plugin method stops nodes: never retried, cleaned up after a stop. */
+  disruptive: boolean;
   cancelledBy?: string;
   /** Set when another instance took the job over: this worker stops and records nothing more. */
   leaseLost?: boolean;
@@ -77,9 +90,11 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
   private readonly leaseMs: number;
   private readonly maxAttempts: number;
   private readonly backoffMs: number;
+  private readonly cleanupGraceMs: number;
 
   constructor(
     @InjectRepository(JobEntity) private readonly jobs: Repository<JobEntity>,
+    @InjectRepository(InstanceEntity) private readonly instances: Repository<InstanceEntity>,
     @InjectRepository(PolicyEntity) private readonly policies: Repository<PolicyEntity>,
     @Inject(JOB_HANDLERS) handlers: JobHandler[],
     @Inject(CHAINVAULT_CONFIG) private readonly config: ChainvaultConfig,
@@ -90,6 +105,7 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
     this.leaseMs = config.leaseMs ?? JOB_DEFAULTS.leaseMs;
     this.maxAttempts = config.jobMaxAttempts ?? JOB_DEFAULTS.jobMaxAttempts;
     this.backoffMs = config.retryBackoffMs ?? JOB_DEFAULTS.retryBackoffMs;
+    this.cleanupGraceMs = config.cleanupGraceMs ?? CLEANUP_GRACE_MS;
     for (const handler of handlers) {
       if (this.handlers.has(handler.kind)) throw new Error(`two handlers for job kind ${handler.kind}`);
       this.handlers.set(handler.kind, handler);
@@ -115,11 +131,16 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
   async onApplicationShutdown(): Promise<void> {
     this.stopping = true;
     for (const timer of this.timers) clearInterval(timer);
-    for (const [, active] of this.active) active.controller.abort(new Error('the server is shutting down'));
+    for (const [id, active] of this.active) {
+      if (active.disruptive && !active.controller.signal.aborted) await this.markCancelling(id);
+      active.controller.abort(new Error('the server is shutting down'));
+    }
     const all = Promise.all([...this.active.values()].map((a) => a.done));
+    // A disruptive job's cleanup (starting its nodes again) gets its own grace period.
+    const disruptive = [...this.active.values()].some((a) => a.disruptive);
     // Cleared once the jobs end, so a pending grace timer does not keep the process alive.
     let grace: NodeJS.Timeout | undefined;
-    await Promise.race([all, new Promise((r) => (grace = setTimeout(r, SHUTDOWN_GRACE_MS)))]);
+    await Promise.race([all, new Promise((r) => (grace = setTimeout(r, disruptive ? this.cleanupGraceMs + SHUTDOWN_GRACE_MS : SHUTDOWN_GRACE_MS)))]);
     clearTimeout(grace);
   }
 
@@ -135,7 +156,14 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
       while (!this.stopping && this.active.size < this.config.jobConcurrency) {
         const next = await this.nextClaimable();
         if (!next) break;
-        if (await this.claim(next.job)) this.start(next.job, next.windowEndsAt);
+        if (!(await this.claim(next.job))) continue;
+        const disruptive = await this.isDisruptive(next.job);
+        if (disruptive && next.job.payload.disruptive !== true) {
+          // Recorded on the job, so a cancel from any instance knows to wait for the cleanup.
+          next.job.payload = { ...next.job.payload, disruptive: true };
+          await this.jobs.update({ id: next.job.id }, { payload: next.job.payload });
+        }
+        this.start(next.job, next.windowEndsAt, disruptive);
       }
     } catch (error) {
       this.logger.error(`polling for jobs failed: ${(error as Error).message}`);
@@ -176,6 +204,11 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
       if (!policy) return { job };
       if ((load.nodes.get(nodeKey(policy)) ?? 0) >= (this.config.maxJobsPerNode ?? JOB_DEFAULTS.maxJobsPerNode)) continue;
       if ((load.destinations.get(policy.destinationIds[0]) ?? 0) >= (this.config.maxJobsPerDestination ?? JOB_DEFAULTS.maxJobsPerDestination)) continue;
+      const blocker = load.running.find((r) => overlaps(r.policy, policy));
+      if (blocker) {
+        await this.sayWaiting(job, `waiting for job ${blocker.id} (policy ${blocker.policy.name}), which backs up ${blocker.policy.nodeId ? 'a node' : 'the whole network'} of this run`);
+        continue;
+      }
       const windows = (policy.maintenanceWindows ?? []) as MaintenanceWindow[];
       if (windows.length === 0) return { job };
       const timeZone = policy.schedule?.timeZone ?? 'UTC';
@@ -189,9 +222,17 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
     return null;
   }
 
+  /** Says once, in a queued job's progress, what it waits for. */
+  private async sayWaiting(job: JobEntity, message: string): Promise<void> {
+    if (job.progress?.message === message) return;
+    const progress: JobProgress = { ...(job.progress ?? { unit: 'steps', done: 0 }), message, updatedAt: new Date().toISOString() };
+    await this.jobs.update({ id: job.id, status: JobStatus.QUEUED }, { progress });
+    this.jobService.events.emit('changed', job.id);
+  }
+
   /** Backup jobs running now (over all instances), each with its policy, in the order they were claimed. */
   private async runningBackups(): Promise<{ id: string; policy: PolicyEntity }[]> {
-    const running = await this.jobs.find({ where: { status: JobStatus.RUNNING, kind: JobKind.BACKUP }, select: { id: true, policyId: true, startedAt: true } });
+    const running = await this.jobs.find({ where: { status: In(HELD), kind: JobKind.BACKUP }, select: { id: true, policyId: true, startedAt: true } });
     const ids = [...new Set(running.map((j) => j.policyId).filter((id): id is string => id !== null))];
     const policies = new Map((ids.length ? await this.policies.findBy({ id: In(ids) }) : []).map((p) => [p.id, p]));
     return running
@@ -201,14 +242,15 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
   }
 
   /** Running backups counted per node (or network) and per primary destination. */
-  private async runningBackupLoad(): Promise<{ nodes: Map<string, number>; destinations: Map<string, number> }> {
+  private async runningBackupLoad(): Promise<{ nodes: Map<string, number>; destinations: Map<string, number>; running: { id: string; policy: PolicyEntity }[] }> {
     const nodes = new Map<string, number>();
     const destinations = new Map<string, number>();
-    for (const { policy } of await this.runningBackups()) {
+    const running = await this.runningBackups();
+    for (const { policy } of running) {
       nodes.set(nodeKey(policy), (nodes.get(nodeKey(policy)) ?? 0) + 1);
       destinations.set(policy.destinationIds[0], (destinations.get(policy.destinationIds[0]) ?? 0) + 1);
     }
-    return { nodes, destinations };
+    return { nodes, destinations, running };
   }
 
   /**
@@ -248,17 +290,32 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
         .slice(0, limit)
         .some((r) => r.id === job.id);
     return (
+      among((p) => overlaps(p, policy), 1) &&
       among((p) => nodeKey(p) === nodeKey(policy), this.config.maxJobsPerNode ?? JOB_DEFAULTS.maxJobsPerNode) &&
       among((p) => p.destinationIds[0] === policy.destinationIds[0], this.config.maxJobsPerDestination ?? JOB_DEFAULTS.maxJobsPerDestination)
     );
   }
 
 
-  private start(job: JobEntity, windowEndsAt?: Date): void {
+  /** Whether a job runs a plugin method that stops nodes; a job whose policy is gone is not. */
+  private async isDisruptive(job: JobEntity): Promise<boolean> {
+    try {
+      return (await this.handlers.get(job.kind)!.disruptive?.(job)) ?? false;
+    } catch {
+      return false;
+    }
+  }
+
+  private async markCancelling(id: string): Promise<void> {
+    const updated = await this.jobs.update({ id, status: JobStatus.RUNNING, leaseOwner: this.owner }, { status: JobStatus.CANCELLING }).catch(() => ({ affected: 0 }));
+    if (updated.affected === 1) this.jobService.events.emit('changed', id);
+  }
+
+  private start(job: JobEntity, windowEndsAt?: Date, disruptive = false): void {
     const handler = this.handlers.get(job.kind)!;
     // An attempt after a failed or interrupted one continues the same log.
     const log = [...(job.log ?? [])];
-    const active: ActiveJob = { controller: new AbortController(), progress: null, log, logBefore: log.length, dirty: false, done: Promise.resolve() };
+    const active: ActiveJob = { controller: new AbortController(), disruptive, progress: null, log, logBefore: log.length, dirty: false, done: Promise.resolve() };
     this.active.set(job.id, active);
     const line = (level: JobLogLine['level'], message: string) => {
       active.log.push({ at: new Date().toISOString(), level, message });
@@ -282,6 +339,11 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
         const updated = await this.jobs.update({ id: job.id, leaseOwner: this.owner }, { backupId });
         if (updated.affected !== 1) throw new Error('this instance no longer holds the job (another instance took it over)');
       },
+      saveState: async (state) => {
+        job.pluginState = state;
+        const updated = await this.jobs.update({ id: job.id, leaseOwner: this.owner }, { pluginState: state });
+        if (updated.affected !== 1) throw new Error('this instance no longer holds the job (another instance took it over)');
+      },
       windowEndsAt,
     };
     line('info', `started by ${this.owner} (attempt ${job.attempts})`);
@@ -294,6 +356,12 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
             this.logger.warn(`job ${job.id} (${job.kind}) stopped here: another instance took it over`);
             return;
           }
+          if (error instanceof JobSkipped && !active.controller.signal.aborted) {
+            line('info', `skipped: ${error.message}`);
+            job.backupId = null;
+            return this.finish(job, active, JobStatus.SKIPPED, error.message, null);
+          }
+          if (active.disruptive && !(error instanceof DestinationBusy)) return this.endDisruptive(job, active, error, line);
           if (active.controller.signal.aborted && this.stopping && !active.cancelledBy && RETRIED_KINDS.has(job.kind)) {
             // A shutdown, not a failure: another instance (or this one, restarted) runs it again at once.
             line('warn', `the server ${this.owner} is shutting down; the job goes back to the queue`);
@@ -324,6 +392,58 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
         this.active.delete(job.id);
         void this.poll();
       });
+  }
+
+  /**
+   * Ends a disruptive job that did not complete: says why, runs the plugin's cleanup so what it
+   * stopped runs again (CANCELLING meanwhile, when it was stopped from outside), and records it
+   * CANCELLED or FAILED. Never queued again: running it again would stop the nodes again.
+   */
+  private async endDisruptive(job: JobEntity, active: ActiveJob, error: unknown, line: (level: JobLogLine['level'], message: string) => void): Promise<void> {
+    const aborted = active.controller.signal.aborted;
+    const reason: CleanupReason = active.cancelledBy ? 'cancelled' : aborted && this.stopping ? 'shutdown' : 'failed';
+    const why = active.cancelledBy ? `cancelled by ${active.cancelledBy}` : describeFailure(aborted ? active.controller.signal.reason : error);
+    line(reason === 'failed' ? 'error' : 'warn', why);
+    if (reason !== 'failed') await this.markCancelling(job.id);
+    const cleaned = await this.cleanUp(job, active.log, reason, line);
+    const status = reason === 'cancelled' ? JobStatus.CANCELLED : JobStatus.FAILED;
+    const notRetried = reason === 'shutdown' ? '; not run again by itself, since its method stops nodes' : '';
+    await this.finish(job, active, status, `${why}${notRetried}; ${cleaned}`, null);
+  }
+
+  /**
+   * Runs a disruptive job's plugin cleanup with a signal of its own that ends with the grace
+   * period. Returns what happened, for the job's error; the lines go into the log.
+   */
+  private async cleanUp(job: JobEntity, log: JobLogLine[], reason: CleanupReason, line: (level: JobLogLine['level'], message: string) => void): Promise<string> {
+    const handler = this.handlers.get(job.kind)!;
+    if (!handler.cleanup) return 'nothing to clean up';
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Error(`the cleanup did not finish within its grace period of ${Math.round(this.cleanupGraceMs / 1000)} s`)), this.cleanupGraceMs);
+    line('info', `cleanup (${reason}): the plugin starts again what the run stopped, within ${Math.round(this.cleanupGraceMs / 1000)} s`);
+    const flush = setInterval(() => void this.jobs.update({ id: job.id, leaseOwner: this.owner }, { log }).then(() => this.jobService.events.emit('changed', job.id)).catch(() => undefined), FLUSH_MS);
+    try {
+      const fresh = await this.jobs.findOneBy({ id: job.id });
+      await handler.cleanup(
+        {
+          job: { ...job, pluginState: fresh?.pluginState ?? job.pluginState },
+          signal: controller.signal,
+          progress: { update: () => undefined },
+          log: { info: (m) => line('info', m), warn: (m) => line('warn', m), error: (m) => line('error', m) },
+        },
+        reason,
+      );
+      line('info', 'cleanup finished');
+      return 'cleanup ran';
+    } catch (error) {
+      const message = describeFailure(error);
+      line('error', `cleanup failed: ${message}`);
+      this.logger.error(`job ${job.id}: cleanup failed: ${message}`);
+      return `cleanup FAILED, check the nodes by hand: ${message}`;
+    } finally {
+      clearTimeout(timer);
+      clearInterval(flush);
+    }
   }
 
   private async finish(job: JobEntity, active: ActiveJob, status: JobStatus, error: string | null, result: JsonMap | null): Promise<void> {
@@ -413,7 +533,7 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
     for (const [id, active] of this.active) {
       if (!active.dirty) continue;
       active.dirty = false;
-      await this.jobs.update({ id, status: JobStatus.RUNNING, leaseOwner: this.owner }, { progress: active.progress, log: active.log }).catch(() => undefined);
+      await this.jobs.update({ id, status: In(HELD), leaseOwner: this.owner }, { progress: active.progress, log: active.log }).catch(() => undefined);
       this.jobService.events.emit('changed', id);
     }
   }
@@ -425,8 +545,15 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
   private async renewLeases(): Promise<void> {
     for (const [id, active] of this.active) {
       try {
-        const renewed = await this.jobs.update({ id, leaseOwner: this.owner, status: JobStatus.RUNNING }, { leaseExpiresAt: new Date(Date.now() + this.leaseMs) });
-        if (renewed.affected === 1) continue;
+        const renewed = await this.jobs.update({ id, leaseOwner: this.owner, status: In(HELD) }, { leaseExpiresAt: new Date(Date.now() + this.leaseMs) });
+        if (renewed.affected === 1) {
+          // A disruptive job cancelled through another instance is CANCELLING here too: stop it, then clean up.
+          if (active.disruptive && !active.cancelledBy && !active.controller.signal.aborted && (await this.jobs.findOneBy({ id }))?.status === JobStatus.CANCELLING) {
+            active.cancelledBy = 'a request to another instance';
+            active.controller.abort(new Error('cancelled'));
+          }
+          continue;
+        }
         const now = await this.jobs.findOneBy({ id });
         if (now?.status === JobStatus.CANCELLED && now.leaseOwner === this.owner) {
           active.cancelledBy ??= 'a request to another instance';
@@ -441,6 +568,45 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
     }
   }
 
+  /** Whether the instance holding a lease still beats (only another instance can; this one is alive). */
+  private async holderLives(owner: string | null): Promise<boolean> {
+    if (!owner || owner === this.owner || !this.config.databaseUrl) return false;
+    return this.instances.existsBy({ id: owner, heartbeatAt: MoreThan(new Date(Date.now() - INSTANCE_ALIVE_MS)) });
+  }
+
+  /**
+   * A disruptive job whose server died mid-run: never run again, but its plugin's cleanup starts
+   * what the run stopped, here, then the job is FAILED. Left alone while the instance holding it
+   * lives (its lease ran out, but it may still be cleaning up).
+   */
+  private async cleanUpInterrupted(job: JobEntity): Promise<void> {
+    if (await this.holderLives(job.leaseOwner)) return;
+    const taken = await this.jobs.update(
+      { id: job.id, status: In(HELD), leaseOwner: job.leaseOwner === null ? IsNull() : job.leaseOwner },
+      { status: JobStatus.CANCELLING, leaseOwner: this.owner, leaseExpiresAt: new Date(Date.now() + this.leaseMs) },
+    );
+    if (taken.affected !== 1) return;
+    this.jobService.events.emit('changed', job.id);
+    const reason = `interrupted: the server running this job (${job.leaseOwner ?? 'unknown'}) stopped before it finished; not run again by itself, since its method stops nodes`;
+    const active: ActiveJob = { controller: new AbortController(), disruptive: true, progress: job.progress, log: [...job.log], logBefore: job.log.length, dirty: true, done: Promise.resolve() };
+    const line = (level: JobLogLine['level'], message: string) => {
+      active.log.push({ at: new Date().toISOString(), level, message });
+      active.dirty = true;
+    };
+    line('error', reason);
+    this.logger.warn(`job ${job.id} (${job.kind}) of ${job.leaseOwner} was interrupted; running its plugin's cleanup`);
+    this.active.set(job.id, active);
+    job.leaseOwner = this.owner;
+    active.done = this.cleanUp(job, active.log, 'crashed', line)
+      .then(async (cleaned) => {
+        // A restore that stopped nodes is recorded FAILED too (its handler says so on the restore).
+        if (job.kind === JobKind.RESTORE) await this.handlers.get(job.kind)!.recover(job).catch((error: Error) => line('warn', `the restore could not be marked failed: ${error.message}`));
+        return this.finish(job, active, JobStatus.FAILED, `${reason}; ${cleaned}`, null);
+      })
+      .catch((error: Error) => this.logger.error(`job ${job.id} could not be recorded: ${error.message}`))
+      .finally(() => this.active.delete(job.id));
+  }
+
   /**
    * Settles jobs left RUNNING by a process that died. With SQLite (one instance) every RUNNING
    * job found at start is such a job; with PostgreSQL only those whose lease ran out. Work found
@@ -448,9 +614,13 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
    * chunks already stored are reused), unless it has had all its attempts.
    */
   private async settleInterruptedJobs(which: 'all' | 'expired-leases'): Promise<void> {
-    const where = which === 'all' ? { status: JobStatus.RUNNING } : { status: JobStatus.RUNNING, leaseExpiresAt: LessThan(new Date()) };
+    const where = which === 'all' ? { status: In(HELD) } : { status: In(HELD), leaseExpiresAt: LessThan(new Date()) };
     for (const job of await this.jobs.find({ where })) {
       if (this.active.has(job.id)) continue;
+      if (job.payload.disruptive === true) {
+        await this.cleanUpInterrupted(job);
+        continue;
+      }
       const handler = this.handlers.get(job.kind)!;
       let result: JsonMap | null = null;
       let reason = `interrupted: the server running this job (${job.leaseOwner ?? 'unknown'}) stopped before it finished`;
@@ -481,6 +651,17 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
       }
     }
   }
+}
+
+/**
+ * Whether two policies' runs must not run together: a network-scope run covers every node of its
+ * network, so it never runs beside another run on that network.
+ */
+function overlaps(a: PolicyEntity, b: PolicyEntity): boolean {
+  if (a.id === b.id) return true;
+  if (a.networkId !== b.networkId) return false;
+  // Two runs of one node are the per-node limit's business (maxJobsPerNode).
+  return !a.nodeId || !b.nodeId;
 }
 
 /** What the per-node limit counts: the node of a node-scope policy, the network of a network-scope one. */

@@ -12,7 +12,7 @@ import { NetworkService } from '../networks/network.service';
 import { PluginRegistry } from '../plugins/plugin-registry.service';
 import { RestoreRoots } from '../restores/restore-roots';
 import { SecretBox } from '../secrets/secret-box';
-import { mergeSecrets, secretFieldNames, splitSecrets } from '../secrets/secret-fields';
+import { mergeSecrets, secretFieldNames, splitSecrets, withSecretsMasked } from '../secrets/secret-fields';
 import { requireName, requireObject } from '../validation';
 
 export interface RegisterNode {
@@ -58,9 +58,14 @@ export class NodeService {
       throw ChainvaultError.badInput(`plugin "${input.plugin}" knows the roles ${loaded.plugin.roles.join(', ')}, not "${role}"`);
     }
     const config = structuredClone(requireObject(input.config, 'config'));
-    await this.plugins.checkNodeConfig(input.plugin, config);
-    // Its `path` and `…Path` fields: backups read there and restores to the node write there.
-    await this.restoreRoots.checkNodeConfig(config, 'config');
+    // A config that fails a check is refused with a message that never quotes one of its secrets
+    // (a schema error, or a plugin's check that reports what it was given).
+    const given = splitSecrets(loaded.plugin.nodeConfigSchema, config).secrets;
+    await withSecretsMasked([given], async () => {
+      await this.plugins.checkNodeConfig(input.plugin, config);
+      // Its `path` and `…Path` fields: backups read there and restores to the node write there.
+      await this.restoreRoots.checkNodeConfig(config, 'config');
+    });
     const taken = () => ChainvaultError.conflict(`network "${network.name}" already has a node named "${name}"`);
     if (await this.nodes.existsBy({ networkId: network.id, name })) throw taken();
     const { publicConfig, secrets } = splitSecrets(loaded.plugin.nodeConfigSchema, config);

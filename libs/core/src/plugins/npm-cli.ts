@@ -40,7 +40,7 @@ export class NpmCli {
         cwd: this.cwd,
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
-        env: childEnvironment({ npm_config_ignore_scripts: 'true', npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' }),
+        env: childEnvironment({ ...npmSettings(), npm_config_ignore_scripts: 'true', npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' }),
       });
       let output = '';
       child.stdout.on('data', (d: Buffer) => (output += d.toString()));
@@ -71,4 +71,13 @@ export class NpmCli {
       });
     });
   }
+}
+
+/** The operator's npm settings from the server's environment (registry, cache, proxies), which npm needs and children otherwise do not get. */
+function npmSettings(): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && /^(npm_config_|NPM_CONFIG_|https?_proxy$|HTTPS?_PROXY$|no_proxy$|NO_PROXY$)/.test(name) && !/auth|token|password/i.test(name)) settings[name] = value;
+  }
+  return settings;
 }

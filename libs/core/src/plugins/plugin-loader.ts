@@ -7,6 +7,7 @@ import { readFile, readdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   PLUGIN_API_VERSION,
+  SUPPORTED_PLUGIN_API_RANGE,
   declaresPlugin,
   describeDefinitionProblems,
   readPluginManifest,
@@ -74,6 +75,7 @@ export class PluginLoader {
       status: PluginStatus.FAILED,
       error: null,
       protocols: [],
+      roles: [],
       methods: [],
       nodeConfigSchema: null,
     };
@@ -91,8 +93,8 @@ export class PluginLoader {
     record.id = manifest.id;
     record.apiVersion = manifest.apiVersion;
     if (!semver.validRange(manifest.apiVersion)) return fail(`"chainvault.plugin.apiVersion" is not a semver range: "${manifest.apiVersion}"`);
-    if (!semver.satisfies(PLUGIN_API_VERSION, manifest.apiVersion)) {
-      return fail(`${packageName} needs plugin API ${manifest.apiVersion}, but this chainvault provides ${PLUGIN_API_VERSION}`);
+    if (!semver.intersects(manifest.apiVersion, SUPPORTED_PLUGIN_API_RANGE)) {
+      return fail(`${packageName} needs plugin API ${manifest.apiVersion}, but this chainvault loads plugins built for ${SUPPORTED_PLUGIN_API_RANGE} (it implements ${PLUGIN_API_VERSION})`);
     }
 
     let plugin: ChainvaultPlugin;
@@ -105,18 +107,25 @@ export class PluginLoader {
     const problems = describeDefinitionProblems(plugin);
     if (problems.length > 0) return fail(`${packageName} does not export a valid plugin: ${problems.join('; ')}`);
     if (plugin.id !== manifest.id) return fail(`${packageName} declares id "${manifest.id}" in package.json but "${plugin.id}" in code`);
-    if (typeof plugin.apiVersion === 'string' && semver.valid(plugin.apiVersion) && semver.major(plugin.apiVersion) !== semver.major(PLUGIN_API_VERSION)) {
-      return fail(`${packageName} was built with plugin SDK ${plugin.apiVersion}, incompatible with ${PLUGIN_API_VERSION}`);
+    if (typeof plugin.apiVersion === 'string' && semver.valid(plugin.apiVersion) && !semver.satisfies(plugin.apiVersion, SUPPORTED_PLUGIN_API_RANGE)) {
+      return fail(`${packageName} was built with plugin SDK ${plugin.apiVersion}; this chainvault loads plugins built for ${SUPPORTED_PLUGIN_API_RANGE}`);
     }
 
     record.protocols = [...plugin.protocols];
+    record.roles = [...(plugin.roles ?? [])];
     record.nodeConfigSchema = plugin.nodeConfigSchema;
     record.methods = Object.entries(plugin.methods).map(([name, method]) => ({
       name,
       scope: method.scope,
       description: method.description,
       excludes: method.excludes ?? [],
+      disruptive: method.disruptive === true,
+      exclusive: method.exclusive === true,
+      phasedRestore: typeof method.restorePhases === 'function',
+      history: typeof method.history === 'function',
       optionsSchema: method.optionsSchema ?? EMPTY_OBJECT_SCHEMA,
+      restoreOptionsSchema: method.restoreOptionsSchema ?? EMPTY_OBJECT_SCHEMA,
+      restoreTargetSchema: method.restoreTargetSchema ?? null,
     }));
     try {
       const loaded: LoadedPlugin = {

@@ -11,7 +11,18 @@ export interface MethodDescription {
   scope: 'node' | 'network';
   description: string;
   excludes: string[];
+  /** Stops nodes: never retried by itself, cleaned up after a cancel or a crash. */
+  disruptive: boolean;
+  /** Needs the node's data to itself, against every other exclusive method of any plugin. */
+  exclusive: boolean;
+  /** Orders restore sets in phases. */
+  phasedRestore: boolean;
+  /** Declares the history document entries of its backups. */
+  history: boolean;
   optionsSchema: JsonSchema;
+  restoreOptionsSchema: JsonSchema;
+  /** Null: the node config schema. */
+  restoreTargetSchema: JsonSchema | null;
 }
 
 /** What the host knows of one plugin package, loaded or not. */
@@ -32,6 +43,8 @@ export interface PluginRecord {
   status: PluginStatus;
   error: string | null;
   protocols: string[];
+  /** The node roles the plugin understands; empty: any. */
+  roles: string[];
   methods: MethodDescription[];
   nodeConfigSchema: JsonSchema | null;
 }

@@ -81,6 +81,11 @@ export class PluginRegistry implements OnModuleInit {
     return [...this.records.values()].sort((a, b) => a.id.localeCompare(b.id));
   }
 
+  /** A loaded plugin, or undefined. */
+  find(id: string): LoadedPlugin | undefined {
+    return this.loaded.get(id);
+  }
+
   /** A loaded plugin, or a BAD_USER_INPUT error saying why it cannot be used. */
   require(id: string): LoadedPlugin {
     const loaded = this.loaded.get(id);

@@ -2,6 +2,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
+import { posix } from 'node:path';
+import { machineIdentity, type DataLocation, type JsonObject } from '@chainvault/plugin-sdk';
 import { Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { PolicyEntity, SchedulePreset, type NodeEntity, type PolicySchedule, type RetentionRules, type WebhookSpec } from '../catalog/entities';
@@ -71,6 +73,18 @@ function cronFieldProblem(text: string, field: CronField): string | null {
   return null;
 }
 
+interface DataPlace {
+  node: NodeEntity;
+  machine: string;
+  /** Normalised, ending with `/`. */
+  path: string;
+}
+
+/** Two places hold the same data when they are on one machine and one path is the other or lies inside it. */
+function sameData(a: DataPlace, b: DataPlace): boolean {
+  return a.machine === b.machine && (a.path.startsWith(b.path) || b.path.startsWith(a.path));
+}
+
 const DURATION = /^[1-9][0-9]*[hdwmy]$/;
 const COUNT_RULES = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const;
 
@@ -88,6 +102,11 @@ export class PolicyService {
 
   list(): Promise<PolicyEntity[]> {
     return this.policies.find({ order: { name: 'ASC' } });
+  }
+
+  /** A policy, or null when there is none with this id. */
+  find(id: string): Promise<PolicyEntity | null> {
+    return this.policies.findOneBy({ id });
   }
 
   async get(id: string): Promise<PolicyEntity> {
@@ -136,7 +155,7 @@ export class PolicyService {
     const enabled = input.enabled ?? true;
     const taken = () => ChainvaultError.conflict(`a policy named "${name}" already exists`);
     if (await this.policies.existsBy({ name })) throw taken();
-    if (node && enabled) await this.refuseExclusiveConflict(node, pluginId, input.method);
+    if (enabled) await this.refuseExclusiveConflict({ id: null, name, nodeId: node?.id ?? null, networkId, pluginId, method: input.method });
 
     const policy = this.policies.create({
       id: randomUUID(),
@@ -196,7 +215,7 @@ export class PolicyService {
   async resume(id: string, actor: string): Promise<PolicyEntity> {
     const policy = await this.get(id);
     if (policy.enabled) throw ChainvaultError.conflict(`policy "${policy.name}" is not paused`);
-    if (policy.nodeId) await this.refuseExclusiveConflict(await this.nodes.get(policy.nodeId), policy.pluginId, policy.method);
+    await this.refuseExclusiveConflict(policy);
     await this.policies.update({ id }, { enabled: true, scheduleFrom: this.clock.now() });
     await this.audit.record({ actor, action: 'policy.resume', subjectType: 'policy', subjectId: id });
     return this.get(id);
@@ -216,16 +235,66 @@ export class PolicyService {
     return { url: url.toString(), on: [...new Set(on)] };
   }
 
-  private async refuseExclusiveConflict(node: NodeEntity, pluginId: string, methodName: string): Promise<void> {
-    const excludes = new Set(this.plugins.method(pluginId, methodName).excludes ?? []);
-    for (const other of await this.policies.findBy({ nodeId: node.id, enabled: true })) {
-      const otherExcludes = other.pluginId === pluginId ? (this.plugins.method(pluginId, other.method).excludes ?? []) : [];
-      if (other.pluginId === pluginId && (excludes.has(other.method) || otherExcludes.includes(methodName))) {
-        throw ChainvaultError.conflict(`method "${methodName}" cannot run on node "${node.name}" while policy "${other.name}" (method "${other.method}") is enabled`, {
+  /**
+   * Refuses a policy that may not be enabled beside another enabled one: a method of the same
+   * plugin that `excludes` it on the same node, or two exclusive methods (of any plugins) whose
+   * nodes hold the same data (same machine and data directory, by each plugin's dataLocations).
+   */
+  private async refuseExclusiveConflict(policy: Pick<PolicyEntity, 'name' | 'nodeId' | 'networkId' | 'pluginId' | 'method'> & { id: string | null }): Promise<void> {
+    const method = this.plugins.method(policy.pluginId, policy.method);
+    const excludes = new Set(method.excludes ?? []);
+    const mine = await this.policyNodes(policy);
+    const myData = method.exclusive ? await this.dataOf(mine) : [];
+    for (const other of await this.policies.findBy({ enabled: true })) {
+      if (other.id === policy.id) continue;
+      const theirs = await this.policyNodes(other);
+      const shared = mine.find((n) => theirs.some((t) => t.id === n.id));
+      const otherMethod = this.plugins.find(other.pluginId)?.plugin.methods[other.method];
+      if (!otherMethod) continue;
+      if (shared && other.pluginId === policy.pluginId && (excludes.has(other.method) || (otherMethod.excludes ?? []).includes(policy.method))) {
+        throw ChainvaultError.conflict(`method "${policy.method}" cannot run on node "${shared.name}" while policy "${other.name}" (method "${other.method}") is enabled`, {
           policyId: other.id,
         });
       }
+      if (!method.exclusive || !otherMethod.exclusive) continue;
+      const theirData = await this.dataOf(theirs);
+      for (const a of myData) {
+        const b = theirData.find((d) => sameData(a, d));
+        if (!b) continue;
+        const where = a.machine === 'local' ? a.path : `${a.path} on ${a.machine}`;
+        const nodes = a.node.id === b.node.id ? `node "${a.node.name}"` : `node "${a.node.name}" (plugin ${a.node.pluginId}) and node "${b.node.name}" (plugin ${b.node.pluginId}), which share ${where},`;
+        throw ChainvaultError.conflict(
+          `policy "${policy.name}" (${policy.pluginId}/${policy.method}) cannot be enabled: ${nodes} ${a.node.id === b.node.id ? 'is' : 'are'} already backed up by policy "${other.name}" (${other.pluginId}/${other.method}), and both methods need the data to themselves; pause or remove that policy first`,
+          { policyId: other.id },
+        );
+      }
     }
+  }
+
+  /** The nodes a policy backs up: its node, or every node of its network. */
+  private async policyNodes(policy: Pick<PolicyEntity, 'nodeId' | 'networkId'>): Promise<NodeEntity[]> {
+    if (policy.nodeId) return [await this.nodes.get(policy.nodeId)];
+    return this.nodes.list(policy.networkId);
+  }
+
+  /** Where each node keeps its data, by its plugin's dataLocations (default: the node itself). */
+  private async dataOf(nodes: NodeEntity[]): Promise<DataPlace[]> {
+    const places: DataPlace[] = [];
+    for (const node of nodes) {
+      const plugin = this.plugins.find(node.pluginId)?.plugin;
+      let locations: DataLocation[] | undefined;
+      try {
+        locations = plugin?.dataLocations?.(this.nodes.handle(node).config as JsonObject);
+      } catch {
+        locations = undefined;
+      }
+      if (!locations?.length) {
+        places.push({ node, machine: `node:${node.id}`, path: '/' });
+        continue;
+      }
+      for (const location of locations) places.push({ node, machine: machineIdentity(location.machine), path: posix.normalize(`${location.path}/`) });
+    }
+    return places;
   }
 
   private checkSchedule(schedule: CreatePolicy['schedule']): PolicySchedule | null {

@@ -1,20 +1,20 @@
 /** Restore requests: checked in full before a job is queued, so a bad target changes nothing. */
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import type { JsonObject, NodeHandle, RestoreTarget } from '@chainvault/plugin-sdk';
+import type { JsonObject, NodeHandle, RestorePhase, RestoreTarget } from '@chainvault/plugin-sdk';
 import type { JsonMap } from '../catalog/columns';
 import { randomUUID } from 'node:crypto';
 import { Repository } from 'typeorm';
 import { JobKind, ReplicaState, RestoreEntity, RestoreStatus, type BackupEntity, type JobEntity } from '../catalog/entities';
 import { BackupReplicas } from '../backups/backup-replicas.service';
 import { BackupService } from '../backups/backup.service';
-import { ChainvaultError } from '../errors/chainvault.errors';
+import { ChainvaultError, ChainvaultErrorCode } from '../errors/chainvault.errors';
 import { JobService } from '../jobs/job.service';
 import { NodeService } from '../nodes/node.service';
 import { PluginRegistry } from '../plugins/plugin-registry.service';
 import { RestoreRoots } from './restore-roots';
 import { SecretBox } from '../secrets/secret-box';
-import { mergeSecrets, splitSecrets } from '../secrets/secret-fields';
+import { mergeSecrets, splitSecrets, withSecretsMasked } from '../secrets/secret-fields';
 import { requireObject } from '../validation';
 import { InterruptedRestores } from './interrupted-restores';
 
@@ -23,6 +23,8 @@ export interface RequestRestore {
   /** Restore from this destination's copy instead of the primary (it must hold a completed copy). */
   fromDestinationId?: string | null;
   targetNodeId?: string | null;
+  /** A restore set: several registered nodes restored in one job, in the phases the plugin orders. */
+  targetNodeIds?: string[] | null;
   targetConfig?: unknown;
   options?: unknown;
 }
@@ -50,7 +52,10 @@ export class RestoreService {
   async request(input: RequestRestore, actor: string): Promise<JobEntity> {
     const backup = await this.backups.getUsable(input.backupId);
     const hasConfig = input.targetConfig !== undefined && input.targetConfig !== null;
-    if (Boolean(input.targetNodeId) === hasConfig) throw ChainvaultError.badInput('give either targetNodeId (a registered node) or targetConfig, not both or neither');
+    const hasSet = Array.isArray(input.targetNodeIds) && input.targetNodeIds.length > 0;
+    if ([Boolean(input.targetNodeId), hasConfig, hasSet].filter(Boolean).length !== 1) {
+      throw ChainvaultError.badInput('give one of targetNodeId (a registered node), targetNodeIds (several, restored as a set) or targetConfig');
+    }
     const method = this.plugins.method(backup.pluginId, backup.method);
     const from = input.fromDestinationId ?? backup.destinationId;
     if (from !== backup.destinationId) {
@@ -73,29 +78,56 @@ export class RestoreService {
       createdAt: new Date(),
       finishedAt: null,
     });
-    let target: RestoreTarget;
-    if (input.targetNodeId) {
+    let targets: RestoreTarget[];
+    if (hasSet) {
+      const ids = input.targetNodeIds!;
+      if (new Set(ids).size !== ids.length) throw ChainvaultError.badInput('targetNodeIds lists a node twice');
+      if (ids.length > 100) throw ChainvaultError.badInput(`targetNodeIds lists ${ids.length} nodes; a restore set holds at most 100`);
+      targets = [];
+      for (const id of ids) {
+        const node = await this.nodes.get(id);
+        if (node.pluginId !== backup.pluginId) throw ChainvaultError.badInput(`node ${node.name} uses plugin "${node.pluginId}", but the backup was made with "${backup.pluginId}"`);
+        const handle = this.nodes.handle(node);
+        await this.restoreRoots.checkTarget(handle.config, `node "${node.name}" config`);
+        targets.push({ node: handle, config: handle.config });
+      }
+      this.phasesOf(backup, targets);
+      restore.targetNodeIds = ids;
+    } else if (input.targetNodeId) {
       const node = await this.nodes.get(input.targetNodeId);
       if (node.pluginId !== backup.pluginId) throw ChainvaultError.badInput(`node ${node.name} uses plugin "${node.pluginId}", but the backup was made with "${backup.pluginId}"`);
       const handle = this.nodes.handle(node);
       await this.restoreRoots.checkTarget(handle.config, `node "${node.name}" config`);
-      target = { node: handle, config: handle.config };
+      targets = [{ node: handle, config: handle.config }];
       restore.targetNodeId = node.id;
     } else {
       const config = structuredClone(requireObject(input.targetConfig, 'targetConfig'));
-      this.plugins.checkTargetConfig(backup.pluginId, backup.method, config);
-      // Before the plugin's own check, which may look into the target.
-      await this.restoreRoots.checkTarget(config, 'targetConfig');
       const schema = method.restoreTargetSchema ?? this.plugins.require(backup.pluginId).plugin.nodeConfigSchema;
+      await withSecretsMasked([splitSecrets(schema, config).secrets], async () => {
+        this.plugins.checkTargetConfig(backup.pluginId, backup.method, config);
+        // Before the plugin's own check, which may look into the target.
+        await this.restoreRoots.checkTarget(config, 'targetConfig');
+      });
       const { publicConfig, secrets } = splitSecrets(schema, config);
       restore.targetConfig = publicConfig;
       restore.targetSecrets = secrets ? this.secretBox.seal(secrets) : null;
-      target = { config: config as JsonObject };
+      targets = [{ config: config as JsonObject }];
     }
     const sources = await this.sourceHandles(backup);
-    // A target left holding only what an interrupted restore wrote is emptied, so this one starts over.
-    await this.interrupted.clear(target.config);
-    await this.plugins.callPluginCheck(() => method.checkRestoreTarget?.({ sources, target, options }));
+    // The plugin's check sees every config with its secrets; its refusal is shown without them.
+    const nodeSchema = this.plugins.require(backup.pluginId).plugin.nodeConfigSchema;
+    const targetSchema = method.restoreTargetSchema ?? nodeSchema;
+    const given = [
+      ...sources.map((source) => splitSecrets(nodeSchema, source.config).secrets),
+      ...targets.map((target) => splitSecrets(target.node ? nodeSchema : targetSchema, target.config).secrets),
+    ];
+    await withSecretsMasked(given, async () => {
+      for (const target of targets) {
+        // A target left holding only what an interrupted restore wrote is emptied, so this one starts over.
+        await this.interrupted.clear(target.config);
+        await this.plugins.callPluginCheck(() => method.checkRestoreTarget?.({ sources, target, options }));
+      }
+    });
 
     await this.restores.insert(restore);
     return this.jobs.create({ kind: JobKind.RESTORE, policyId: backup.policyId, backupId: backup.id, restoreId: restore.id, payload: { destinationId: from } }, actor);
@@ -105,6 +137,36 @@ export class RestoreService {
   async sourceHandles(backup: BackupEntity): Promise<NodeHandle[]> {
     const nodes = backup.nodeId ? [await this.nodes.get(backup.nodeId)] : await this.nodes.list(backup.networkId);
     return nodes.map((n) => this.nodes.handle(n));
+  }
+
+  /**
+   * The phases of a restore set, as the plugin orders them (default: one phase of every
+   * target). An order that leaves out a target, names one twice or names a stranger is refused.
+   */
+  phasesOf(backup: BackupEntity, targets: RestoreTarget[]): RestorePhase[] {
+    const method = this.plugins.method(backup.pluginId, backup.method);
+    const ids = targets.map((t) => t.node!.id);
+    let phases: RestorePhase[];
+    try {
+      phases = method.restorePhases ? method.restorePhases(targets) : [{ name: 'all nodes', nodeIds: ids }];
+    } catch (error) {
+      throw ChainvaultError.badInput(`plugin "${backup.pluginId}" could not order the restore set: ${(error as Error).message}`);
+    }
+    const seen = phases.flatMap((p) => (Array.isArray(p?.nodeIds) ? p.nodeIds : []));
+    const wrong = !Array.isArray(phases) || phases.some((p) => typeof p?.name !== 'string' || !Array.isArray(p.nodeIds)) || seen.length !== ids.length || new Set(seen).size !== seen.length || seen.some((id) => !ids.includes(id));
+    if (wrong) throw new ChainvaultError(ChainvaultErrorCode.INTERNAL, `plugin "${backup.pluginId}" ordered the restore set wrongly: every target must be in exactly one phase`);
+    return phases.filter((p) => p.nodeIds.length > 0);
+  }
+
+  /** Every target of a restore: the nodes of a set, in the order given, or its one target. */
+  async targets(restore: RestoreEntity): Promise<RestoreTarget[]> {
+    if (!restore.targetNodeIds?.length) return [await this.target(restore)];
+    const targets: RestoreTarget[] = [];
+    for (const id of restore.targetNodeIds) {
+      const handle = this.nodes.handle(await this.nodes.get(id));
+      targets.push({ node: handle, config: handle.config });
+    }
+    return targets;
   }
 
   async target(restore: RestoreEntity): Promise<RestoreTarget> {

@@ -24,7 +24,8 @@
  * - Safety: the newest VERIFIED backup is kept ('last verified good'); when none is verified,
  *   the newest that is not CORRUPT ('newest not known corrupt'); when every backup is corrupt,
  *   the newest one anyway ('newest, all corrupt'), so a plan never deletes every backup.
- * - A kept backup's dependsOnId chain is kept transitively, each link with 'needed by <id of the
+ * - What a kept backup depends on (`dependsOn`, or the older single `dependsOnId`) is kept
+ *   transitively, a PARTIAL backup's as any other's, each link with 'needed by <id of the
  *   kept backup that depends on it>'. A dependency that is not among the candidates (another
  *   policy's, or already deleted) is not this plan's to decide and is ignored.
  * - CORRUPT backups count for the rules like any other. The status (COMPLETED or PARTIAL) does
@@ -45,6 +46,8 @@ export interface RetentionCandidate {
   verification: 'UNVERIFIED' | 'VERIFIED' | 'CORRUPT';
   status: 'COMPLETED' | 'PARTIAL';
   dependsOnId: string | null;
+  /** Every backup this one needs (plugin API 2); when absent, `dependsOnId` alone. */
+  dependsOn?: string[];
 }
 
 /** Why a backup is kept, e.g. 'last 3', 'daily 2026-03-04', 'within 30d', 'pinned', 'needed by <id>'. */
@@ -243,28 +246,28 @@ function keepSafetyBackup(sorted: RetentionCandidate[], keepFor: (backup: Retent
   if (sorted.length > 0) keepFor(sorted[0], 'newest, all corrupt');
 }
 
-/** Keeps what kept backups need to be restored, following dependsOnId chains to their end. */
+/** Keeps what kept backups need to be restored, following their dependencies to the end. */
 function keepDependencies(sorted: RetentionCandidate[], reasons: Map<string, KeepReason[]>): void {
   const byId = new Map(sorted.map((b) => [b.id, b]));
-  const dependencyOf = (backup: RetentionCandidate): RetentionCandidate | undefined => {
-    const dependency = backup.dependsOnId === null ? undefined : byId.get(backup.dependsOnId);
-    return dependency === backup ? undefined : dependency;
+  const dependenciesOf = (backup: RetentionCandidate): RetentionCandidate[] => {
+    const ids = backup.dependsOn ?? (backup.dependsOnId === null ? [] : [backup.dependsOnId]);
+    return [...new Set(ids)].map((id) => byId.get(id)).filter((d): d is RetentionCandidate => d !== undefined && d !== backup);
   };
 
   // First the whole set to keep (the visited set also ends a malformed cycle)...
   const kept = new Set(sorted.filter((b) => reasons.get(b.id)!.length > 0).map((b) => b.id));
   const toFollow = sorted.filter((b) => kept.has(b.id));
   for (let backup = toFollow.pop(); backup; backup = toFollow.pop()) {
-    const dependency = dependencyOf(backup);
-    if (dependency && !kept.has(dependency.id)) {
+    for (const dependency of dependenciesOf(backup)) {
+      if (kept.has(dependency.id)) continue;
       kept.add(dependency.id);
       toFollow.push(dependency);
     }
   }
   // ...then one reason per kept dependant, newest dependant first, whatever the walk's order.
   for (const backup of sorted) {
-    const dependency = dependencyOf(backup);
-    if (dependency && kept.has(backup.id)) reasons.get(dependency.id)!.push(`needed by ${backup.id}`);
+    if (!kept.has(backup.id)) continue;
+    for (const dependency of dependenciesOf(backup)) reasons.get(dependency.id)!.push(`needed by ${backup.id}`);
   }
 }
 

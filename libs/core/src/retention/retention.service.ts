@@ -9,7 +9,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import { BackupService } from '../backups/backup.service';
+import { BackupService, dependencyIds } from '../backups/backup.service';
 import { BackupEntity, BackupReplicaEntity, BackupStatus, JobKind, JobStatus, PolicyEntity, type RetentionRules } from '../catalog/entities';
 import { ChainvaultError } from '../errors/chainvault.errors';
 import { JobService } from '../jobs/job.service';
@@ -85,6 +85,7 @@ export class RetentionService {
       verification: b.verification,
       status: b.status as RetentionCandidate['status'],
       dependsOnId: b.dependsOnId,
+      dependsOn: dependencyIds(b),
     }));
     const plan = planRetention(candidates, policy.retention ?? {}, { timeZone: policy.schedule?.timeZone ?? 'UTC' });
     const decisions: RetentionOutcome[] = plan.map((d) => ({ backupId: d.id, createdAt: d.createdAt, keep: d.keep, reasons: d.reasons }));

@@ -78,9 +78,17 @@ export class BackupEntity {
   @JsonColumn()
   metadata!: JsonMap;
 
-  /** The backup this one needs for a restore (a chain segment it continues). */
+  /** The first of `dependsOnIds`, kept for the API field and catalogs written before plugin API 2. */
   @IdColumn({ name: 'depends_on_id', nullable: true })
   dependsOnId!: string | null;
+
+  /** The backups this one needs for a restore (chain segments it continues, earlier checkpoints). */
+  @JsonColumn({ name: 'depends_on_ids', nullable: true })
+  dependsOnIds!: string[] | null;
+
+  /** A PARTIAL backup's per-node report: which nodes completed, which failed and why. */
+  @JsonColumn({ nullable: true })
+  report!: JsonMap | null;
 
   @Column({ type: 'varchar', length: 16 })
   verification!: VerificationState;

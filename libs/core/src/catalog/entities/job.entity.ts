@@ -14,6 +14,8 @@ export enum JobKind {
 export enum JobStatus {
   QUEUED = 'QUEUED',
   RUNNING = 'RUNNING',
+  /** A disruptive job stopped by a cancel or a shutdown, whose plugin cleanup (starting its nodes again) still runs. */
+  CANCELLING = 'CANCELLING',
   COMPLETED = 'COMPLETED',
   FAILED = 'FAILED',
   CANCELLED = 'CANCELLED',
@@ -40,7 +42,7 @@ export interface JobLogLine {
 @Entity('job')
 @Index('ix_job_status_created', ['status', 'createdAt'])
 @Index('uq_job_policy_fire', ['policyId', 'scheduledFor'], { unique: true })
-@Index('uq_job_active_backup', ['policyId'], { unique: true, where: "kind = 'BACKUP' AND status IN ('QUEUED', 'RUNNING')" })
+@Index('uq_job_active_backup', ['policyId'], { unique: true, where: "kind = 'BACKUP' AND status IN ('QUEUED', 'RUNNING', 'CANCELLING')" })
 export class JobEntity {
   @PrimaryColumn({ type: 'varchar', length: 36, primaryKeyConstraintName: 'pk_job' })
   id!: string;
@@ -75,6 +77,10 @@ export class JobEntity {
 
   @JsonColumn({ nullable: true })
   result!: JsonMap | null;
+
+  /** What a disruptive plugin run saved for its cleanup (the nodes it stopped). */
+  @JsonColumn({ name: 'plugin_state', nullable: true })
+  pluginState!: JsonMap | null;
 
   @Column({ type: 'integer' })
   attempts!: number;

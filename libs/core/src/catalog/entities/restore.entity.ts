@@ -27,6 +27,10 @@ export class RestoreEntity {
   targetNodeId!: string | null;
 
   /** An ad-hoc target's config (secret fields encrypted in `targetSecrets`). */
+  /** A restore set: every target node, in the order given (the plugin orders the phases). */
+  @JsonColumn({ name: 'target_node_ids', nullable: true })
+  targetNodeIds!: string[] | null;
+
   @JsonColumn({ name: 'target_config', nullable: true })
   targetConfig!: JsonMap | null;
 
