@@ -271,8 +271,8 @@ describe('bad input through GraphQL: a clear error, and nothing changed', () => 
     it('refuses a relative or missing target path, and both or neither kind of target', async () => {
       await restoreRefused({ targetConfig: { path: 'restored' } }, join(process.cwd(), 'restored'), /must be absolute/);
       await restoreRefused({ targetConfig: {} }, work, /targetConfig: missing required field "path"/);
-      await restoreRefused({}, work, /either targetNodeId .* or targetConfig/);
-      await restoreRefused({ targetNodeId: setup.nodeId, targetConfig: { path: join(work, 'new') } }, work, /either targetNodeId .* or targetConfig/);
+      await restoreRefused({}, work, /one of targetNodeId .*targetNodeIds .* or targetConfig/);
+      await restoreRefused({ targetNodeId: setup.nodeId, targetConfig: { path: join(work, 'new') } }, work, /one of targetNodeId .*targetNodeIds .* or targetConfig/);
     });
   });
 

@@ -76,7 +76,7 @@ const BROKEN: PluginSource[] = [
   {
     name: 'future',
     id: 'broken-future',
-    apiVersion: '^2.0.0',
+    apiVersion: '^3.0.0',
     index: `module.exports = require('@chainvault/plugin-sdk').definePlugin({ id: 'broken-future', protocols: ['future'], nodeConfigSchema: { type: 'object' }, methods: { copy: { scope: 'node', description: 'x', backup: async () => {}, restore: async () => {} } } });\n`,
   },
   { name: 'no-entry', id: 'broken-no-entry', noEntry: true, index: `module.exports = {};\n` },
@@ -245,8 +245,8 @@ describe('third-party plugins installed through GraphQL (sqlite catalog)', () =>
     expect(throws.error).toContain('the license server is unreachable');
 
     const future = await install('future');
-    expect(future).toMatchObject({ id: 'broken-future', status: 'FAILED', apiVersion: '^2.0.0' });
-    expect(future.error).toBe('chainvault-plugin-future needs plugin API ^2.0.0, but this chainvault provides 1.1.0');
+    expect(future).toMatchObject({ id: 'broken-future', status: 'FAILED', apiVersion: '^3.0.0' });
+    expect(future.error).toBe('chainvault-plugin-future needs plugin API ^3.0.0, but this chainvault loads plugins built for ^1.0.0 || ^2.0.0 (it implements 2.0.0)');
 
     const noEntry = await install('no-entry');
     // Without a readable manifest the package name is the only id there is.
@@ -280,7 +280,7 @@ describe('third-party plugins installed through GraphQL (sqlite catalog)', () =>
     });
     expect(refused.extensions?.code).toBe('BAD_USER_INPUT');
     expect(refused.message).toContain('plugin "broken-future" is installed but failed to load');
-    expect(refused.message).toContain('needs plugin API ^2.0.0');
+    expect(refused.message).toContain('needs plugin API ^3.0.0');
 
     // The working plugin still works next to the broken ones.
     const { nodes } = await client.ok(`{ nodes { name plugin } }`);

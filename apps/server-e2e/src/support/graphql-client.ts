@@ -55,7 +55,7 @@ export class GraphqlClient {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const { job } = await this.ok(`query ($id: ID!) { job(id: $id) { id kind status error result backupId restoreId attempts progress { unit done total message } log { level message } } }`, { id });
-      if (!['QUEUED', 'RUNNING'].includes(job.status)) return job;
+      if (!['QUEUED', 'RUNNING', 'CANCELLING'].includes(job.status)) return job;
       if (Date.now() > deadline) throw new Error(`job ${id} still ${job.status} after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 100));
     }
