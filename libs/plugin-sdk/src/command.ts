@@ -2,7 +2,7 @@
  * Running external programs (rsync, ldb, geth, agent CLIs) from a plugin, with a timeout,
  * cancellation and an error that says what ran and what it printed.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { PluginError } from './errors';
 
 export interface CommandOptions {
@@ -74,6 +74,15 @@ export function commandEnvironment(extra: Record<string, string | undefined> = {
 }
 
 /** A {@link CommandRunner} whose commands are all killed when `signal` aborts. */
+/** Kills a child started detached and every process of its group (what it started in turn). */
+export function killProcessGroup(child: ChildProcess): void {
+  try {
+    if (child.pid) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+}
+
 export function createCommandRunner(signal?: AbortSignal): CommandRunner {
   return { run: (command, args, options) => runCommand(command, args, { ...options }, signal) };
 }
@@ -98,11 +107,7 @@ function runCommand(command: string, args: string[], options: CommandOptions, si
     let ended: 'timeout' | 'aborted' | undefined;
     const kill = (why: 'timeout' | 'aborted') => {
       ended = why;
-      try {
-        if (child.pid) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
+      killProcessGroup(child);
     };
     const timer = setTimeout(() => kill('timeout'), timeoutMs);
     const onAbort = () => kill('aborted');

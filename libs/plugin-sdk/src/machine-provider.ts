@@ -10,7 +10,7 @@ import { lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { Client, type ClientChannel, type SFTPWrapper, type Stats } from 'ssh2';
-import { commandEnvironment, createCommandRunner, type CommandResult } from './command';
+import { commandEnvironment, createCommandRunner, killProcessGroup, type CommandResult } from './command';
 import type { PluginLogger } from './context';
 import { PluginError } from './errors';
 import {
@@ -260,11 +260,7 @@ function localMachine(provider: MachineProviderOptions): Machine & { close(): Pr
     let stopped: Ending['stopped'];
     const kill = (why: 'timeout' | 'aborted') => {
       stopped ??= why;
-      try {
-        if (child.pid) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
+      killProcessGroup(child);
     };
     const timer = setTimeout(() => kill('timeout'), timeoutMs);
     const onAbort = () => kill('aborted');
