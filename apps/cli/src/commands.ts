@@ -146,6 +146,32 @@ export function buildProgram(print: Print = (line) => console.log(line)): Comman
       show(registerNode, () => [`node ${registerNode.name} ${registerNode.id}`]);
     });
 
+  const checkpoints = program.command('checkpoints').description("a node's checkpoints: on its disk and in destinations");
+  checkpoints
+    .command('status <node>')
+    .description("list the node's checkpoints (name or id): on the node, with block id, size and age, then those backed up")
+    .action(async (ref: string) => {
+      const node = await nodeRef(ref);
+      const { checkpoints: list } = await api().request(
+        `query ($id: ID!) { checkpoints(nodeId: $id) { location id lastBlockId sizeBytes ageSeconds complete path backupId destinationId } }`,
+        { id: node.id },
+      );
+      show(list, () =>
+        list.length === 0
+          ? [`node ${node.name} has no checkpoints`]
+          : list.map((c: any) => `${c.location.padEnd(11)} ${c.id.padStart(12)}  block ${c.lastBlockId ?? '-'}  ${c.sizeBytes === null ? '-' : formatBytes(c.sizeBytes)}  ${c.ageSeconds ?? '-'} s old  ${c.complete ? '' : 'PARTIAL '}${c.path ?? c.backupId ?? ''}`),
+      );
+    });
+  checkpoints
+    .command('create <node>')
+    .description("make and ship a checkpoint of the node now, with its checkpoint policy (through the node's operator command when it has one)")
+    .option('--wait', 'wait for the job to end and exit non-zero if it fails')
+    .action(async (ref: string, o: { wait?: boolean }) => {
+      const node = await nodeRef(ref);
+      const { createCheckpoint } = await api().request(`mutation ($id: ID!) { createCheckpoint(nodeId: $id) { ${JOB_FIELDS} } }`, { id: node.id });
+      await reportJob(createCheckpoint, Boolean(o.wait));
+    });
+
   const destinations = program.command('destinations').description('where backups are stored');
   destinations.command('list').action(async () => {
     const { destinations: list } = await api().request(`{ destinations { id name kind config } }`);

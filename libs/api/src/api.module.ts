@@ -17,6 +17,7 @@ import { queryCostLimit, queryLimitRules, validateOperation, type QueryLimits } 
 import { AccessResolver } from './resolvers/access.resolver';
 import { BackupResolver } from './resolvers/backup.resolver';
 import { CatalogResolver } from './resolvers/catalog.resolver';
+import { CheckpointResolver } from './resolvers/checkpoint.resolver';
 import { PolicyResolver } from './resolvers/policy.resolver';
 import { ApiAuditInterceptor } from './security/api-audit.interceptor';
 import type { ApiContext } from './security/api-context';
@@ -151,6 +152,7 @@ function graphqlWsOptions(config: ChainvaultConfig, gate: ApiGate, sessions: Web
     AccessResolver,
     CatalogResolver,
     BackupResolver,
+    CheckpointResolver,
     PolicyResolver,
     MetricsListener,
     { provide: APP_FILTER, useClass: DomainErrorFilter },

@@ -5,6 +5,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { ApiTokenService } from './access/api-token.service';
 import { AuditService } from './audit/audit.service';
 import { BackupRequests } from './backups/backup-requests.service';
+import { CheckpointService } from './backups/checkpoint.service';
 import { BackupJob } from './backups/backup.job';
 import { BackupService } from './backups/backup.service';
 import { ChainHistoryService } from './backups/chain-history.service';
@@ -41,6 +42,7 @@ const services = [
   AuditService,
   BackupReplicas,
   BackupRequests,
+  CheckpointService,
   BackupService,
   ChainHistoryService,
   DestinationService,

@@ -13,6 +13,7 @@ export * from './errors/chainvault.errors';
 export { ADMIN_TOKEN_FILE, ApiTokenService, hashToken, isRefusal, roleIncludes, type CreateToken, type Principal, type TokenRefusal } from './access/api-token.service';
 export { AuditService, type AuditFilter, type AuditPage, type AuditRecord } from './audit/audit.service';
 export { BackupRequests } from './backups/backup-requests.service';
+export { CheckpointService, type CheckpointView, type CheckpointLocation } from './backups/checkpoint.service';
 export { BackupReplicas } from './backups/backup-replicas.service';
 export { BackupService, backupCursor, dependencyIds, type BackupFilter, type BackupPage, type BackupReport } from './backups/backup.service';
 export { ChainHistoryService } from './backups/chain-history.service';

@@ -275,3 +275,20 @@ export class AuditEventConnection {
   @Field(() => [AuditEvent]) nodes!: AuditEvent[];
   @Field(() => PageInfo) pageInfo!: PageInfo;
 }
+
+@ObjectType({ description: 'A checkpoint of a node: on the node\'s own disk (location NODE), or backed up to a destination (location DESTINATION).' })
+export class NodeCheckpoint {
+  @Field({ description: 'NODE or DESTINATION' }) location!: string;
+  @Field(() => ID) nodeId!: string;
+  @Field({ description: 'The plugin method that keeps it (checkpoint).' }) method!: string;
+  @Field({ description: "The checkpoint's id: on the node, its folder name (the last block id)." }) id!: string;
+  @Field(() => String, { nullable: true, description: 'The last block id it holds (its sequence number when the database has no block keys).' }) lastBlockId!: string | null;
+  @Field(() => Float, { nullable: true }) sizeBytes!: number | null;
+  @Field(() => Date, { nullable: true }) createdAt!: Date | null;
+  @Field(() => Float, { nullable: true }) ageSeconds!: number | null;
+  @Field(() => String, { nullable: true, description: 'Where it is on the node\'s machine (NODE only; hidden from viewers when paths are).' }) path!: string | null;
+  @Field({ description: 'False for a checkpoint still being written (or abandoned): it is never shipped.' }) complete!: boolean;
+  @Field(() => ID, { nullable: true }) backupId!: string | null;
+  @Field(() => ID, { nullable: true }) destinationId!: string | null;
+  @Field(() => ID, { nullable: true }) policyId!: string | null;
+}
