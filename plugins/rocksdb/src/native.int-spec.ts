@@ -8,30 +8,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { DatabaseFacts } from './tool';
 
 const NATIVE = join(__dirname, '..', 'dist', 'native');
 const TOOL = join(NATIVE, 'chainvault-rocksdb');
 const STANDIN = join(NATIVE, 'replica-standin');
 const FIXTURE = join(__dirname, '..', '..', '..', '..', 'shared', 'fixtures', 'rocksdb', 'pebble-rocksdb-5.13.4', 'db-stage-4');
 
-interface LiveFile {
-  name: string;
-  size: number;
-  columnFamily: string;
-  level: number;
-}
-
-interface Facts {
-  rocksdbVersion: string;
-  sequence: number;
-  lastBlock: number | null;
-  lastKey: string | null;
-  columnFamilies: string[];
-  liveFiles: LiveFile[];
-  manifest: string;
-  keys: number;
-  checkedFiles?: number;
-}
+/** What the tool prints, as the plugin reads it. */
+type Facts = DatabaseFacts;
 
 interface BlockScan {
   first: number | null;
