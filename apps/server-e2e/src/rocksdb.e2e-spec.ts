@@ -7,11 +7,11 @@
 import { SchedulerService } from '@chainvault/core';
 import { startSshd, type RunningSshd } from '@chainvault/testing';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sshMachine } from './support/lab-nodes';
+import { TEST_PLUGINS, sshMachine } from './support/lab-nodes';
 import { BLOCK_PREFIX, lastBlock, replica, replicaRunning, scanBlocks, startReplica, stopReplica, type Replica } from './support/rocksdb-replicas';
 import { CREATE_DESTINATION, CREATE_NETWORK, CREATE_POLICY, REGISTER_NODE, RESTORE, RUN_BACKUP, VERIFY } from './support/scenario';
 import { spawnServer, type ServerProcess } from './support/server-process';
@@ -73,7 +73,7 @@ describe('the rocksdb plugin', () => {
     work = await mkdtemp(join(tmpdir(), 'chainvault-rocksdb-'));
     clockFile = join(work, 'clock');
     await setClock('2026-06-01T00:00:00.000Z');
-    server = await startTestServer({ config: { clockFile, schedulerTickMs: 3_600_000, retryBackoffMs: 200 } });
+    server = await startTestServer({ config: { clockFile, schedulerTickMs: 3_600_000, retryBackoffMs: 200, pluginPaths: [TEST_PLUGINS] } });
     client = server.client;
     ({ createNetwork: { id: networkId } } = await client.ok(CREATE_NETWORK, { input: { name: 'concord', protocol: 'rocksdb' } }));
     repo = (await client.ok(CREATE_DESTINATION, { input: { name: 'repo', kind: 'LOCAL', config: { path: join(work, 'repository') } } })).createDestination.id;
@@ -87,13 +87,14 @@ describe('the rocksdb plugin', () => {
   });
 
   it('backs up a live database while it is written, restores it to a new node, and a second backup stores little', async () => {
-    // Filled fast first, then written at a steady pace while it is backed up.
+    // Filled fast first (200 MB), then written at a steady pace while it is backed up. RocksDB's own
+    // flushes and compactions rewrite a few MB between two backups whatever the database's size.
     const root = join(work, 'r1');
-    const filler = await replica(root, ['--blocks-per-second', '0', '--stop-after-blocks', '80000']);
+    const filler = await replica(root, ['--blocks-per-second', '0', '--stop-after-blocks', '200000']);
     await startReplica(filler);
-    await waitUntil('the replica wrote 80000 blocks', async () => (await lastBlock(filler.dataDirectory)) >= 80000, 120_000);
+    await waitUntil('the replica wrote 200000 blocks', async () => (await lastBlock(filler.dataDirectory)) >= 200000, 180_000);
     await stopReplica(filler);
-    const live = await started(root, ['--blocks-per-second', '2000']);
+    const live = await started(root, ['--blocks-per-second', '1000']);
     await mkdir(join(root, 'checkpoints'));
     const nodeId = await register('replica-1', { dataDirectory: live.dataDirectory, checkpointPath: join(root, 'checkpoints'), blockKeyPrefix: BLOCK_PREFIX, commands: { start: live.start, stop: live.stop } });
     const policyId = await policy('replica-1-checkpoints', nodeId);
@@ -102,7 +103,7 @@ describe('the rocksdb plugin', () => {
     expectStatus(first, 'COMPLETED');
     const { backup } = await client.ok(BACKUP, { id: first.result.backupId });
     const recorded = backup.metadata.lastBlockId as number;
-    expect(recorded).toBeGreaterThan(80000);
+    expect(recorded).toBeGreaterThan(200000);
     expect(backup.metadata).toMatchObject({ source: 'chainvault', rocksdbVersion: expect.stringMatching(/^\d+\.\d+\.\d+$/), checkpointId: recorded });
     expect(backup.metadata.files.length).toBeGreaterThan(3);
     expect(replicaRunning(live)).toBe(true);
@@ -155,6 +156,29 @@ describe('the rocksdb plugin', () => {
     expect(now.last).toBeGreaterThanOrEqual(recorded);
   });
 
+  it('a restore cancelled after the stop leaves the old data in place and starts the node again', async () => {
+    const root = join(work, 'r8');
+    const r = await started(root, ['--blocks-per-second', '2000']);
+    await waitUntil('2000 blocks', async () => (await lastBlock(r.dataDirectory)) >= 2000);
+    await mkdir(join(root, 'checkpoints'));
+    const marker = join(root, 'stopped');
+    const slowStop = ['sh', '-c', `${r.stop.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')} && { [ -e '${marker}' ] || { touch '${marker}' && sleep 30; }; }`];
+    const nodeId = await register('replica-8', { dataDirectory: r.dataDirectory, checkpointPath: join(root, 'checkpoints'), blockKeyPrefix: BLOCK_PREFIX, commands: { start: r.start, stop: slowStop } });
+    const job = await backupNow(await policy('replica-8-checkpoints', nodeId));
+    const before = await lastBlock(r.dataDirectory);
+    const restore = (await client.ok(RESTORE, { input: { backupId: job.result.backupId, targetNodeId: nodeId } })).restoreBackup;
+    await waitUntil('the node was stopped', () => existsSync(marker));
+    await client.ok(`mutation ($id: ID!) { cancelJob(id: $id) { id status } }`, { id: restore.id });
+    const ended = await finished(client, restore.id);
+    expectStatus(ended, 'CANCELLED');
+    expect(logOf(ended)).toMatch(/cleanup/);
+    await waitUntil('the replica runs again', () => replicaRunning(r));
+    expect((await readdir(root)).filter((n) => n.includes('before-restore'))).toEqual([]);
+    const blocks = await scanBlocks(r.dataDirectory);
+    expect(blocks).toMatchObject({ first: 0, contiguous: true, badValues: 0 });
+    expect(blocks.last).toBeGreaterThanOrEqual(before);
+  });
+
   it('ships the checkpoints the replica makes itself, skipping partial ones, and lists them on the node and in destinations', async () => {
     const checkpoints = join(work, 'r3', 'checkpoints');
     const r = await started(join(work, 'r3'), ['--blocks-per-second', '2000', '--checkpoint-path', checkpoints, '--checkpoint-interval-seconds', '0.5', '--checkpoint-window', '300', '--checkpoints-to-keep', '2']);
@@ -187,6 +211,84 @@ describe('the rocksdb plugin', () => {
     // Verify: RocksDB checks every block checksum of the stored checkpoint.
     const verify = await finished(client, (await client.ok(VERIFY, { id: job.result.backupId, readData: true })).verifyBackup.id);
     expectStatus(verify, 'COMPLETED');
+  });
+
+  it('verify fails naming the file: a byte changed in the repository, and a checkpoint rotten on the node whose hashes match', async () => {
+    const checkpoints = join(work, 'r6', 'checkpoints');
+    const r = await started(join(work, 'r6'), ['--blocks-per-second', '0', '--stop-after-blocks', '20000', '--checkpoint-path', checkpoints, '--checkpoint-interval-seconds', '0.2', '--checkpoint-window', '1000', '--checkpoints-to-keep', '2']);
+    const made = () => (existsSync(checkpoints) ? readdirSync(checkpoints).filter((n) => /^\d+$/.test(n) && existsSync(join(checkpoints, n, 'CURRENT'))) : []);
+    await waitUntil('the replica wrote its blocks and made a checkpoint', async () => (await lastBlock(r.dataDirectory)) >= 20000 && made().length > 0, 120_000);
+    await stopReplica(r);
+    const checkpoint = join(checkpoints, made().sort((a, b) => Number(a) - Number(b)).at(-1)!);
+    const ssts = (await readdir(checkpoint)).filter((n) => n.endsWith('.sst'));
+    const sizes = await Promise.all(ssts.map(async (n) => (await stat(join(checkpoint, n))).size));
+    const largest = ssts[sizes.indexOf(Math.max(...sizes))];
+    const own = await client.ok(CREATE_DESTINATION, { input: { name: 'r6-repo', kind: 'LOCAL', config: { path: join(work, 'r6-repository') } } });
+    const nodeId = await register('replica-6', { dataDirectory: r.dataDirectory, checkpointPath: checkpoints, blockKeyPrefix: BLOCK_PREFIX });
+    const policyId = (await client.ok(CREATE_POLICY, { input: { name: 'replica-6', nodeId, method: 'checkpoint', options: { source: 'node' }, destinationIds: [own.createDestination.id], retention: { keepLast: 20 } } })).createPolicy.id;
+    const verification = async (backupId: string) => {
+      const job = await finished(client, (await client.ok(VERIFY, { id: backupId, readData: true })).verifyBackup.id);
+      const { backup } = await client.ok(`query ($id: ID!) { backup(id: $id) { verification verificationProblems } }`, { id: backupId });
+      return { job, ...backup };
+    };
+
+    // One byte of the repository changed: the host's hashes name the file.
+    const good = await backupNow(policyId);
+    expectStatus(good, 'COMPLETED');
+    const packs = join(work, 'r6-repository', 'data');
+    const packFiles = (await readdir(packs)).flatMap((prefix) => readdirSync(join(packs, prefix)).map((name) => join(packs, prefix, name)));
+    const biggest = packFiles.sort((a, b) => statSync(b).size - statSync(a).size)[0];
+    const bytes = await readFile(biggest);
+    const original = Buffer.from(bytes);
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    await writeFile(biggest, bytes);
+    const damaged = await verification(good.result.backupId);
+    expectStatus(damaged.job, 'FAILED');
+    expect(damaged.verification).toBe('CORRUPT');
+    expect(damaged.verificationProblems.join('\n')).toMatch(/checkpoint\/\d+\.sst/);
+    await writeFile(biggest, original);
+
+    // The SST rots on the node before it is shipped: stored with hashes of the rotten bytes, so
+    // only RocksDB's own block checksums can tell. (A copy first: the checkpoint's SSTs are hard links.)
+    const rotten = join(checkpoint, largest);
+    const content = await readFile(rotten);
+    await rm(rotten);
+    content[Math.floor(content.length / 2)] ^= 0x01;
+    await writeFile(rotten, content);
+    const second = await client.ok(CREATE_DESTINATION, { input: { name: 'r6-repo-2', kind: 'LOCAL', config: { path: join(work, 'r6-repository-2') } } });
+    await client.ok(`mutation ($id: ID!) { pausePolicy(id: $id) { id } }`, { id: policyId });
+    const policy2 = (await client.ok(CREATE_POLICY, { input: { name: 'replica-6-again', nodeId, method: 'checkpoint', options: { source: 'node' }, destinationIds: [second.createDestination.id], retention: { keepLast: 20 } } })).createPolicy.id;
+    const shipped = await backupNow(policy2);
+    expectStatus(shipped, 'COMPLETED');
+    const caught = await verification(shipped.result.backupId);
+    expectStatus(caught.job, 'FAILED');
+    expect(caught.verification).toBe('CORRUPT');
+    expect(caught.verificationProblems.join('\n')).toContain(largest);
+    expect(caught.verificationProblems.join('\n')).toMatch(/checksum/i);
+
+    // An SST the MANIFEST needs is missing from the node's checkpoint: refused before it is called a backup.
+    await rm(rotten);
+    await client.ok(`mutation ($id: ID!) { pausePolicy(id: $id) { id } }`, { id: policy2 });
+    const third = await client.ok(CREATE_DESTINATION, { input: { name: 'r6-repo-3', kind: 'LOCAL', config: { path: join(work, 'r6-repository-3') } } });
+    const policy3 = (await client.ok(CREATE_POLICY, { input: { name: 'replica-6-third', nodeId, method: 'checkpoint', options: { source: 'node' }, destinationIds: [third.createDestination.id], retention: { keepLast: 20 } } })).createPolicy.id;
+    const missing = await backupNow(policy3);
+    expectStatus(missing, 'FAILED');
+    expect(missing.error).toContain(largest.replace(/\.sst$/, ''));
+  });
+
+  it('refuses a second exclusive policy on the same replica data, whichever plugin it comes from, naming the other', async () => {
+    const r = await started(join(work, 'r7'), ['--blocks-per-second', '0', '--stop-after-blocks', '100']);
+    await mkdir(join(work, 'r7', 'checkpoints'));
+    const nodeId = await register('replica-7', { dataDirectory: r.dataDirectory, checkpointPath: join(work, 'r7', 'checkpoints') });
+    await policy('replica-7-checkpoints', nodeId);
+    // The lab test plugin's exclusive copy stands in for VMware Blockchain's intermittent backup (the vmbc plugin) on the same data.
+    const { createNetwork } = await client.ok(CREATE_NETWORK, { input: { name: 'lab-on-replica-7', protocol: 'lab' } });
+    const { registerNode } = await client.ok(REGISTER_NODE, {
+      input: { networkId: createNetwork.id, name: 'replica-7-intermittent', plugin: 'lab', role: 'node', config: { dataDir: `${r.dataDirectory}/`, pidFile: r.pidFile, startCommand: r.start } },
+    });
+    const refused = await client.fails(CREATE_POLICY, { input: { name: 'replica-7-intermittent', nodeId: registerNode.id, method: 'copy', destinationIds: [repo], retention: { keepLast: 1 } } });
+    expect(refused.extensions?.code).toBe('CONFLICT');
+    expect(refused.message).toContain('policy "replica-7-checkpoints" (rocksdb/checkpoint)');
   });
 
   it('keeps num_of_rocksdbcheckpoints on the node, skips a scheduled run inside the window and a run without disk, with the numbers', async () => {
@@ -342,7 +444,7 @@ describe('a restore killed with its server after the node was stopped', () => {
     await rm(work, { recursive: true, force: true });
   });
 
-  it('keeps the old data intact, and the node is started again when the server comes back', async () => {
+  it('leaves the old data aside and intact, and the node is started again when the server comes back', async () => {
     const dataDir = join(work, 'server');
     r = await replica(join(work, 'r'), ['--blocks-per-second', '2000']);
     await startReplica(r);
@@ -353,7 +455,8 @@ describe('a restore killed with its server after the node was stopped', () => {
     const client = server.client;
     const { createNetwork } = await client.ok(CREATE_NETWORK, { input: { name: 'killed', protocol: 'rocksdb' } });
     // A stop that takes its time after the replica is down: the server is killed in it.
-    const stop = ['sh', '-c', `${r.stop.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')} && touch '${join(work, 'stopped')}' && sleep 30`];
+    const marker = join(work, 'stopped');
+    const stop = ['sh', '-c', `${r.stop.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')} && { [ -e '${marker}' ] || { touch '${marker}' && sleep 30; }; }`];
     const { registerNode } = await client.ok(REGISTER_NODE, {
       input: { networkId: createNetwork.id, name: 'replica', plugin: 'rocksdb', role: 'replica', config: { dataDirectory: r.dataDirectory, checkpointPath: join(work, 'r', 'checkpoints'), blockKeyPrefix: BLOCK_PREFIX, commands: { stop, start: r.start } } },
     });
@@ -362,6 +465,8 @@ describe('a restore killed with its server after the node was stopped', () => {
     const job = (await client.ok(RUN_BACKUP, { policyId: createPolicy.id })).runBackup;
     await client.waitForJob(job.id);
     const backupId = (await client.ok(JOB, { id: job.id })).job.result.backupId;
+    const recorded = (await client.ok(BACKUP, { id: backupId })).backup.metadata.lastBlockId as number;
+    await waitUntil('blocks written after the backup', async () => (await lastBlock(r.dataDirectory)) >= recorded + 1000);
     const before = await lastBlock(r.dataDirectory);
 
     const restore = (await client.ok(RESTORE, { input: { backupId, targetNodeId: registerNode.id } })).restoreBackup;
@@ -377,9 +482,16 @@ describe('a restore killed with its server after the node was stopped', () => {
     expect(ended.error).toMatch(/interrupted/);
     expect(ended.error).toMatch(/cleanup ran/);
     await waitUntil('the replica runs again', () => replicaRunning(r));
-    // Nothing of the old data was lost: it is still in place (the kill came before the swap).
-    const blocks = await scanBlocks(r.dataDirectory);
-    expect(blocks).toMatchObject({ first: 0, contiguous: true, badValues: 0 });
-    expect(blocks.last).toBeGreaterThanOrEqual(before);
+    expect(logOf(ended)).toMatch(/the server stopped during the restore: its checkpoint, copied and opened before the node was stopped, is now in place/);
+    // The old data is aside, whole: it holds every block written before the restore.
+    const aside = (await readdir(join(work, 'r'))).filter((n) => n.startsWith('db.before-restore-'));
+    expect(aside).toHaveLength(1);
+    const old = await scanBlocks(join(work, 'r', aside[0]));
+    expect(old).toMatchObject({ first: 0, contiguous: true, badValues: 0 });
+    expect(old.last).toBeGreaterThanOrEqual(before);
+    // The node runs on the checkpoint: a contiguous prefix up to at least the block it recorded.
+    const now = await scanBlocks(r.dataDirectory);
+    expect(now).toMatchObject({ first: 0, contiguous: true, badValues: 0 });
+    expect(now.last).toBeGreaterThanOrEqual(recorded);
   });
 });

@@ -338,23 +338,34 @@ async function checkSameFiles(machine: Machine, remote: string, local: string): 
   }
 }
 
-/** After a restore was cancelled or the server died: the checkpoint in place if it was on its way, and the node started. */
+/**
+ * After a restore that stopped its node did not finish. When the server stopped (a crash or a
+ * shutdown), the restore is carried through: the checkpoint, copied and opened before the stop,
+ * goes in place and the old data stays aside. When it was cancelled or failed, it is undone: the
+ * old data goes back. Either way the node is started again.
+ */
 async function cleanup(ctx: CleanupContext<RocksdbNodeConfig>): Promise<void> {
   if (ctx.kind !== 'restore') return;
   const saved = ctx.saved as Partial<RestoreState>;
   const target = ctx.targets?.[0];
-  if (!target || !saved.dataDirectory) return;
+  if (!target || !saved.dataDirectory || !saved.stopped) return;
   const machine = await ctx.machines.get(target.config.machine);
-  if (saved.asideDone && !saved.placed && saved.incomingReady && (await machine.stat(saved.incoming!))) {
+  const exists = async (path: string | undefined) => Boolean(path && (await machine.stat(path)));
+  // The stop may have been cut off: it must have finished before any folder moves.
+  if (target.config.commands?.stop) await machine.run(target.config.commands.stop, { timeoutMs: commandTimeout(target.config) });
+  const forward = ctx.reason === 'crashed' || ctx.reason === 'shutdown';
+  if (forward && !saved.placed && saved.incomingReady && (await exists(saved.incoming))) {
+    if (!saved.asideDone && (await exists(saved.dataDirectory))) await machine.run(['mv', '--', saved.dataDirectory, saved.aside!]);
     await machine.run(['mv', '--', saved.incoming!, saved.dataDirectory]);
-    ctx.log.info(`the checkpoint copied before the stop is now in place at ${saved.dataDirectory}; the old data stays aside at ${saved.aside}`);
-  } else if (saved.asideDone && !(await machine.stat(saved.dataDirectory)) && (await machine.stat(saved.aside!))) {
+    ctx.log.info(`the server stopped during the restore: its checkpoint, copied and opened before the node was stopped, is now in place at ${saved.dataDirectory}; the old data is kept aside at ${saved.aside}`);
+  } else if (!forward && saved.asideDone && (await exists(saved.aside))) {
+    if (await exists(saved.dataDirectory)) await machine.run(['mv', '--', saved.dataDirectory, `${saved.dataDirectory}.cancelled-restore-${new Date().toISOString().replace(/[:.]/g, '-')}`]);
     await machine.run(['mv', '--', saved.aside!, saved.dataDirectory]);
-    ctx.log.info(`put the old data back at ${saved.dataDirectory}`);
+    ctx.log.info(`the restore was ${ctx.reason}: the old data is back at ${saved.dataDirectory}`);
   } else if (saved.asideDone) {
     ctx.log.info(`the old data stays aside at ${saved.aside}`);
   }
-  if (saved.stopped) await startNode(ctx, machine, target.config);
+  await startNode(ctx, machine, target.config);
 }
 
 async function verify(ctx: VerifyContext<Options, CheckpointMetadata>) {
