@@ -6,7 +6,7 @@
  */
 import { SchedulerService } from '@chainvault/core';
 import { startSshd, type RunningSshd } from '@chainvault/testing';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,8 @@ import { startTestServer, type TestServer } from './support/test-server';
 import type { GraphqlClient } from './support/graphql-client';
 
 jest.setTimeout(240_000);
+
+const CLI = join(__dirname, '..', '..', 'cli', 'bin', 'chainvault.js');
 
 const JOB = `query ($id: ID!) { job(id: $id) { id kind status policyId error result log { level message } } }`;
 const BACKUP = `query ($id: ID!) { backup(id: $id) { id status metadata logicalSize storedSize } }`;
@@ -177,6 +179,50 @@ describe('the rocksdb plugin', () => {
     const blocks = await scanBlocks(r.dataDirectory);
     expect(blocks).toMatchObject({ first: 0, contiguous: true, badValues: 0 });
     expect(blocks.last).toBeGreaterThanOrEqual(before);
+  });
+
+  it('makes a checkpoint on demand through the node\'s operator command, from GraphQL and from the CLI, and lists it', async () => {
+    const root = join(work, 'r9');
+    const checkpoints = join(root, 'checkpoints');
+    // The replica makes none by itself (its interval is hours); SIGUSR1 is its `concop dbCheckpoint create`.
+    const r = await started(root, ['--blocks-per-second', '2000', '--checkpoint-path', checkpoints, '--checkpoint-interval-seconds', '3600', '--checkpoint-window', '30000']);
+    await waitUntil('1000 blocks', async () => (await lastBlock(r.dataDirectory)) >= 1000);
+    const create = ['sh', '-c', 'kill -USR1 "$(cat "$1")"', 'concop', r.pidFile];
+    const status = ['sh', '-c', 'ls -1 "$1"', 'concop', checkpoints];
+    const nodeId = await register('replica-9', { dataDirectory: r.dataDirectory, checkpointPath: checkpoints, blockKeyPrefix: BLOCK_PREFIX, commands: { createCheckpoint: create, checkpointStatus: status } });
+    await policy('replica-9-on-demand', nodeId, { source: 'node', createTimeoutSeconds: 30 });
+
+    const job = await finished(client, (await client.ok(`mutation ($id: ID!) { createCheckpoint(nodeId: $id) { id } }`, { id: nodeId })).createCheckpoint.id);
+    expectStatus(job, 'COMPLETED');
+    expect(logOf(job)).toMatch(/asked the node for a checkpoint/);
+    const first = (await client.ok(BACKUP, { id: job.result.backupId })).backup.metadata;
+    expect(await readdir(checkpoints)).toEqual([String(first.checkpointId)]);
+    expect(await scanBlocks(join(checkpoints, String(first.checkpointId)))).toMatchObject({ first: 0, last: first.checkpointId, contiguous: true, badValues: 0 });
+
+    const cli = (...args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        const { CHAINVAULT_TOKEN: _t, CHAINVAULT_DATA_DIR: _d, ...rest } = process.env;
+        execFile(process.execPath, [CLI, ...args], { cwd: work, env: { ...rest, CHAINVAULT_URL: server.url, CHAINVAULT_TOKEN: server.token } }, (error, stdout, stderr) =>
+          resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    await waitUntil('more blocks', async () => (await lastBlock(r.dataDirectory)) >= first.checkpointId + 500);
+    const made = await cli('checkpoints', 'create', 'replica-9', '--wait');
+    expect(made.code).toBe(0);
+    expect(made.stdout).toMatch(/\(BACKUP\) COMPLETED/);
+    const listed = await cli('checkpoints', 'status', 'replica-9');
+    expect(listed.code).toBe(0);
+    const ids = (await readdir(checkpoints)).map(Number).sort((a, b) => a - b);
+    expect(ids).toHaveLength(2);
+    expect(ids[1]).toBeGreaterThan(first.checkpointId);
+    for (const id of ids) expect(listed.stdout).toMatch(new RegExp(`NODE +${id} +block ${id} `));
+    expect(listed.stdout.split('\n').filter((l) => l.startsWith('DESTINATION'))).toHaveLength(2);
+
+    // A node without a checkpoint policy is told what to do.
+    const bare = await register('replica-9-no-policy', { dataDirectory: join(root, 'elsewhere') });
+    const refused = await client.fails(`mutation ($id: ID!) { createCheckpoint(nodeId: $id) { id } }`, { id: bare });
+    expect(refused.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(refused.message).toContain('has no enabled checkpoint policy');
   });
 
   it('ships the checkpoints the replica makes itself, skipping partial ones, and lists them on the node and in destinations', async () => {

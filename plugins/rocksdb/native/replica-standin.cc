@@ -8,7 +8,7 @@
 //
 // Blocks: key "block/" + 12-digit number, value chainvault::blockValue (block-value.h), one
 // WriteBatch per block that also sets "meta/lastBlockId". A restart resumes after the last
-// block in the database. SIGTERM/SIGINT: stop writing, close the database, remove the pid
+// block in the database. SIGUSR1: a checkpoint now (see below). SIGTERM/SIGINT: stop writing, close the database, remove the pid
 // file, exit 0. stdout: one JSON line per event.
 //
 // Concord's checkpoint knobs and the flags that play them:
@@ -58,8 +58,12 @@ const char* const kUsage =
     "         [--checkpoint-window N (30000)] [--checkpoints-to-keep K (2)] [--diskspace-threshold F (0.5)]]\n";
 
 volatile std::sig_atomic_t stopRequested = 0;
+volatile std::sig_atomic_t checkpointRequested = 0;
 
 void onStopSignal(int) { stopRequested = 1; }
+// SIGUSR1 stands in for the operator's `concop dbCheckpoint create`: a checkpoint at the next
+// block, whatever the interval and the window (the disk threshold still applies).
+void onCheckpointSignal(int) { checkpointRequested = 1; }
 
 struct Config {
   std::string db;
@@ -244,7 +248,11 @@ class Replica {
       }
       const auto now = Clock::now();
       if (now - lastStatus_ >= std::chrono::milliseconds(100)) writeStatus(mayWrite);
-      if (config_.checkpointPath) maybeCheckpoint(now);
+      if (config_.checkpointPath) {
+        const bool forced = checkpointRequested != 0;
+        checkpointRequested = 0;
+        maybeCheckpoint(now, forced);
+      }
     }
 
     writeStatus(false);
@@ -324,12 +332,12 @@ class Replica {
     if (!ids.empty()) lastCheckpointBlock_ = ids.back();
   }
 
-  void maybeCheckpoint(Clock::time_point now) {
-    if (now - lastCheckpointAttempt_ < std::chrono::duration<double>(config_.checkpointIntervalSeconds)) return;
+  void maybeCheckpoint(Clock::time_point now, bool forced) {
+    if (!forced && now - lastCheckpointAttempt_ < std::chrono::duration<double>(config_.checkpointIntervalSeconds)) return;
     // Concord refuses an empty chain and waits for dbcheckpoint_window blocks since the last checkpoint.
     if (!lastBlock_) return;
     const std::uint64_t since = lastCheckpointBlock_ ? *lastBlock_ - *lastCheckpointBlock_ : *lastBlock_ + 1;
-    if (since < config_.checkpointWindow || since == 0) return;
+    if (since == 0 || (!forced && since < config_.checkpointWindow)) return;
     lastCheckpointAttempt_ = now;
 
     const std::string& path = *config_.checkpointPath;
@@ -397,6 +405,10 @@ int main(int argc, char** argv) {
   sigemptyset(&action.sa_mask);
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
+  struct sigaction request {};
+  request.sa_handler = onCheckpointSignal;
+  sigemptyset(&request.sa_mask);
+  sigaction(SIGUSR1, &request, nullptr);
   std::signal(SIGPIPE, SIG_IGN);  // a reader that went away must not kill the writer mid-batch
   try {
     Replica replica(std::move(config));
