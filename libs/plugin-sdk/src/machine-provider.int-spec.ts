@@ -7,6 +7,8 @@ import { startSshd, type RunningSshd } from '@chainvault/testing';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PluginError } from './errors';
@@ -176,6 +178,44 @@ describe('machines over SSH (real sshd on loopback)', () => {
     expect(back.filesTransferred).toBe(2);
     expect(sha256(await readFile(join(target, 'db', '000001.sst')))).toBe(sha256(big));
     expect(logs.join('\n')).toMatch(/rsync .*: 1 files, \d+ bytes moved of \d+/);
+  });
+
+  it("sends HTTP requests from the machine's side (an agent on its loopback), through the SSH connection", async () => {
+    const seen: string[] = [];
+    const agent = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        seen.push(`${req.method} ${req.url} ${req.headers['content-type'] ?? '-'} ${body}`);
+        if (req.url?.startsWith('/slow')) return; // never answers
+        res.writeHead(req.url?.includes('action=stop') ? 200 : 404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status: req.url?.includes('action=stop') ? 'stopped' : 'unknown' }));
+      });
+    });
+    await new Promise<void>((resolve) => agent.listen(0, '127.0.0.1', resolve));
+    const port = (agent.address() as AddressInfo).port;
+    try {
+      for (const config of [machineOf(alpha), { kind: 'local' as const }]) {
+        const machine = await provider.get(config);
+        const stopped = await machine.request(`http://127.0.0.1:${port}/api/node/management?action=stop`, { method: 'POST', body: { reason: 'backup' } });
+        expect(stopped).toEqual({ status: 200, body: '{"status":"stopped"}' });
+        expect((await machine.request(`http://127.0.0.1:${port}/nothing`)).status).toBe(404);
+        const slow = await machine.request(`http://127.0.0.1:${port}/slow`, { timeoutMs: 500 }).catch((e: PluginError) => e);
+        expect(slow).toMatchObject({ code: 'TIMEOUT', message: expect.stringContaining(`GET http://127.0.0.1:${port}/slow on ${machine.name} got no answer`) });
+      }
+      expect(seen.filter((l) => l.startsWith('POST'))).toEqual([
+        'POST /api/node/management?action=stop application/json {"reason":"backup"}',
+        'POST /api/node/management?action=stop application/json {"reason":"backup"}',
+      ]);
+      expect(logs.join('\n')).toContain(`POST http://127.0.0.1:${port}/api/node/management?action=stop on ${machineOf(alpha).user}@127.0.0.1:${alpha.port} → 200`);
+      // Nothing listens there: refused, and said so.
+      agent.close();
+      const machine = await provider.get(machineOf(alpha));
+      const refused = await machine.request(`http://127.0.0.1:${port}/api/node/management?action=start`, { method: 'POST' }).catch((e: PluginError) => e);
+      expect(refused).toMatchObject({ code: 'UNREACHABLE' });
+    } finally {
+      agent.close();
+    }
   });
 
   it('refuses a machine whose host key is not the pinned one, showing both fingerprints', async () => {

@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { request as httpRequest, type RequestOptions } from 'node:http';
+import { PassThrough, Writable, type Duplex } from 'node:stream';
 import { Client, type ClientChannel, type SFTPWrapper, type Stats } from 'ssh2';
 import { commandEnvironment, createCommandRunner, killProcessGroup, type CommandResult } from './command';
 import type { PluginLogger } from './context';
@@ -19,6 +20,8 @@ import {
   type MachineCommandOptions,
   type MachineConfig,
   type MachineEntry,
+  type MachineHttpOptions,
+  type MachineHttpResponse,
   type MachineProcess,
   type MachineProvider,
   type RsyncOptions,
@@ -248,6 +251,93 @@ async function runRsync(label: string, endpoints: { source: string; destination:
 // ---------------------------------------------------------------------------------------------
 // The chainvault host
 
+const HTTP_TIMEOUT_MS = 60_000;
+const MAX_HTTP_BODY = 4 * 1024 * 1024;
+
+/**
+ * One HTTP request, over `connect`'s stream when given (an SSH tunnel), else straight from this
+ * host. The answer's body is kept up to 4 MiB.
+ */
+function sendHttp(
+  machine: string,
+  url: string,
+  options: MachineHttpOptions,
+  provider: MachineProviderOptions,
+  connect?: (host: string, port: number) => Promise<Duplex>,
+): Promise<MachineHttpResponse> {
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    return Promise.reject(new PluginError('INVALID_CONFIG', `"${url}" is not a URL`));
+  }
+  if (target.protocol !== 'http:') return Promise.reject(new PluginError('INVALID_CONFIG', `${url}: only http: URLs are sent from a machine`));
+  const method = (options.method ?? 'GET').toUpperCase();
+  const json = options.body !== undefined && typeof options.body !== 'string';
+  const body = options.body === undefined ? undefined : json ? JSON.stringify(options.body) : (options.body as string);
+  const timeoutMs = options.timeoutMs ?? HTTP_TIMEOUT_MS;
+  const port = Number(target.port || 80);
+  const started = Date.now();
+  const label = `${method} ${url} on ${machine}`;
+  return new Promise<MachineHttpResponse>((resolve, reject) => {
+    let settled = false;
+    const fail = (error: PluginError) => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      req.destroy();
+      reject(error);
+    };
+    const timer = setTimeout(() => fail(new PluginError('TIMEOUT', `${label} got no answer within ${Math.round(timeoutMs / 1000)} s`, { retryable: true })), timeoutMs);
+    const onAbort = () => fail(new PluginError('ABORTED', `${label} was cancelled`));
+    const cleanup = () => {
+      clearTimeout(timer);
+      provider.signal?.removeEventListener('abort', onAbort);
+    };
+    const req = httpRequest(
+      {
+        host: target.hostname,
+        port,
+        path: `${target.pathname}${target.search}`,
+        method,
+        agent: false,
+        headers: { ...(json ? { 'content-type': 'application/json' } : {}), ...(body !== undefined ? { 'content-length': Buffer.byteLength(body) } : {}), ...(options.headers ?? {}) },
+        ...(connect
+          ? {
+              createConnection: (_options: unknown, done: (error: Error | null, stream?: Duplex) => void) => {
+                connect(target.hostname, port).then(
+                  (stream) => done(null, stream),
+                  (error: Error) => done(error),
+                );
+                return undefined;
+              },
+            }
+          : {}),
+      } as unknown as RequestOptions,
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size <= MAX_HTTP_BODY) chunks.push(chunk);
+        });
+        res.on('error', (error) => fail(new PluginError('UNREACHABLE', `${label}: the answer broke off: ${error.message}`, { retryable: true })));
+        res.on('end', () => {
+          if (settled) return;
+          settled = true;
+          cleanup();
+          if (options.logged !== false) provider.log.info(`${label} → ${res.statusCode} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+        });
+      },
+    );
+    req.on('error', (error) => fail(error instanceof PluginError ? error : new PluginError('UNREACHABLE', `${label} failed: ${error.message}`, { retryable: true, cause: error })));
+    if (provider.signal?.aborted) return onAbort();
+    provider.signal?.addEventListener('abort', onAbort, { once: true });
+    req.end(body);
+  });
+}
+
 function localMachine(provider: MachineProviderOptions): Machine & { close(): Promise<void> } {
   const spawnLocal = (argv: string[], options: MachineCommandOptions = {}): MachineProcess => {
     const [program, ...args] = commandArgv(argv, options);
@@ -310,6 +400,7 @@ function localMachine(provider: MachineProviderOptions): Machine & { close(): Pr
       return entries.filter((entry): entry is MachineEntry => entry !== null).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },
     stat: (path) => localEntry(path, posix.basename(path)),
+    request: (url, options = {}) => sendHttp('local', url, options, provider),
     rsyncFrom: (remote, local, options = {}) => runRsync(`local:${remote} → ${local}`, { source: remote, destination: local }, [], options, provider),
     rsyncTo: (local, remote, options = {}) => runRsync(`${local} → local:${remote}`, { source: local, destination: remote }, [], options, provider),
     close: async () => undefined,
@@ -629,6 +720,15 @@ async function sshMachine(config: SshMachineConfig, provider: MachineProviderOpt
         return rethrow(name, 'inspect', path, error);
       }
     },
+    request: (url, options = {}) =>
+      sendHttp(name, url, options, provider, async (host, port) => {
+        const conn = await connection();
+        return new Promise<Duplex>((resolve, reject) =>
+          conn.client.forwardOut('127.0.0.1', 0, host, port, (error, channel) =>
+            error ? reject(new PluginError('UNREACHABLE', `${name} could not open a tunnel to ${host}:${port}: ${error.message}`, { retryable: true })) : resolve(channel),
+          ),
+        );
+      }),
     rsyncFrom: async (remotePath, local, options = {}) => {
       await connection();
       await mkdir(local, { recursive: true });

@@ -119,6 +119,23 @@ export interface RsyncReport {
   totalBytes: number;
 }
 
+export interface MachineHttpOptions {
+  /** Default GET. */
+  method?: string;
+  /** A string is sent as it is; an object as JSON (with its content type). */
+  body?: string | Record<string, unknown>;
+  headers?: Record<string, string>;
+  /** Give up after this long. Default: 60 s. */
+  timeoutMs?: number;
+  /** Print the request and its answer's status in the job log (default true). */
+  logged?: boolean;
+}
+
+export interface MachineHttpResponse {
+  status: number;
+  body: string;
+}
+
 export interface Machine {
   /** `local`, or `user@host:port`: how the machine is named in logs and errors. */
   readonly name: string;
@@ -135,6 +152,13 @@ export interface Machine {
   list(path: string): Promise<MachineEntry[]>;
   /** What is at `path`, or null when nothing is. */
   stat(path: string): Promise<MachineEntry | null>;
+  /**
+   * Sends an HTTP request as if from the machine itself, so a service that listens on the
+   * machine's loopback (a node agent on 127.0.0.1:8546) can be reached: over an SSH tunnel for an
+   * SSH machine. `http:` URLs only. Any answer resolves (check `status`); a refused connection,
+   * a timeout or a cancel is a PluginError (UNREACHABLE, TIMEOUT, ABORTED). Since API 2.0.
+   */
+  request(url: string, options?: MachineHttpOptions): Promise<MachineHttpResponse>;
   /** Copies the folder `remoteDirectory` on this machine into `localDirectory` on the chainvault host, moving only what changed. */
   rsyncFrom(remoteDirectory: string, localDirectory: string, options?: RsyncOptions): Promise<RsyncReport>;
   /** Copies the local folder `localDirectory` into `remoteDirectory` on this machine, moving only what changed. */
