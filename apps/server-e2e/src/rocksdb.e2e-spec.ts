@@ -350,10 +350,10 @@ describe('the rocksdb plugin', () => {
     const kept = (await readdir(join(work, 'r4', 'checkpoints'))).filter((n) => /^\d+$/.test(n));
     expect(kept).toHaveLength(2);
 
-    // Scheduled: the window (30000 blocks by default) is not reached since the last checkpoint.
+    // Scheduled: the window (here a million blocks) is not reached since the last checkpoint.
     // One checkpoint policy per replica (the method needs the data to itself): the manual one is paused first.
     await client.ok(`mutation ($id: ID!) { pausePolicy(id: $id) { id } }`, { id: manual });
-    const scheduled = await policy('replica-4-scheduled', nodeId, { db_checkpoint_duration: 0 }, { schedule: { preset: 'HOURLY', timeZone: 'UTC' } });
+    const scheduled = await policy('replica-4-scheduled', nodeId, { db_checkpoint_duration: 0, dbcheckpoint_window: 1_000_000 }, { schedule: { preset: 'HOURLY', timeZone: 'UTC' } });
     await setClock('2026-06-01T01:00:01.000Z');
     await server.app.get(SchedulerService).tick();
     let jobs: any[] = [];
@@ -362,7 +362,7 @@ describe('the rocksdb plugin', () => {
       return jobs.length > 0 && !['QUEUED', 'RUNNING'].includes(jobs[0].status);
     });
     expect(jobs[0].status).toBe('SKIPPED');
-    expect(jobs[0].error).toMatch(/\d+ blocks executed since the last checkpoint \(block \d+; the database is at \d+\), under dbcheckpoint_window \(30000\)/);
+    expect(jobs[0].error).toMatch(/\d+ blocks executed since the last checkpoint \(block \d+; the database is at \d+\), under dbcheckpoint_window \(1000000\)/);
     expect((await readdir(join(work, 'r4', 'checkpoints'))).filter((n) => /^\d+$/.test(n))).toHaveLength(2);
 
     // A small tmpfs: free space under the threshold × the database's size.

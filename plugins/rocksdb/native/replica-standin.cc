@@ -17,6 +17,19 @@
 //   dbcheckpoint_window                --checkpoint-window N (blocks since the last checkpoint)
 //   num_of_rocksdbcheckpoints          --checkpoints-to-keep K
 //   db_checkpoint_diskspace_threshold  --diskspace-threshold F (skip when free < F x db size)
+//
+// Wedge and state transfer, for the VMware Blockchain intermittent-backup stand-ins
+// (apps/server-e2e/test-support/vmbc/, seed shared/seeds/001_11435fedc7e2cf99.txt):
+//   --control-file F    JSON that the operator stand-in (concop.js) writes. The replica re-reads it
+//                       at most every 50 ms and acts when it changed. {"wedgeAt": N}: write up to and
+//                       including block N, then stop writing (still running, database open): wedged.
+//                       {"wedgeAt": null}, {} or no file: write normally (this also unwedges). A
+//                       replica already past N stops at once and stays beyond N (never wedged "at" N).
+//   --start-delay-ms MS after opening, write nothing for MS ("state transfer"); then, while a wedge
+//                       point is set and not reached, write without the rate limit (catching up), and
+//                       then carry on normally.
+// The status file: {"lastBlock":N|null,"writing":bool,"wedged":bool,"wedgeAt":N|null,
+// "stateTransfer":bool}; stateTransfer is true during the start delay and the catch-up after it.
 
 #include <rocksdb/db.h>
 #include <rocksdb/iterator.h>
@@ -27,6 +40,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <iterator>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -55,7 +70,10 @@ const char* const kUsage =
     "usage: replica-standin --db DIR [--pid-file F] [--status-file F] [--blocks-per-second N (200; 0 = no limit)]\n"
     "         [--stop-after-blocks N] [--value-size BYTES (1024)] [--write-buffer-size BYTES (1 MiB)]\n"
     "         [--target-file-size BYTES (2 MiB)] [--checkpoint-path DIR [--checkpoint-interval-seconds S (21600)]\n"
-    "         [--checkpoint-window N (30000)] [--checkpoints-to-keep K (2)] [--diskspace-threshold F (0.5)]]\n";
+    "         [--checkpoint-window N (30000)] [--checkpoints-to-keep K (2)] [--diskspace-threshold F (0.5)]]\n"
+    "         [--control-file F (JSON {\"wedgeAt\": N|null}: stop writing after block N = wedged)]\n"
+    "         [--start-delay-ms MS (write nothing for MS after opening = state transfer, then catch up\n"
+    "          to a set wedge point without the rate limit)]\n";
 
 volatile std::sig_atomic_t stopRequested = 0;
 volatile std::sig_atomic_t checkpointRequested = 0;
@@ -79,6 +97,8 @@ struct Config {
   std::uint64_t checkpointWindow = 30000;
   std::uint64_t checkpointsToKeep = 2;
   double diskspaceThreshold = 0.5;
+  std::optional<std::string> controlFile;
+  std::uint64_t startDelayMs = 0;
 };
 
 [[noreturn]] void usage(const std::string& problem) {
@@ -133,6 +153,8 @@ Config parseArgs(int argc, char** argv) {
     else if (flag == "--checkpoint-window") c.checkpointWindow = parseCount(flag, value);
     else if (flag == "--checkpoints-to-keep") c.checkpointsToKeep = parseCount(flag, value);
     else if (flag == "--diskspace-threshold") c.diskspaceThreshold = parseReal(flag, value);
+    else if (flag == "--control-file") c.controlFile = value;
+    else if (flag == "--start-delay-ms") c.startDelayMs = parseCount(flag, value);
     else usage("unknown option " + flag);
   }
   if (c.db.empty()) usage("--db is required");
@@ -220,34 +242,35 @@ class Replica {
     emit("{\"event\":\"started\",\"pid\":" + std::to_string(getpid()) + ",\"db\":" + jsonString(config_.db) +
          ",\"nextBlock\":" + std::to_string(nextBlock()) + "}");
 
-    const auto started = Clock::now();
-    lastCheckpointAttempt_ = started;
-    std::uint64_t writtenThisRun = 0;
-    bool announcedStop = false;
+    writeFrom_ = Clock::now() + std::chrono::milliseconds(config_.startDelayMs);
+    catchingUp_ = config_.startDelayMs > 0;
+    lastCheckpointAttempt_ = Clock::now();
+    std::optional<Phase> previous;
     while (!stopRequested) {
-      const bool mayWrite = !config_.stopAfterBlock || !lastBlock_ || *lastBlock_ < *config_.stopAfterBlock;
-      if (mayWrite) {
-        if (config_.blocksPerSecond > 0) {
-          const auto due = started + std::chrono::duration_cast<Clock::duration>(
-                                         std::chrono::duration<double>(writtenThisRun / config_.blocksPerSecond));
-          const auto now = Clock::now();
-          if (now < due) {
-            std::this_thread::sleep_for(std::min<Clock::duration>(due - now, std::chrono::milliseconds(50)));
-            continue;
-          }
-        }
+      auto now = Clock::now();
+      pollControlFile(now);
+      const Phase current = phase(now);
+      if (current == Phase::kWriting || current == Phase::kWedged) catchingUp_ = false;
+      if (current != previous) {
+        enterPhase(current, now);
+        previous = current;
+      }
+      if (current == Phase::kCatchingUp) {
         writeBlock(nextBlock());
-        ++writtenThisRun;
-      } else {
-        if (!announcedStop) {
-          announcedStop = true;
-          writeStatus(false);
-          emit("{\"event\":\"writing-stopped\",\"lastBlock\":" + std::to_string(*lastBlock_) + "}");
+      } else if (current == Phase::kWriting) {
+        const auto due = paceStart_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                                          config_.blocksPerSecond > 0 ? paced_ / config_.blocksPerSecond : 0.0));
+        if (now < due) {
+          std::this_thread::sleep_for(std::min<Clock::duration>(due - now, std::chrono::milliseconds(20)));
+        } else {
+          writeBlock(nextBlock());
+          ++paced_;
         }
+      } else {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
-      const auto now = Clock::now();
-      if (now - lastStatus_ >= std::chrono::milliseconds(100)) writeStatus(mayWrite);
+      now = Clock::now();
+      if (now - lastStatus_ >= std::chrono::milliseconds(100)) writeStatus(current);
       if (config_.checkpointPath) {
         const bool forced = checkpointRequested != 0;
         checkpointRequested = 0;
@@ -255,7 +278,8 @@ class Replica {
       }
     }
 
-    writeStatus(false);
+    const Phase last = phase(Clock::now());
+    writeStatus(last == Phase::kWedged ? last : Phase::kStopped);
     closeDb();
     if (config_.pidFile) {
       std::error_code ec;
@@ -314,11 +338,78 @@ class Replica {
     lastBlock_ = block;
   }
 
-  void writeStatus(bool writing) {
+  // kStarting: the start delay; kCatchingUp: after it, towards a wedge point without the rate
+  // limit (both "state transfer"); kStopped: --stop-after-blocks reached.
+  enum class Phase { kStarting, kCatchingUp, kWriting, kWedged, kStopped };
+
+  Phase phase(Clock::time_point now) const {
+    if (now < writeFrom_) return Phase::kStarting;
+    if (config_.stopAfterBlock && lastBlock_ && *lastBlock_ >= *config_.stopAfterBlock) return Phase::kStopped;
+    if (wedgeAt_ && lastBlock_ && *lastBlock_ >= *wedgeAt_) return Phase::kWedged;
+    if (catchingUp_ && wedgeAt_) return Phase::kCatchingUp;
+    return Phase::kWriting;
+  }
+
+  static bool inStateTransfer(Phase p) { return p == Phase::kStarting || p == Phase::kCatchingUp; }
+
+  void enterPhase(Phase p, Clock::time_point now) {
+    const std::string last = lastBlock_ ? std::to_string(*lastBlock_) : "null";
+    switch (p) {
+      case Phase::kStarting: emit("{\"event\":\"state-transfer\",\"lastBlock\":" + last + "}"); break;
+      case Phase::kCatchingUp: emit("{\"event\":\"catching-up\",\"lastBlock\":" + last + ",\"wedgeAt\":" + std::to_string(*wedgeAt_) + "}"); break;
+      case Phase::kWedged: emit("{\"event\":\"wedged\",\"lastBlock\":" + last + ",\"wedgeAt\":" + std::to_string(*wedgeAt_) + "}"); break;
+      case Phase::kStopped: emit("{\"event\":\"writing-stopped\",\"lastBlock\":" + last + "}"); break;
+      case Phase::kWriting:
+        // The rate counts from here, so a replica that paused does not burst to make up for it.
+        paceStart_ = now;
+        paced_ = 0;
+        emit("{\"event\":\"writing\",\"lastBlock\":" + last + "}");
+        break;
+    }
+    writeStatus(p);
+  }
+
+  // Re-read the control file at most every 50 ms; act only when its content changed.
+  void pollControlFile(Clock::time_point now) {
+    if (!config_.controlFile || now - lastControlPoll_ < std::chrono::milliseconds(50)) return;
+    lastControlPoll_ = now;
+    std::string content;
+    {
+      std::ifstream in(*config_.controlFile);
+      if (in) content.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    if (content == controlContent_) return;
+    controlContent_ = content;
+    std::optional<std::uint64_t> wedgeAt;
+    const auto key = content.find("\"wedgeAt\"");
+    if (key != std::string::npos) {
+      auto at = content.find_first_not_of(" \t\r\n", key + 9);
+      if (at != std::string::npos && content[at] == ':') at = content.find_first_not_of(" \t\r\n", at + 1);
+      if (at != std::string::npos && content.compare(at, 4, "null") == 0) {
+        wedgeAt = std::nullopt;
+      } else if (at != std::string::npos && std::isdigit(static_cast<unsigned char>(content[at]))) {
+        wedgeAt = std::stoull(content.substr(at, content.find_first_not_of("0123456789", at) - at));
+      } else {
+        // Half-written or not ours: keep what we had.
+        emit("{\"event\":\"control-file-invalid\",\"content\":" + jsonString(content) + "}");
+        return;
+      }
+    }
+    if (wedgeAt != wedgeAt_)
+      emit("{\"event\":\"control\",\"wedgeAt\":" + (wedgeAt ? std::to_string(*wedgeAt) : "null") + "}");
+    wedgeAt_ = wedgeAt;
+  }
+
+  void writeStatus(Phase p) {
     lastStatus_ = Clock::now();
     if (!config_.statusFile) return;
-    writeFileAtomically(*config_.statusFile, "{\"lastBlock\":" + (lastBlock_ ? std::to_string(*lastBlock_) : "null") +
-                                                 ",\"writing\":" + (writing ? "true" : "false") + "}\n");
+    const bool writing = p == Phase::kWriting || p == Phase::kCatchingUp;
+    writeFileAtomically(*config_.statusFile,
+                        "{\"lastBlock\":" + (lastBlock_ ? std::to_string(*lastBlock_) : "null") +
+                            ",\"writing\":" + (writing ? "true" : "false") +
+                            ",\"wedged\":" + (p == Phase::kWedged ? "true" : "false") +
+                            ",\"wedgeAt\":" + (wedgeAt_ ? std::to_string(*wedgeAt_) : "null") +
+                            ",\"stateTransfer\":" + (inStateTransfer(p) ? "true" : "false") + "}\n");
   }
 
   // Leftovers of a checkpoint a crash interrupted are not checkpoints: remove them.
@@ -394,6 +485,13 @@ class Replica {
   std::optional<std::uint64_t> lastCheckpointBlock_;
   Clock::time_point lastCheckpointAttempt_{};
   Clock::time_point lastStatus_{};
+  std::optional<std::uint64_t> wedgeAt_;
+  std::string controlContent_;
+  Clock::time_point lastControlPoll_{};
+  Clock::time_point writeFrom_{};
+  bool catchingUp_ = false;
+  Clock::time_point paceStart_{};
+  std::uint64_t paced_ = 0;
 };
 
 }  // namespace

@@ -75,9 +75,13 @@ function describeBytes(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${bytes} bytes`;
 }
 
-/** The folder on the chainvault host RocksDB opens: the checkpoint itself on this host, or its mirror in the node's workspace. */
-async function bringHome(ctx: Ctx, machine: Machine, folder: string): Promise<string> {
-  if (machine.local) return folder;
+/**
+ * The folder on the chainvault host RocksDB opens: a checkpoint chainvault made on this host
+ * itself, or else its mirror in the node's workspace (a node may remove its own checkpoints at
+ * any time, so those are always copied first; only what the mirror lacks moves).
+ */
+async function bringHome(ctx: Ctx, machine: Machine, folder: string, options: { owned: boolean }): Promise<string> {
+  if (machine.local && options.owned) return folder;
   const mirror = join(await ctx.workspaces.node(ctx.node!.id), 'checkpoint');
   const moved = await machine.rsyncFrom(folder, mirror);
   ctx.log.info(`copied ${folder} from ${machine.name}: ${describeBytes(moved.bytesMoved)} moved of ${describeBytes(moved.totalBytes)} (${moved.filesTransferred} files)`);
@@ -162,7 +166,7 @@ async function makeCheckpoint(ctx: Ctx, machine: Machine, options: CheckpointOpt
         ctx.log.info(`the database started a new MANIFEST during copy ${attempt}; copying again`);
         continue;
       }
-      home = await bringHome(ctx, machine, work);
+      home = await bringHome(ctx, machine, work, { owned: true });
       try {
         facts = await inspectDatabase(ctx.commands, home, blockOptions(config));
       } catch (error) {
@@ -217,17 +221,26 @@ async function shipNodeCheckpoint(ctx: Ctx, machine: Machine, options: Checkpoin
   }
   if (config.commands?.checkpointStatus) await machine.run(config.commands.checkpointStatus, { timeoutMs: commandTimeout(config) });
   logPartial(ctx, checkpoints);
-  const newest = checkpoints.filter((c) => c.complete).at(-1);
-  if (!newest) return { skipped: `the node has no complete checkpoint in ${checkpointPath} yet` };
   const shipped = ctx.previous?.metadata.lastBlockId;
-  if (typeof shipped === 'number' && newest.id <= shipped) return { skipped: `no checkpoint newer than block ${shipped}, the last one backed up (the newest on the node is ${newest.id})` };
-  if (scheduled && typeof shipped === 'number' && newest.id - shipped < options.dbcheckpoint_window) {
-    return { skipped: `${newest.id - shipped} blocks executed since the last checkpoint backed up (block ${shipped}; the node's newest is ${newest.id}), under dbcheckpoint_window (${options.dbcheckpoint_window})` };
+  // The node keeps only its newest few: one may go while it is copied, and the next newest is taken.
+  for (let attempt = 1; ; attempt++) {
+    const newest = checkpoints.filter((c) => c.complete).at(-1);
+    if (!newest) return { skipped: `the node has no complete checkpoint in ${checkpointPath} yet` };
+    if (typeof shipped === 'number' && newest.id <= shipped) return { skipped: `no checkpoint newer than block ${shipped}, the last one backed up (the newest on the node is ${newest.id})` };
+    if (scheduled && typeof shipped === 'number' && newest.id - shipped < options.dbcheckpoint_window) {
+      return { skipped: `${newest.id - shipped} blocks executed since the last checkpoint backed up (block ${shipped}; the node's newest is ${newest.id}), under dbcheckpoint_window (${options.dbcheckpoint_window})` };
+    }
+    try {
+      const home = await bringHome(ctx, machine, newest.path, { owned: false });
+      const facts = await inspectDatabase(ctx.commands, home, blockOptions(config, config.blockKeyPrefix ? newest.id : undefined));
+      ctx.log.info(`checkpoint ${newest.id} opens with RocksDB ${facts.rocksdbVersion}: sequence ${facts.sequence}, ${facts.liveFiles.length} SST files`);
+      return await store(ctx, home, metadataOf(ctx, machine, facts, newest, 'node'));
+    } catch (error) {
+      if (attempt >= COPY_ATTEMPTS || (await machine.stat(join(newest.path, 'CURRENT')))) throw error;
+      ctx.log.info(`the node removed checkpoint ${newest.id} while it was copied; taking its newest again`);
+      checkpoints = await listCheckpoints(machine, checkpointPath);
+    }
   }
-  const home = await bringHome(ctx, machine, newest.path);
-  const facts = await inspectDatabase(ctx.commands, home, blockOptions(config, config.blockKeyPrefix ? newest.id : undefined));
-  ctx.log.info(`checkpoint ${newest.id} opens with RocksDB ${facts.rocksdbVersion}: sequence ${facts.sequence}, ${facts.liveFiles.length} SST files`);
-  return store(ctx, home, metadataOf(ctx, machine, facts, newest, 'node'));
 }
 
 async function backup(ctx: Ctx): Promise<BackupOutcome<CheckpointMetadata>> {

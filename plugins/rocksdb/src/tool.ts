@@ -58,6 +58,14 @@ async function runTool(commands: CommandRunner, args: string[], what: string): P
   const result = await commands.run(toolOrThrow(), args, { okExitCodes: [0, 2, 3], timeoutMs: 6 * 60 * 60 * 1000 });
   if (result.exitCode !== 0) {
     const message = result.stderr.trim().split('\n').pop() || `exit code ${result.exitCode}`;
+    const format = /unsupported format_version: (\d+)/.exec(message);
+    if (format) {
+      // Measured: RocksDB 10 writes format_version 6 by default, which the RocksDB 7.8 of Debian 12 cannot read.
+      throw new PluginError(
+        'FAILED',
+        `${what}: it was written by a newer RocksDB (format_version ${format[1]}) than the plugin's native tool reads; build the plugin against a librocksdb at least as new as the node's (${message})`,
+      );
+    }
     throw new PluginError(result.exitCode === 3 ? 'INCONSISTENT' : 'CORRUPT', `${what}: ${message}`, { details: { exitCode: result.exitCode } });
   }
   try {
