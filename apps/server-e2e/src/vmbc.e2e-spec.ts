@@ -1,0 +1,250 @@
+/**
+ * The vmbc plugin through GraphQL against a network of four replicas and two clients, each on
+ * its own sshd "machine": the node agents, the operator (`concop`), Concord replicas and the db
+ * editor are the stand-ins of ../test-support/vmbc (written from the product documentation);
+ * sshd, rsync, tar and RocksDB are real.
+ */
+import { startSshd, type RunningSshd } from '@chainvault/testing';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startVmbcNetwork, type VmbcNetwork } from '../test-support/vmbc/network';
+import type { GraphqlClient } from './support/graphql-client';
+import { sshMachine } from './support/lab-nodes';
+import { scanBlocks } from './support/rocksdb-replicas';
+import { CREATE_DESTINATION, CREATE_NETWORK, CREATE_POLICY, REGISTER_NODE, RESTORE, RUN_BACKUP } from './support/scenario';
+import { startTestServer, type TestServer } from './support/test-server';
+
+jest.setTimeout(300_000);
+
+const run = promisify(execFile);
+const JOB = `query ($id: ID!) { job(id: $id) { id kind status error result progress { unit done total message } log { level message } } }`;
+const BACKUP = `query ($id: ID!) { backup(id: $id) { id status metadata files { path size } } }`;
+const CANCEL = `mutation ($id: ID!) { cancelJob(id: $id) { id status } }`;
+const ALL_DAY = [{ days: ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'], start: '00:00', end: '00:00' }];
+const logOf = (job: { log: { message: string }[] }) => job.log.map((l) => l.message).join('\n');
+
+function expectStatus(job: Record<string, any>, status: string): void {
+  if (job.status !== status) throw new Error(`job ${job.id} (${job.kind}) is ${job.status}, expected ${status}: ${job.error}\n${logOf(job)}`);
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface Registered {
+  networkId: string;
+  replicaIds: string[];
+  clientIds: string[];
+}
+
+/** Registers a stand-in network's machines as nodes, each reached over its own sshd. */
+async function register(client: GraphqlClient, name: string, net: VmbcNetwork, sshds: RunningSshd[], withClients = true): Promise<Registered> {
+  const { createNetwork } = await client.ok(CREATE_NETWORK, { input: { name, protocol: 'vmbc' } });
+  const node = async (nodeName: string, role: string, config: Record<string, unknown>) =>
+    (await client.ok(REGISTER_NODE, { input: { networkId: createNetwork.id, name: nodeName, plugin: 'vmbc', role, config } })).registerNode.id as string;
+  const replicaIds: string[] = [];
+  for (const [i, r] of net.replicas.entries()) {
+    replicaIds.push(
+      await node(`${name}-${r.name}`, 'replica', {
+        machine: sshMachine(sshds[i]),
+        agentUrl: r.agentUrl,
+        dataDirectory: r.dataDirectory,
+        address: r.address,
+        blockIdCommand: [...net.dbEditorArgv, '{dataDirectory}', '{query}'],
+        commandTimeoutSeconds: 20,
+      }),
+    );
+  }
+  const clientIds: string[] = [];
+  if (withClients) {
+    for (const [i, c] of net.clients.entries()) {
+      clientIds.push(
+        await node(`${name}-${c.name}`, 'client', {
+          machine: sshMachine(sshds[net.replicas.length + i]),
+          agentUrl: c.agentUrl,
+          clientFiles: c.files,
+          commandTimeoutSeconds: 20,
+          ...(i === 0 ? { operatorCommand: [...net.concopArgv, '{args}'] } : {}),
+        }),
+      );
+    }
+  }
+  return { networkId: createNetwork.id, replicaIds, clientIds };
+}
+
+describe('the vmbc plugin', () => {
+  let work: string;
+  let net: VmbcNetwork;
+  let sshds: RunningSshd[] = [];
+  let server: TestServer;
+  let client: GraphqlClient;
+  let registered: Registered;
+  let repo: string;
+
+  const finished = async (jobId: string) => {
+    await client.waitForJob(jobId, 240_000);
+    return (await client.ok(JOB, { id: jobId })).job as Record<string, any>;
+  };
+  const intermittentPolicy = async (name: string, options: Record<string, unknown> = {}, windows: unknown = ALL_DAY) =>
+    (await client.ok(CREATE_POLICY, { input: { name, networkId: registered.networkId, method: 'intermittent', options, destinationIds: [repo], retention: { keepLast: 20 }, schedule: { cron: '0 0 1 1 *', timeZone: 'UTC' }, maintenanceWindows: windows } })).createPolicy.id as string;
+  const pause = (id: string) => client.ok(`mutation ($id: ID!) { pausePolicy(id: $id) { id } }`, { id });
+  const concop = async (...args: string[]) => JSON.parse((await run(net.concopArgv[0], [...net.concopArgv.slice(1), ...args])).stdout.replace(/'/g, '"').replace(/True/g, 'true'));
+  /** Every replica and client runs, no replica is wedged, and the replicas write blocks again. */
+  const expectNetworkRunning = async () => {
+    for (const m of [...net.replicas, ...net.clients]) expect({ name: m.name, running: (await net.status(m.name)).running }).toEqual({ name: m.name, running: true });
+    const status = await concop('wedge', 'status');
+    expect(Object.values(status).every((v) => v === false)).toBe(true);
+    const before = (await net.status('replica-1')).lastBlock ?? 0;
+    await waitUntil('the replicas write again', async () => ((await net.status('replica-1')).lastBlock ?? 0) > before);
+  };
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'chainvault-vmbc-'));
+    net = await startVmbcNetwork({ root: join(work, 'net'), replicas: 4, clients: 2, blocksPerSecond: 400, valueSize: 1024 });
+    sshds = await Promise.all(Array.from({ length: 6 }, () => startSshd()));
+    server = await startTestServer({ config: { cleanupGraceMs: 120_000, retryBackoffMs: 200 } });
+    client = server.client;
+    repo = (await client.ok(CREATE_DESTINATION, { input: { name: 'repo', kind: 'LOCAL', config: { path: join(work, 'repository') } } })).createDestination.id;
+    registered = await register(client, 'vmbc', net, sshds);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await net?.stop();
+    await Promise.all(sshds.map((s) => s.stop()));
+    await rm(work, { recursive: true, force: true });
+  });
+
+  let backupId: string;
+
+  it('syncs each replica online, then backs up the whole network at one block inside the window, and starts it again', async () => {
+    for (const [i, id] of registered.replicaIds.entries()) {
+      const policyId = (await client.ok(CREATE_POLICY, { input: { name: `sync-${i}`, nodeId: id, method: 'sync', destinationIds: [repo], retention: { keepLast: 3 }, schedule: { preset: 'HOURLY', timeZone: 'UTC' } } })).createPolicy.id;
+      const synced = await finished((await client.ok(RUN_BACKUP, { policyId })).runBackup.id);
+      expectStatus(synced, 'COMPLETED');
+      expect(logOf(synced)).toMatch(/synced vmbc-replica-\d: \d+ bytes moved/);
+    }
+    const policyId = await intermittentPolicy('intermittent', { wedgePollSeconds: 0.5 });
+    const job = await finished((await client.ok(RUN_BACKUP, { policyId })).runBackup.id);
+    expectStatus(job, 'COMPLETED');
+    const log = logOf(job);
+    for (const step of ['stopped client vmbc-client-1', 'wedge status', 'stopped replica vmbc-replica-4', 'last block id', 'since the last sync', 'archived', 'started replica vmbc-replica-1', 'unwedged the replicas', 'started client vmbc-client-2', 'consistent run:']) {
+      expect(log).toContain(step);
+    }
+    backupId = job.result.backupId;
+    const { backup } = await client.ok(BACKUP, { id: backupId });
+    const meta = backup.metadata;
+    expect(meta.replicas).toHaveLength(4);
+    for (const r of meta.replicas) expect(r).toMatchObject({ lastBlockId: meta.blockId, lastReachableBlockId: meta.blockId });
+    expect(meta.clients.map((c: any) => c.archive)).toEqual(['clients/vmbc-client-1.tar.gz', 'clients/vmbc-client-2.tar.gz']);
+    const paths = backup.files.map((f: any) => f.path);
+    for (const r of net.replicas) expect(paths.some((p: string) => p.startsWith(`replicas/vmbc-${r.name}/`) && p.endsWith('.sst'))).toBe(true);
+    await expectNetworkRunning();
+
+    // The client archives hold the configured files.
+    const exported = join(work, 'exported');
+    const exportJob = (await client.ok(`mutation ($id: ID!, $path: String!) { exportBackup(backupId: $id, path: $path) { id } }`, { id: backupId, path: exported })).exportBackup.id;
+    expectStatus(await finished(exportJob), 'COMPLETED');
+    const listed = (await run('tar', ['tzf', join(exported, 'clients', 'vmbc-client-1.tar.gz')])).stdout;
+    for (const file of net.clients[0].files) expect(listed).toContain(file.replace(/^\//, ''));
+
+    // A second run moves only what changed since.
+    const again = await finished((await client.ok(RUN_BACKUP, { policyId })).runBackup.id);
+    expectStatus(again, 'COMPLETED');
+    const moved = [...logOf(again).matchAll(/copied vmbc-replica-\d: (\d+) bytes moved of (\d+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    expect(moved).toHaveLength(4);
+    for (const [bytes, total] of moved) expect(bytes).toBeLessThan(total / 2);
+    await pause(policyId);
+    await expectNetworkRunning();
+  });
+
+  it('restores the whole network onto four other machines, each replica at the recorded block', async () => {
+    const clone = await startVmbcNetwork({ root: join(work, 'clone'), replicas: 4, clients: 0, blocksPerSecond: 50, valueSize: 1024 });
+    const cloneSshds = await Promise.all(Array.from({ length: 4 }, () => startSshd()));
+    try {
+      const target = await register(client, 'clone', clone, cloneSshds, false);
+      const restore = (await client.ok(RESTORE, { input: { backupId, targetNodeIds: target.replicaIds } })).restoreBackup;
+      const ended = await finished(restore.id);
+      expectStatus(ended, 'COMPLETED');
+      const meta = (await client.ok(BACKUP, { id: backupId })).backup.metadata;
+      expect(logOf(ended).match(/holds block id (\d+), as the backup recorded/g)).toHaveLength(4);
+      for (const r of clone.replicas) {
+        expect((await clone.status(r.name)).running).toBe(true);
+        const blocks = await scanBlocks(r.dataDirectory);
+        expect(blocks).toMatchObject({ first: 0, contiguous: true, badValues: 0 });
+        expect(blocks.last).toBeGreaterThanOrEqual(meta.blockId);
+        expect((await readdir(join(clone.root, r.name, 'mnt', 'data'))).some((n) => n.startsWith('rocksdbdata.before-restore-'))).toBe(true);
+      }
+    } finally {
+      await clone.stop();
+      await Promise.all(cloneSshds.map((s) => s.stop()));
+    }
+  });
+
+  it('fails clearly and leaves the network running: a wedge that times out twice, an agent that does not stop, a cancel after the replicas stopped', async () => {
+    // The wedge times out twice, and the policy allows two attempts.
+    net.faults.set('operator', { wedgeStopTimeouts: 2 });
+    const wedge = await intermittentPolicy('wedge-timeouts', { wedgePollSeconds: 0.5, wedgeCommandTimeoutSeconds: 3, wedgeAttempts: 2 });
+    const timedOut = await finished((await client.ok(RUN_BACKUP, { policyId: wedge })).runBackup.id);
+    expectStatus(timedOut, 'FAILED');
+    expect(timedOut.error).toContain('the replicas did not wedge after 2 attempts');
+    expect(logOf(timedOut)).toMatch(/concop wedge stop timed out \(attempt 1 of 2\)/);
+    expect(logOf(timedOut)).toMatch(/started client vmbc-client-1/);
+    await pause(wedge);
+    net.faults.set('operator', null);
+    await expectNetworkRunning();
+
+    // An agent that never answers the stop.
+    net.faults.set('replica-3', { hangStop: true });
+    const hang = await intermittentPolicy('agent-hangs', { wedgePollSeconds: 0.5 });
+    const hung = await finished((await client.ok(RUN_BACKUP, { policyId: hang })).runBackup.id);
+    expectStatus(hung, 'FAILED');
+    expect(hung.error).toMatch(/the agent of vmbc-replica-3 did not stop it/);
+    expect(logOf(hung)).toMatch(/unwedged the replicas/);
+    await pause(hang);
+    net.faults.set('replica-3', null);
+    await expectNetworkRunning();
+
+    // A replica that stopped 50 blocks early: the block ids tell, and the run fails naming it.
+    net.faults.set('operator', { wedgePointOffsets: { [net.replicas[1].address]: -50 } });
+    const lag = await intermittentPolicy('lagging', { wedgePollSeconds: 0.5 });
+    const lagged = await finished((await client.ok(RUN_BACKUP, { policyId: lag })).runBackup.id);
+    expectStatus(lagged, 'FAILED');
+    expect(lagged.error).toMatch(/the replicas did not stop at one block: .*vmbc-replica-2 last block id (\d+), last reachable \1/);
+    const ids = [...lagged.error.matchAll(/last block id (\d+)/g)].map((m: RegExpMatchArray) => Number(m[1]));
+    expect(ids[1]).toBe(ids[0] - 50);
+    await pause(lag);
+    net.faults.set('operator', null);
+    await expectNetworkRunning();
+
+    // Cancelled once the replicas are stopped: the cleanup starts them, unwedges, starts the clients.
+    const cancel = await intermittentPolicy('cancelled', { wedgePollSeconds: 0.5 });
+    const job = (await client.ok(RUN_BACKUP, { policyId: cancel })).runBackup;
+    await waitUntil('the replicas are stopped', async () => !(await net.status('replica-4')).running, 120_000);
+    await client.ok(CANCEL, { id: job.id });
+    const cancelled = await finished(job.id);
+    expectStatus(cancelled, 'CANCELLED');
+    expect(logOf(cancelled)).toMatch(/cleanup/);
+    await pause(cancel);
+    await expectNetworkRunning();
+  });
+
+  it('refuses the intermittent backup and a RocksDB checkpoint policy on one replica, naming the other', async () => {
+    const policyId = await intermittentPolicy('exclusive');
+    const { createNetwork } = await client.ok(CREATE_NETWORK, { input: { name: 'rocks', protocol: 'rocksdb' } });
+    const { registerNode } = await client.ok(REGISTER_NODE, {
+      input: { networkId: createNetwork.id, name: 'replica-1-rocksdb', plugin: 'rocksdb', role: 'replica', config: { machine: sshMachine(sshds[0]), dataDirectory: net.replicas[0].dataDirectory } },
+    });
+    const refused = await client.fails(CREATE_POLICY, { input: { name: 'checkpoints', nodeId: registerNode.id, method: 'checkpoint', destinationIds: [repo], retention: { keepLast: 1 } } });
+    expect(refused.extensions?.code).toBe('CONFLICT');
+    expect(refused.message).toContain('policy "exclusive" (vmbc/intermittent)');
+    await pause(policyId);
+  });
+});
