@@ -6,7 +6,8 @@
  */
 import { startSshd, type RunningSshd } from '@chainvault/testing';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,6 +16,7 @@ import type { GraphqlClient } from './support/graphql-client';
 import { sshMachine } from './support/lab-nodes';
 import { scanBlocks } from './support/rocksdb-replicas';
 import { CREATE_DESTINATION, CREATE_NETWORK, CREATE_POLICY, REGISTER_NODE, RESTORE, RUN_BACKUP } from './support/scenario';
+import { spawnServer, type ServerProcess } from './support/server-process';
 import { startTestServer, type TestServer } from './support/test-server';
 
 jest.setTimeout(300_000);
@@ -113,6 +115,9 @@ describe('the vmbc plugin', () => {
     client = server.client;
     repo = (await client.ok(CREATE_DESTINATION, { input: { name: 'repo', kind: 'LOCAL', config: { path: join(work, 'repository') } } })).createDestination.id;
     registered = await register(client, 'vmbc', net, sshds);
+    // Data that does not change between runs beside the growing database (a replica's older, compacted
+    // files play this part on a real network): what a second run moves is what changed.
+    for (const r of net.replicas) await writeFile(join(r.dataDirectory, 'zz-settled.bin'), randomBytes(16 * 1024 * 1024));
   });
 
   afterAll(async () => {
@@ -234,6 +239,102 @@ describe('the vmbc plugin', () => {
     expect(logOf(cancelled)).toMatch(/cleanup/);
     await pause(cancel);
     await expectNetworkRunning();
+  });
+
+  it('refuses to stop anything while a replica is in state transfer, saying which', async () => {
+    net.faults.set('replica-2', { startDelayMs: 8_000 });
+    expect((await net.agent('replica-2', 'POST', '/api/node/management?action=stop')).status).toBe(200);
+    expect((await net.agent('replica-2', 'POST', '/api/node/management?action=start')).status).toBe(200);
+    await waitUntil('replica-2 is in state transfer', async () => (await net.status('replica-2')).stateTransfer);
+    const policyId = await intermittentPolicy('unhealthy');
+    const job = await finished((await client.ok(RUN_BACKUP, { policyId })).runBackup.id);
+    expectStatus(job, 'FAILED');
+    expect(job.error).toContain('the network is not healthy, so nothing was stopped: replica vmbc-replica-2 is in state transfer');
+    expect(logOf(job)).not.toMatch(/stopped client/);
+    for (const m of net.clients) expect((await net.status(m.name)).running).toBe(true);
+    await pause(policyId);
+    net.faults.set('replica-2', null);
+    await waitUntil('replica-2 caught up', async () => !(await net.status('replica-2')).stateTransfer, 60_000);
+  });
+
+  it("resumes a sync whose SSH connection is killed mid-transfer, and finishes it", async () => {
+    // A large file among the replica's files, so the transfer takes long enough to be cut.
+    const big = join(net.replicas[0].dataDirectory, 'zz-archive.bin');
+    await writeFile(big, randomBytes(256 * 1024 * 1024));
+    try {
+      const policyId = (await client.ok(CREATE_POLICY, { input: { name: 'sync-cut', nodeId: registered.replicaIds[0], method: 'sync', destinationIds: [repo], retention: { keepLast: 3 } } })).createPolicy.id;
+      const job = (await client.ok(RUN_BACKUP, { policyId })).runBackup;
+      await waitUntil('the rsync started', async () => /rsync .*vmbc|rsync root@/.test(logOf((await client.ok(JOB, { id: job.id })).job)), 60_000);
+      await new Promise((r) => setTimeout(r, 300));
+      await sshds[0].dropConnections();
+      const ended = await finished(job.id);
+      expectStatus(ended, 'COMPLETED');
+      expect(logOf(ended)).toMatch(/was cut off \(exit \d+\); resuming/);
+      const mirrored = (await client.ok(BACKUP, { id: ended.result.backupId })).backup.files.find((f: any) => f.path.endsWith('zz-archive.bin'));
+      expect(mirrored.size).toBe(256 * 1024 * 1024);
+      await pause(policyId);
+    } finally {
+      await rm(big, { force: true });
+    }
+  });
+
+  it('waits for the window when asked outside it, and stops at a safe point when the window closes mid-run', async () => {
+    // A window that opens tomorrow: the run waits in the queue until then.
+    const tomorrow = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'][(new Date().getUTCDay() + 1) % 7];
+    const later = await intermittentPolicy('tomorrow', {}, [{ days: [tomorrow], start: '12:00', end: '13:00' }]);
+    const waiting = (await client.ok(RUN_BACKUP, { policyId: later })).runBackup;
+    await new Promise((r) => setTimeout(r, 1500));
+    const queued = (await client.ok(`query ($id: ID!) { job(id: $id) { status notBefore } }`, { id: waiting.id })).job;
+    expect(queued.status).toBe('QUEUED');
+    expect(new Date(queued.notBefore).getUTCHours()).toBe(12);
+    await client.ok(CANCEL, { id: waiting.id });
+    await pause(later);
+
+    // A window that closes a few seconds into the run (the margin says how much must be left before each disruptive step).
+    const now = new Date();
+    const end = new Date(now.getTime() + 2 * 60_000);
+    const hhmm = (d: Date) => `${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}`;
+    const start = new Date(now.getTime() - 60_000);
+    end.setUTCSeconds(0, 0);
+    const margin = (end.getTime() - Date.now()) / 1000 - 3;
+    const closing = await intermittentPolicy('closing', { wedgePollSeconds: 0.5, windowMarginSeconds: margin }, [{ days: [['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'][start.getUTCDay()]], start: hhmm(start), end: hhmm(end) }]);
+    const job = await finished((await client.ok(RUN_BACKUP, { policyId: closing })).runBackup.id);
+    expectStatus(job, 'FAILED');
+    expect(job.error).toMatch(/the maintenance window closes at .*: stopped before (wedging|stopping) the replicas \(\d of 9 steps done\), and the network is started again/);
+    expect(logOf(job)).toMatch(/started client vmbc-client-1/);
+    await pause(closing);
+    await expectNetworkRunning();
+  });
+
+  it('starts the network again when a server killed after the replicas stopped comes back, and the job says so', async () => {
+    const env = { dataDir: join(work, 'killed-server'), extra: { CHAINVAULT_CLEANUP_GRACE_MS: '120000' } };
+    let spawned: ServerProcess | undefined = await spawnServer(env);
+    try {
+      const other = spawned.client;
+      const again = await register(other, 'killed', net, sshds);
+      const otherRepo = (await other.ok(CREATE_DESTINATION, { input: { name: 'repo', kind: 'LOCAL', config: { path: join(work, 'killed-repository') } } })).createDestination.id;
+      const policyId = (await other.ok(CREATE_POLICY, {
+        input: { name: 'killed', networkId: again.networkId, method: 'intermittent', options: { wedgePollSeconds: 0.5 }, destinationIds: [otherRepo], retention: { keepLast: 5 }, schedule: { cron: '0 0 1 1 *', timeZone: 'UTC' }, maintenanceWindows: ALL_DAY },
+      })).createPolicy.id;
+      const job = (await other.ok(RUN_BACKUP, { policyId })).runBackup;
+      await waitUntil('the replicas are stopped', async () => !(await net.status('replica-4')).running, 120_000);
+      spawned.child.kill('SIGKILL');
+      await spawned.exited;
+      expect((await net.status('replica-1')).running).toBe(false);
+
+      spawned = await spawnServer(env);
+      await spawned.client.waitForJob(job.id, 240_000);
+      const ended = (await spawned.client.ok(JOB, { id: job.id })).job;
+      expectStatus(ended, 'FAILED');
+      expect(ended.error).toMatch(/interrupted: the server running this job .* stopped before it finished; not run again by itself/);
+      expect(ended.error).toMatch(/cleanup ran/);
+      expect(logOf(ended)).toMatch(/started replica killed-replica-1/);
+      expect(logOf(ended)).toMatch(/unwedged the replicas/);
+      await expectNetworkRunning();
+    } finally {
+      spawned?.child.kill('SIGTERM');
+      await spawned?.exited;
+    }
   });
 
   it('refuses the intermittent backup and a RocksDB checkpoint policy on one replica, naming the other', async () => {
