@@ -290,6 +290,15 @@ describe('the vmbc plugin', () => {
     await client.ok(CANCEL, { id: waiting.id });
     await pause(later);
 
+    // Or, when the policy says so, it is SKIPPED at once, saying when the window opens.
+    const skipping = (await client.ok(CREATE_POLICY, {
+      input: { name: 'tomorrow-or-skip', networkId: registered.networkId, method: 'intermittent', destinationIds: [repo], retention: { keepLast: 1 }, schedule: { cron: '0 0 1 1 *', timeZone: 'UTC', outsideWindow: 'SKIP' }, maintenanceWindows: [{ days: [tomorrow], start: '12:00', end: '13:00' }] },
+    })).createPolicy.id;
+    const skipped = await finished((await client.ok(RUN_BACKUP, { policyId: skipping })).runBackup.id);
+    expectStatus(skipped, 'SKIPPED');
+    expect(skipped.error).toMatch(/outside policy "tomorrow-or-skip"'s maintenance windows \(the next opens at .*T12:00:00\.000Z\), and the policy skips such runs/);
+    await pause(skipping);
+
     // A window that closes a few seconds into the run (the margin says how much must be left before each disruptive step).
     const now = new Date();
     const end = new Date(now.getTime() + 2 * 60_000);

@@ -32,6 +32,7 @@ export class ScheduleInput {
   @Field(() => String, { nullable: true }) cron?: string;
   @Field(() => String, { nullable: true, description: 'IANA time zone; default UTC.' }) timeZone?: string;
   @Field(() => Int, { nullable: true, description: 'Start each fire up to this many seconds late, spread per fire.' }) jitterSeconds?: number;
+  @Field(() => String, { nullable: true, description: 'A run outside every maintenance window: WAIT for the next one (default) or SKIP it.' }) outsideWindow?: 'WAIT' | 'SKIP';
 }
 
 @InputType()

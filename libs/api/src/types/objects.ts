@@ -71,6 +71,7 @@ export class Schedule {
   @Field(() => String, { nullable: true }) cron?: string;
   @Field() timeZone!: string;
   @Field(() => Int, { nullable: true, description: 'Each fire starts up to this many seconds late (the same delay for the same fire).' }) jitterSeconds?: number;
+  @Field(() => String, { nullable: true, description: 'WAIT or SKIP: what a run outside every maintenance window does.' }) outsideWindow?: string;
 }
 
 @ObjectType()

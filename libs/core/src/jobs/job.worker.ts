@@ -214,12 +214,25 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
       const timeZone = policy.schedule?.timeZone ?? 'UTC';
       const open = windowAt(windows, timeZone, now);
       if (open) return { job, windowEndsAt: open.end };
-      // Outside every window: wait for the next one without holding the queue.
       const next = nextWindowStart(windows, timeZone, now);
+      if (policy.schedule?.outsideWindow === 'SKIP') {
+        await this.skipQueued(job, `outside policy "${policy.name}"'s maintenance windows (the next opens at ${next.start.toISOString()}), and the policy skips such runs`);
+        continue;
+      }
+      // Outside every window: wait for the next one without holding the queue.
       await this.jobs.update({ id: job.id, status: JobStatus.QUEUED }, { notBefore: next.start });
       this.logger.log(`job ${job.id} waits for policy "${policy.name}"'s maintenance window at ${next.start.toISOString()}`);
     }
     return null;
+  }
+
+  /** Ends a queued job as SKIPPED with the reason, unless something else has taken it meanwhile. */
+  private async skipQueued(job: JobEntity, reason: string): Promise<void> {
+    const log = [...job.log, { at: new Date().toISOString(), level: 'info' as const, message: `skipped: ${reason}` }];
+    const updated = await this.jobs.update({ id: job.id, status: JobStatus.QUEUED }, { status: JobStatus.SKIPPED, error: reason, log, finishedAt: new Date() });
+    if (updated.affected !== 1) return;
+    this.jobService.events.emit('changed', job.id);
+    this.jobService.events.emit('ended', job.id, JobStatus.SKIPPED);
   }
 
   /** Says once, in a queued job's progress, what it waits for. */

@@ -24,7 +24,7 @@ export interface CreatePolicy {
   networkId?: string | null;
   method: string;
   options?: unknown;
-  schedule?: { preset?: SchedulePreset | null; cron?: string | null; timeZone?: string | null; jitterSeconds?: number | null } | null;
+  schedule?: { preset?: SchedulePreset | null; cron?: string | null; timeZone?: string | null; jitterSeconds?: number | null; outsideWindow?: string | null } | null;
   destinationIds: string[];
   retention?: RetentionRules | null;
   enabled?: boolean | null;
@@ -310,7 +310,9 @@ export class PolicyService {
     if (jitter !== undefined && (!Number.isInteger(jitter) || jitter < 0 || jitter > 86_400)) {
       throw ChainvaultError.badInput(`schedule.jitterSeconds must be a whole number of seconds from 0 to 86400, got ${jitter}`);
     }
-    const extra = jitter ? { jitterSeconds: jitter } : {};
+    const outside = schedule.outsideWindow ?? undefined;
+    if (outside !== undefined && outside !== 'WAIT' && outside !== 'SKIP') throw ChainvaultError.badInput(`schedule.outsideWindow must be WAIT or SKIP, got "${String(outside)}"`);
+    const extra = { ...(jitter ? { jitterSeconds: jitter } : {}), ...(outside === 'SKIP' ? { outsideWindow: 'SKIP' as const } : {}) };
     if (schedule.preset) {
       if (!Object.values(SchedulePreset).includes(schedule.preset)) throw ChainvaultError.badInput(`schedule.preset: unknown preset "${schedule.preset}"`);
       return { preset: schedule.preset, timeZone, ...extra };

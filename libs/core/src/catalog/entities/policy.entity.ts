@@ -17,6 +17,8 @@ export interface PolicySchedule {
   preset?: SchedulePreset;
   cron?: string;
   timeZone: string;
+  /** A run asked for outside every maintenance window: WAIT for the next one (the default), or end SKIPPED. */
+  outsideWindow?: 'WAIT' | 'SKIP';
 }
 
 export interface MaintenanceWindowSpec {
