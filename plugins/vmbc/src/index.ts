@@ -249,7 +249,9 @@ async function intermittent(ctx: BackupContext<VmbcNodeConfig, Partial<Intermitt
     if (lagging.length) ctx.log.warn(`going on with lagging replicas (acceptLag): ${lagging.map((i) => i.replica.name).join(', ')}`);
     stepDone(`replicas stopped at block ${ids[0].lastBlockId}`);
 
-    // 6. The final rsync of each replica into its mirror (only what changed since the last sync), then the snapshot.
+    // 6. The final rsync of each replica into its mirror (only what changed since the last sync). The
+    // mirrors are stored after the restart: once the rsync ends they are a consistent copy, and the
+    // network need not stay down while the repository reads them.
     windowCheck('copying the replicas');
     let bytes = 0;
     for (const id of ids) {
@@ -259,7 +261,6 @@ async function intermittent(ctx: BackupContext<VmbcNodeConfig, Partial<Intermitt
       bytes += moved.bytesMoved;
       ctx.progress.update({ unit: 'bytes', done: bytes, message: `copied ${id.replica.name}` });
       ctx.log.info(`copied ${id.replica.name}: ${moved.bytesMoved} bytes moved of ${moved.totalBytes} (${moved.filesTransferred} files) since the last sync`);
-      await ctx.artifacts.addTree(mirror, { as: `replicas/${id.replica.name}` });
       replicaRecords.push({ name: id.replica.name, lastBlockId: id.lastBlockId, lastReachableBlockId: id.lastReachableBlockId, bytesMoved: moved.bytesMoved });
     }
     stepDone('replicas copied');
@@ -289,6 +290,12 @@ async function intermittent(ctx: BackupContext<VmbcNodeConfig, Partial<Intermitt
   if (failure) throw failure;
   const seconds = (Date.now() - stoppedAt) / 1000;
   ctx.log.info(`consistent run: ${seconds.toFixed(1)} s from the first stop to the last start`);
+  // The network runs again; the mirrors hold the copy taken while it was stopped (no sync runs meanwhile: a network run and a node run never overlap).
+  for (const record of replicaRecords) {
+    const replica = replicas.find((r) => r.name === record.name)!;
+    await ctx.artifacts.addTree(await mirrorOf(ctx, replica), { as: `replicas/${replica.name}` });
+    ctx.log.info(`stored the copy of ${replica.name} at block ${record.lastBlockId}`);
+  }
   stepDone('done');
   return { metadata: { blockId: replicaRecords[0].lastBlockId, replicas: replicaRecords, clients: clientRecords, consistentRunSeconds: Math.round(seconds * 10) / 10 } };
 }
