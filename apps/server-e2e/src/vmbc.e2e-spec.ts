@@ -170,6 +170,19 @@ describe('the vmbc plugin', () => {
     await expectNetworkRunning();
   });
 
+  it("syncs through the node agent's own backup route when the policy says so, leaving it an hourly schedule", async () => {
+    const policyId = (await client.ok(CREATE_POLICY, { input: { name: 'sync-by-agent', nodeId: registered.replicaIds[1], method: 'sync', options: { via: 'agent', rsyncUser: 'vmbc', timeZone: 'Europe/Berlin' }, destinationIds: [repo], retention: { keepLast: 3 } } })).createPolicy.id;
+    const job = await finished((await client.ok(RUN_BACKUP, { policyId })).runBackup.id);
+    expectStatus(job, 'COMPLETED');
+    expect(logOf(job)).toMatch(/the agent of vmbc-replica-2 pushed its data to \/.* \(\d+ bytes\), and pushes hourly on its own/);
+    const { schedule } = (await net.agent('replica-2', 'GET', '/api/backup')).body;
+    expect(schedule).toMatchObject({ schedule_frequency: 'HOURLY', rsync_user_name: 'vmbc', backup_time_zone: 'Europe/Berlin', backup_destination: expect.stringContaining('mirror') });
+    const { backup } = await client.ok(BACKUP, { id: job.result.backupId });
+    expect(backup.metadata).toMatchObject({ consistent: false, replica: 'vmbc-replica-2' });
+    expect(backup.files.some((f: any) => f.path.startsWith('replicas/vmbc-replica-2/') && f.path.endsWith('.sst'))).toBe(true);
+    await pause(policyId);
+  });
+
   it('restores the whole network onto four other machines, each replica at the recorded block', async () => {
     const clone = await startVmbcNetwork({ root: join(work, 'clone'), replicas: 4, clients: 0, blocksPerSecond: 50, valueSize: 1024 });
     const cloneSshds = await Promise.all(Array.from({ length: 4 }, () => startSshd()));

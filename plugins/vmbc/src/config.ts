@@ -71,9 +71,11 @@ export interface SyncOptions {
   backupServer: string;
   rsyncUser: string;
   timeZone: string;
+  /** For `agent`: the agent's own schedule (the seed's schedule_frequency). */
+  scheduleFrequency: 'HOURLY' | 'DAILY';
 }
 
-export const DEFAULT_SYNC: SyncOptions = { via: 'rsync', backupServer: '', rsyncUser: 'vmbc', timeZone: 'UTC' };
+export const DEFAULT_SYNC: SyncOptions = { via: 'rsync', backupServer: '', rsyncUser: 'vmbc', timeZone: 'UTC', scheduleFrequency: 'HOURLY' };
 
 const argv: JsonSchema = { type: 'array', items: { type: 'string', maxLength: 4096 }, minItems: 1, maxItems: 64 };
 const absolute: JsonSchema = { type: 'string', minLength: 2, maxLength: 4096 };
@@ -116,6 +118,7 @@ export const syncOptionsSchema: JsonSchema = {
     backupServer: { type: 'string', maxLength: 253, default: '' },
     rsyncUser: { type: 'string', minLength: 1, maxLength: 64, default: 'vmbc' },
     timeZone: { type: 'string', minLength: 1, maxLength: 64, default: 'UTC' },
+    scheduleFrequency: { enum: ['HOURLY', 'DAILY'], default: 'HOURLY' },
   },
 };
 

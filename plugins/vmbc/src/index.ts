@@ -86,15 +86,20 @@ async function sync(ctx: BackupContext<VmbcNodeConfig, Partial<SyncOptions>>): P
   const machine = await network.machineOf(node);
   let bytesMoved = 0;
   if (options.via === 'agent') {
+    // The seed's own route: the agent keeps an hourly schedule of its own (set, or set again, here)
+    // and is asked to push now; chainvault's host is the backup server.
     const destination = options.backupServer ? `${options.backupServer}:${mirror}` : mirror;
-    const answer = await machine.request(`${agentUrlOf(node)}/api/backup?action=run_now`, {
-      method: 'POST',
-      body: { backup_destination: destination, rsync_user_name: options.rsyncUser, backup_time_zone: options.timeZone },
-      timeoutMs: timeoutOf(node),
-    });
-    if (answer.status < 200 || answer.status >= 300) throw new PluginError('COMMAND_FAILED', `the agent of ${node.name} answered ${answer.status} to run_now: ${answer.body.slice(0, 300)}`);
-    bytesMoved = Number((JSON.parse(answer.body) as { bytes?: number }).bytes ?? 0);
-    ctx.log.info(`the agent of ${node.name} pushed its data to ${destination}`);
+    const body = { backup_destination: destination, rsync_user_name: options.rsyncUser, backup_time_zone: options.timeZone };
+    for (const action of ['schedule', 'run_now'] as const) {
+      const answer = await machine.request(`${agentUrlOf(node)}/api/backup?action=${action}`, {
+        method: 'POST',
+        body: action === 'schedule' ? { ...body, schedule_frequency: options.scheduleFrequency } : body,
+        timeoutMs: timeoutOf(node),
+      });
+      if (answer.status < 200 || answer.status >= 300) throw new PluginError('COMMAND_FAILED', `the agent of ${node.name} answered ${answer.status} to ${action}: ${answer.body.slice(0, 300)}`);
+      if (action === 'run_now') bytesMoved = Number((JSON.parse(answer.body) as { transferredBytes?: number; bytes?: number }).transferredBytes ?? 0);
+    }
+    ctx.log.info(`the agent of ${node.name} pushed its data to ${destination} (${bytesMoved} bytes), and pushes ${options.scheduleFrequency.toLowerCase()} on its own`);
   } else {
     const moved = await machine.rsyncFrom(dataDirectoryOf(node), mirror, { retries: 5 });
     bytesMoved = moved.bytesMoved;
