@@ -16,7 +16,6 @@
 // want compactions under them). --encrypted gives chainvault's destination a passphrase, as
 // restic's repository always has one.
 const { execFileSync, spawn, spawnSync } = require('node:child_process');
-const { createServer } = require('node:net');
 const { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } = require('node:fs');
 const { cpus, totalmem, tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
@@ -42,7 +41,7 @@ for (const [name, value] of [['size-gib', sizeGib], ['value-size', valueSize], [
 }
 
 const repoRoot = join(__dirname, '..', '..');
-const MAIN = join(repoRoot, 'apps', 'server', 'dist', 'main.js');
+const { MAIN, startChainvault } = require('./chainvault-server');
 const NATIVE = join(repoRoot, 'plugins', 'rocksdb', 'dist', 'native');
 const REPLICA = join(NATIVE, 'replica-standin');
 const TOOL = join(NATIVE, 'chainvault-rocksdb');
@@ -203,58 +202,15 @@ const sstCount = () => readdirSync(paths.db).filter((n) => n.endsWith('.sst')).l
 
 let server = null;
 
-function freePort() {
-  return new Promise((resolvePromise, reject) => {
-    const probe = createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePromise(port));
-    });
-  });
-}
-
 async function startServer() {
-  const port = await freePort();
-  const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, CHAINVAULT_DATA_DIR: paths.serverData, CHAINVAULT_PORT: String(port), CHAINVAULT_HOST: '127.0.0.1', CHAINVAULT_RESTORE_ROOTS: root },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  const url = `http://127.0.0.1:${port}`;
-  server = { child, url, output: () => output, token: null };
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the server exited at start:\n${output}`);
-    if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) break;
-    if (Date.now() > deadline) throw new Error(`the server did not become healthy within 60 s:\n${output}`);
-    await sleep(100);
-  }
-  server.token = readFileSync(join(paths.serverData, 'admin.token'), 'utf8').trim();
+  server = await startChainvault({ dataDir: paths.serverData, restoreRoots: root });
 }
 
 async function stopServer() {
-  if (!server || server.child.exitCode !== null || server.child.signalCode !== null) return;
-  const exited = new Promise((r) => server.child.once('exit', r));
-  server.child.kill('SIGTERM');
-  if ((await Promise.race([exited, deadlineOf(30_000)])) === 'timeout') {
-    server.child.kill('SIGKILL');
-    await exited;
-  }
+  await server?.stop();
 }
 
-async function graphql(query, variables = {}) {
-  const response = await fetch(`${server.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await response.json();
-  if (body.errors?.length) throw new Error(`GraphQL: ${body.errors.map((e) => `${e.extensions?.code}: ${e.message}`).join('; ')}`);
-  return body.data;
-}
+const graphql = (query, variables = {}) => server.graphql(query, variables);
 
 async function setUpChainvault() {
   const destination = (await graphql(`mutation ($input: CreateDestinationInput!) { createDestination(input: $input) { id } }`, {

@@ -23,7 +23,6 @@
 'use strict';
 
 const { execFileSync, spawn, spawnSync } = require('node:child_process');
-const { createServer } = require('node:net');
 const { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } = require('node:fs');
 const Module = require('node:module');
 const { cpus, loadavg, totalmem, tmpdir } = require('node:os');
@@ -51,7 +50,7 @@ const REPLICAS = 4;
 const CLIENTS = 2;
 
 const repoRoot = join(__dirname, '..', '..');
-const MAIN = join(repoRoot, 'apps', 'server', 'dist', 'main.js');
+const { MAIN, startChainvault } = require('./chainvault-server');
 const REPLICA_STANDIN = join(repoRoot, 'plugins', 'rocksdb', 'dist', 'native', 'replica-standin');
 const TESTING = join(repoRoot, 'libs', 'testing', 'dist', 'index.js');
 const NETWORK_TS = join(repoRoot, 'apps', 'server-e2e', 'test-support', 'vmbc', 'network.ts');
@@ -165,58 +164,15 @@ async function waitForQuiet(db, quietMs = 3000, limitMs = 10 * 60_000) {
 
 let server = null;
 
-function freePort() {
-  return new Promise((resolvePromise, reject) => {
-    const probe = createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePromise(port));
-    });
-  });
-}
-
 async function startServer() {
-  const port = await freePort();
-  const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, CHAINVAULT_DATA_DIR: paths.serverData, CHAINVAULT_PORT: String(port), CHAINVAULT_HOST: '127.0.0.1', CHAINVAULT_RESTORE_ROOTS: root },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d) => (output = (output + d).slice(-20000)));
-  child.stderr.on('data', (d) => (output = (output + d).slice(-20000)));
-  const url = `http://127.0.0.1:${port}`;
-  server = { child, url, output: () => output, token: null };
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the server exited at start:\n${output}`);
-    if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) break;
-    if (Date.now() > deadline) throw new Error(`the server did not become healthy within 60 s:\n${output}`);
-    await sleep(100);
-  }
-  server.token = readFileSync(join(paths.serverData, 'admin.token'), 'utf8').trim();
+  server = await startChainvault({ dataDir: paths.serverData, restoreRoots: root });
 }
 
 async function stopServer() {
-  if (!server || server.child.exitCode !== null || server.child.signalCode !== null) return;
-  const exited = new Promise((r) => server.child.once('exit', r));
-  server.child.kill('SIGTERM');
-  if ((await Promise.race([exited, deadlineOf(60_000)])) === 'timeout') {
-    server.child.kill('SIGKILL');
-    await exited;
-  }
+  await server?.stop();
 }
 
-async function graphql(query, variables = {}) {
-  const response = await fetch(`${server.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await response.json();
-  if (body.errors?.length) throw new Error(`GraphQL: ${body.errors.map((e) => `${e.extensions?.code}: ${e.message}`).join('; ')}`);
-  return body.data;
-}
+const graphql = (query, variables = {}) => server.graphql(query, variables);
 
 const ALL_WEEK = [{ days: ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'], start: '00:00', end: '00:00' }];
 

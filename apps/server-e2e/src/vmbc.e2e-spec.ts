@@ -7,7 +7,7 @@
 import { startSshd, type RunningSshd } from '@chainvault/testing';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -204,6 +204,27 @@ describe('the vmbc plugin', () => {
       await clone.stop();
       await Promise.all(cloneSshds.map((s) => s.stop()));
     }
+  });
+
+  it("restores a client's files from the archive, keeping what it had aside, with the client stopped and started again", async () => {
+    const clientId = registered.clientIds[1];
+    const file = net.clients[1].files[0];
+    const original = await readFile(file, 'utf8');
+    await writeFile(file, 'CHANGED AFTER THE BACKUP\n');
+    const archives = join(work, 'client-archives');
+    await mkdir(archives);
+    const job = await finished((await client.ok(RESTORE, { input: { backupId, targetNodeId: clientId, options: { clientArchiveDirectory: archives } } })).restoreBackup.id);
+    expectStatus(job, 'COMPLETED');
+    expect(await readFile(file, 'utf8')).toBe(original);
+    expect(logOf(job)).toMatch(/stopped client vmbc-client-2 through its agent/);
+    expect(logOf(job)).toMatch(/started client vmbc-client-2 through its agent/);
+    const kept = (await readdir(archives)).filter((n) => n.includes('before-restore'));
+    expect(kept).toHaveLength(1);
+    expect((await stat(join(archives, kept[0]))).mode & 0o077).toBe(0);
+    const { stdout } = await run('tar', ['xzOf', join(archives, kept[0]), file.replace(/^\//, '')]);
+    expect(stdout).toBe('CHANGED AFTER THE BACKUP\n');
+    expect((await readdir(archives)).filter((n) => !n.includes('before-restore'))).toEqual([]);
+    expect((await net.status('client-2')).running).toBe(true);
   });
 
   it('fails clearly and leaves the network running: a wedge that times out twice, an agent that does not stop, a cancel after the replicas stopped', async () => {

@@ -32,7 +32,8 @@ mkdir -p "$out"
 
 build() {
   local name="$1" source="$here/$2" binary="$out/$1"
-  if [[ -x "$binary" && -z "$(find "$source" "$here/block-value.h" "$here/build.sh" -newer "$binary" 2>/dev/null)" ]]; then
+  # Rebuilt when a source, this script or the system RocksDB (its version header) is newer than the binary.
+  if [[ -x "$binary" && -z "$(find "$source" "$here/block-value.h" "$here/build.sh" /usr/include/rocksdb/version.h -newer "$binary" 2>/dev/null)" ]]; then
     echo "native: $name is up to date"
     return
   fi

@@ -53,6 +53,8 @@ export interface CheckpointMetadata extends JsonObject {
 type Options = Partial<CheckpointOptions>;
 type Ctx = BackupContext<RocksdbNodeConfig, Options, CheckpointMetadata>;
 
+/** A file in each checkpoint folder chainvault made, so it never removes one the node made itself. */
+const MARKER = 'CHAINVAULT-CHECKPOINT';
 /** Attempts at a live copy before giving up: each fails only when compaction removed a file under it. */
 const COPY_ATTEMPTS = 6;
 const POLL_MS = 500;
@@ -170,7 +172,8 @@ async function makeCheckpoint(ctx: Ctx, machine: Machine, options: CheckpointOpt
       try {
         facts = await inspectDatabase(ctx.commands, home, blockOptions(config));
       } catch (error) {
-        if (attempt >= COPY_ATTEMPTS) throw error;
+        // Only a file that went missing is a race with compaction; anything else (corruption, a format too new) is said at once.
+        if (attempt >= COPY_ATTEMPTS || !/No such file|missing|not found/i.test((error as Error).message)) throw error;
         ctx.log.info(`copy ${attempt} does not open (${(error as Error).message}): a compaction removed a file under it; copying again`);
       }
     }
@@ -186,10 +189,22 @@ async function makeCheckpoint(ctx: Ctx, machine: Machine, options: CheckpointOpt
       };
     }
     const final = join(checkpointPath, String(blockId));
-    await machine.run(['sh', '-c', 'rm -rf -- "$2" && mv -- "$1" "$2"', 'move', work, final], { logged: false });
+    if (await machine.stat(final)) {
+      if (!(await machine.stat(join(final, MARKER)))) {
+        // The node made one at the same block itself: it stays, and is the one shipped.
+        await removeCheckpoint(machine, checkpointPath, work);
+        ctx.log.info(`the node already has a checkpoint at block ${blockId}; shipping that one`);
+        return await store(ctx, await bringHome(ctx, machine, final, { owned: false }), metadataOf(ctx, machine, facts, { id: blockId, path: final }, 'node'));
+      }
+      await removeCheckpoint(machine, checkpointPath, final);
+    }
+    await machine.writeFile(join(work, MARKER), `made by chainvault at ${new Date().toISOString()}\n`);
+    await machine.run(['mv', '--', work, final], { logged: false });
     if (machine.local) home = final;
     ctx.log.info(`made checkpoint ${blockId} of the live database at ${final} (${facts.liveFiles.length} SST files, sequence ${facts.sequence})`);
-    const complete = (await listCheckpoints(machine, checkpointPath)).filter((c) => c.complete && c.id !== blockId);
+    // Only chainvault's own checkpoints are removed: those the node made are the node's to keep.
+    const complete = [];
+    for (const c of await listCheckpoints(machine, checkpointPath)) if (c.complete && c.id !== blockId && (await machine.stat(join(c.path, MARKER)))) complete.push(c);
     const excess = complete.length + 1 - options.num_of_rocksdbcheckpoints;
     for (const old of complete.slice(0, Math.max(0, excess))) {
       await removeCheckpoint(machine, checkpointPath, old.path);
@@ -284,6 +299,12 @@ async function restore(ctx: RestoreContext<RocksdbNodeConfig, JsonObject, Checkp
   const dataDirectory = normalize(config.dataDirectory).replace(/\/+$/, '');
   const parent = dataDirectory.slice(0, dataDirectory.lastIndexOf('/')) || '/';
   if (!(await machine.stat(parent))) throw new PluginError('INVALID_TARGET', `the folder ${parent} that holds ${dataDirectory} does not exist on ${machine.name}`);
+  if (!config.commands?.stop && (await machine.stat(dataDirectory))) {
+    throw new PluginError(
+      'INVALID_TARGET',
+      `${name} has data at ${dataDirectory} and no stop command: the node may be using it, so nothing was changed; give the node commands.stop and commands.start, or restore into a folder that does not exist yet`,
+    );
+  }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const state: RestoreState = {
     dataDirectory,
@@ -329,9 +350,12 @@ async function restore(ctx: RestoreContext<RocksdbNodeConfig, JsonObject, Checkp
     return { details: { dataDirectory, keptAside: state.asideDone ? state.aside : null, lastBlockId: meta.lastBlockId, checkpointId: meta.checkpointId } };
   } finally {
     if (!ctx.signal.aborted) {
-      if (failed && state.asideDone) await putBack(ctx, machine, state, stamp);
-      if (state.stopped) await startNode(ctx, machine, config);
-      await save({ stopped: false });
+      try {
+        if (failed && state.asideDone) await putBack(ctx, machine, state, stamp);
+      } finally {
+        if (state.stopped) await startNode(ctx, machine, config);
+        await save({ stopped: false });
+      }
     }
   }
 }
@@ -364,18 +388,20 @@ async function cleanup(ctx: CleanupContext<RocksdbNodeConfig>): Promise<void> {
   if (!target || !saved.dataDirectory || !saved.stopped) return;
   const machine = await ctx.machines.get(target.config.machine);
   const exists = async (path: string | undefined) => Boolean(path && (await machine.stat(path)));
-  // The stop may have been cut off: it must have finished before any folder moves.
-  if (target.config.commands?.stop) await machine.run(target.config.commands.stop, { timeoutMs: commandTimeout(target.config) });
+  // The stop may have been cut off: it must have finished before any folder moves (a stop that fails on a stopped node is no reason not to start it).
+  if (target.config.commands?.stop) {
+    await machine.run(target.config.commands.stop, { timeoutMs: commandTimeout(target.config) }).catch((error: Error) => ctx.log.warn(`the stop command failed (${error.message}); going on`));
+  }
   const forward = ctx.reason === 'crashed' || ctx.reason === 'shutdown';
   if (forward && !saved.placed && saved.incomingReady && (await exists(saved.incoming))) {
     if (!saved.asideDone && (await exists(saved.dataDirectory))) await machine.run(['mv', '--', saved.dataDirectory, saved.aside!]);
     await machine.run(['mv', '--', saved.incoming!, saved.dataDirectory]);
     ctx.log.info(`the server stopped during the restore: its checkpoint, copied and opened before the node was stopped, is now in place at ${saved.dataDirectory}; the old data is kept aside at ${saved.aside}`);
-  } else if (!forward && saved.asideDone && (await exists(saved.aside))) {
+  } else if (!forward && (await exists(saved.aside))) {
     if (await exists(saved.dataDirectory)) await machine.run(['mv', '--', saved.dataDirectory, `${saved.dataDirectory}.cancelled-restore-${new Date().toISOString().replace(/[:.]/g, '-')}`]);
     await machine.run(['mv', '--', saved.aside!, saved.dataDirectory]);
     ctx.log.info(`the restore was ${ctx.reason}: the old data is back at ${saved.dataDirectory}`);
-  } else if (saved.asideDone) {
+  } else if (await exists(saved.aside)) {
     ctx.log.info(`the old data stays aside at ${saved.aside}`);
   }
   await startNode(ctx, machine, target.config);

@@ -67,7 +67,9 @@ export async function listCheckpoints(machine: Machine, checkpointPath: string):
     let missing: string | undefined;
     if (!names.has('CURRENT')) missing = 'no CURRENT file';
     else {
-      const manifest = (await machine.readFile(join(path, 'CURRENT'))).toString('utf8').trim();
+      const current = await machine.readFile(join(path, 'CURRENT')).catch(() => null);
+      if (!current) continue; // removed by the node while it was listed
+      const manifest = current.toString('utf8').trim();
       if (!/^MANIFEST-\d+$/.test(manifest)) missing = `CURRENT names "${manifest.slice(0, 40)}", not a MANIFEST`;
       else if (!names.has(manifest)) missing = `no ${manifest}`;
     }
@@ -86,10 +88,11 @@ export async function listCheckpoints(machine: Machine, checkpointPath: string):
 /**
  * Copies a live database's files into `out` on its machine without stopping it: SST files
  * (immutable) are hard-linked, the write-ahead logs, the MANIFEST CURRENT names, CURRENT, the
- * newest OPTIONS and IDENTITY are copied. The logs go first and the MANIFEST after them, so the
- * copy never holds a log gap the MANIFEST does not cover; SSTs a flush or compaction made
- * meanwhile are linked after the MANIFEST. Exit 75: the database moved under the copy (a new
- * MANIFEST); try again. Whether the copy opens is proven afterwards with RocksDB itself.
+ * newest OPTIONS and IDENTITY are copied. The MANIFEST is taken as it was before the logs were
+ * copied (its length then), so every flush it records is older than the logs copied after it and
+ * no column family is ahead of another; SSTs a flush or compaction made meanwhile are linked
+ * after it. Exit 75: the database moved under the copy (a new MANIFEST); try again. Whether the
+ * copy opens is proven afterwards with RocksDB itself.
  */
 const LIVE_COPY_SCRIPT = `
 set -u
@@ -98,9 +101,12 @@ db=$1; out=$2
 rm -rf -- "$out" && mkdir -p -- "$out" || exit 4
 link() { ln -- "$1" "$out/" 2>/dev/null || cp -p -- "$1" "$out/" 2>/dev/null || [ ! -e "$1" ]; }
 for f in "$db"/*.sst; do [ -e "$f" ] || continue; link "$f" || exit 4; done
-for f in "$db"/*.log; do [ -e "$f" ] || continue; cp -p -- "$f" "$out/" 2>/dev/null || [ ! -e "$f" ] || exit 4; done
 manifest=$(cat "$db/CURRENT") || exit 75
-cp -p -- "$db/$manifest" "$out/$manifest" 2>/dev/null || exit 75
+size=$(wc -c < "$db/$manifest" 2>/dev/null) || exit 75
+size=$((size))
+for f in "$db"/*.log; do [ -e "$f" ] || continue; cp -p -- "$f" "$out/" 2>/dev/null || [ ! -e "$f" ] || exit 4; done
+head -c "$size" "$db/$manifest" > "$out/$manifest" 2>/dev/null || exit 75
+[ "$(($(wc -c < "$out/$manifest")))" -eq "$size" ] || exit 75
 printf '%s\\n' "$manifest" > "$out/CURRENT" || exit 4
 [ "$(cat "$db/CURRENT")" = "$manifest" ] || exit 75
 for f in "$db"/*.sst; do [ -e "$f" ] || continue; [ -e "$out/\${f##*/}" ] && continue; link "$f" || exit 4; done

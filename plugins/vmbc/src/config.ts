@@ -85,8 +85,9 @@ export const nodeConfigSchema: JsonSchema = {
   additionalProperties: false,
   properties: {
     machine: machineSchema,
-    agentUrl: { type: 'string', minLength: 8, maxLength: 2048, default: DEFAULT_AGENT_URL, description: "The node agent's URL as seen from the node's machine." },
-    dataDirectory: { ...absolute, default: DEFAULT_DATA_DIRECTORY, description: "Replicas: Concord's RocksDB folder." },
+    // Defaults are applied by the plugin, not written into the config: a client has no data directory.
+    agentUrl: { type: 'string', minLength: 8, maxLength: 2048, description: `The node agent's URL as seen from the node's machine. Default ${DEFAULT_AGENT_URL}.` },
+    dataDirectory: { ...absolute, description: `Replicas: Concord's RocksDB folder. Default ${DEFAULT_DATA_DIRECTORY}.` },
     address: { type: 'string', minLength: 1, maxLength: 255, description: 'Replicas: the address `concop wedge status` names the replica by. Default: the machine\'s host.' },
     blockIdCommand: { ...argv, description: 'Replicas: prints {"lastBlockID": "N"}; {dataDirectory} and {query} are filled in. Default: kv_blockchain_db_editor in the concord-core image.' },
     clientFiles: { type: 'array', items: absolute, maxItems: 256, description: "Clients: the files archived (default: the seed's three config files)." },

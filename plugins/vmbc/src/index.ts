@@ -45,6 +45,8 @@ export interface IntermittentMetadata extends JsonObject {
   clients: { name: string; archive: string; files: string[] }[];
   /** Seconds from the first stop to the last start. */
   consistentRunSeconds: number;
+  /** The replicas stopped at different blocks and the policy accepted it (acceptLag); blockId is the highest. */
+  lagAccepted: boolean;
 }
 
 /** What a run saved before each disruptive step, so a cleanup knows what to start again. */
@@ -97,7 +99,13 @@ async function sync(ctx: BackupContext<VmbcNodeConfig, Partial<SyncOptions>>): P
         timeoutMs: timeoutOf(node),
       });
       if (answer.status < 200 || answer.status >= 300) throw new PluginError('COMMAND_FAILED', `the agent of ${node.name} answered ${answer.status} to ${action}: ${answer.body.slice(0, 300)}`);
-      if (action === 'run_now') bytesMoved = Number((JSON.parse(answer.body) as { transferredBytes?: number; bytes?: number }).transferredBytes ?? 0);
+      if (action === 'run_now') {
+        try {
+          bytesMoved = Number((JSON.parse(answer.body) as { transferredBytes?: number }).transferredBytes ?? 0);
+        } catch {
+          ctx.log.warn(`the agent of ${node.name} answered run_now with something that is not JSON: ${answer.body.slice(0, 200)}`);
+        }
+      }
     }
     ctx.log.info(`the agent of ${node.name} pushed its data to ${destination} (${bytesMoved} bytes), and pushes ${options.scheduleFrequency.toLowerCase()} on its own`);
   } else {
@@ -134,7 +142,9 @@ async function restartNetwork(network: Network, nodes: VmbcNode[], state: RunSta
       const operator = operatorOf(clients);
       const answer = await network.concop(operator, ['unwedge'], options.wedgeCommandTimeoutSeconds * 1000);
       if (answer.succ !== true) throw new PluginError('COMMAND_FAILED', `concop unwedge answered ${JSON.stringify(answer)}`);
-      await waitForWedge(network, operator, replicas, false, options, signal, log);
+      if (!(await waitForWedge(network, operator, replicas, false, options, signal, log))) {
+        throw new PluginError('TIMEOUT', `the replicas still report wedged ${options.wedgeTimeoutSeconds} s after concop unwedge`);
+      }
       await save({ ...state, wedged: (state.wedged = false) });
       log.info('unwedged the replicas: wedge status is false on every one');
     });
@@ -202,6 +212,7 @@ async function intermittent(ctx: BackupContext<VmbcNodeConfig, Partial<Intermitt
   let stoppedAt = 0;
   let failure: unknown;
   const replicaRecords: ReplicaRecord[] = [];
+  const snapshots = new Map<string, string>();
   const clientRecords: IntermittentMetadata['clients'] = [];
   try {
     // 2. Stop the clients (the applications using the ledger are the operator's to stop).
@@ -218,6 +229,7 @@ async function intermittent(ctx: BackupContext<VmbcNodeConfig, Partial<Intermitt
     await save({ ...state, wedged: (state.wedged = true) });
     let wedged = false;
     for (let attempt = 1; !wedged; attempt++) {
+      windowCheck(`wedge attempt ${attempt}`);
       try {
         const answer = await network.concop(operator, ['wedge', 'stop'], options.wedgeCommandTimeoutSeconds * 1000);
         if (answer.succ !== true) throw new PluginError('COMMAND_FAILED', `concop wedge stop answered ${JSON.stringify(answer)}`);
@@ -260,12 +272,19 @@ async function intermittent(ctx: BackupContext<VmbcNodeConfig, Partial<Intermitt
     windowCheck('copying the replicas');
     let bytes = 0;
     for (const id of ids) {
+      windowCheck(`copying ${id.replica.name}`);
       const machine = await network.machineOf(id.replica);
       const mirror = await mirrorOf(ctx, id.replica);
       const moved = await machine.rsyncFrom(dataDirectoryOf(id.replica), mirror, { retries: 5 });
       bytes += moved.bytesMoved;
       ctx.progress.update({ unit: 'bytes', done: bytes, message: `copied ${id.replica.name}` });
       ctx.log.info(`copied ${id.replica.name}: ${moved.bytesMoved} bytes moved of ${moved.totalBytes} (${moved.filesTransferred} files) since the last sync`);
+      // A hard-linked snapshot of the mirror, taken while the replica is stopped: whatever writes into the
+      // mirror later (a sync, the agent's own schedule) replaces files and leaves the snapshot's as they are.
+      const snapshot = `${mirror}-snapshot`;
+      await ctx.commands.run('rm', ['-rf', '--', snapshot]);
+      await ctx.commands.run('cp', ['-al', '--', mirror, snapshot]);
+      snapshots.set(id.replica.name, snapshot);
       replicaRecords.push({ name: id.replica.name, lastBlockId: id.lastBlockId, lastReachableBlockId: id.lastReachableBlockId, bytesMoved: moved.bytesMoved });
     }
     stepDone('replicas copied');
@@ -296,13 +315,25 @@ async function intermittent(ctx: BackupContext<VmbcNodeConfig, Partial<Intermitt
   const seconds = (Date.now() - stoppedAt) / 1000;
   ctx.log.info(`consistent run: ${seconds.toFixed(1)} s from the first stop to the last start`);
   // The network runs again; the mirrors hold the copy taken while it was stopped (no sync runs meanwhile: a network run and a node run never overlap).
-  for (const record of replicaRecords) {
-    const replica = replicas.find((r) => r.name === record.name)!;
-    await ctx.artifacts.addTree(await mirrorOf(ctx, replica), { as: `replicas/${replica.name}` });
-    ctx.log.info(`stored the copy of ${replica.name} at block ${record.lastBlockId}`);
+  try {
+    for (const record of replicaRecords) {
+      await ctx.artifacts.addTree(snapshots.get(record.name)!, { as: `replicas/${record.name}` });
+      ctx.log.info(`stored the copy of ${record.name} at block ${record.lastBlockId}`);
+    }
+  } finally {
+    for (const snapshot of snapshots.values()) await ctx.commands.run('rm', ['-rf', '--', snapshot]).catch(() => undefined);
   }
   stepDone('done');
-  return { metadata: { blockId: replicaRecords[0].lastBlockId, replicas: replicaRecords, clients: clientRecords, consistentRunSeconds: Math.round(seconds * 10) / 10 } };
+  const blockIds = replicaRecords.map((r) => r.lastBlockId);
+  return {
+    metadata: {
+      blockId: Math.max(...blockIds),
+      lagAccepted: new Set(blockIds).size > 1,
+      replicas: replicaRecords,
+      clients: clientRecords,
+      consistentRunSeconds: Math.round(seconds * 10) / 10,
+    },
+  };
 }
 
 /** After a cancel, a shutdown or a crash: every replica and client the run stopped is started, and the replicas unwedged. */
@@ -355,20 +386,35 @@ async function restore(ctx: RestoreContext<VmbcNodeConfig, { clientArchiveDirect
   const machine = await network.machineOf(target);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const phase = ctx.phase ? ` (phase ${ctx.phase.index} of ${ctx.phase.count}: ${ctx.phase.name})` : '';
+  const saved: Partial<RestoreState> = {};
+  const save = async (patch: Partial<RestoreState>) => {
+    Object.assign(saved, patch);
+    await ctx.state.save({ ...saved, targetId: target.id });
+  };
   if (source.role === 'client') {
     const archive = `clients/${source.name}.tar.gz`;
     const folder = ctx.options.clientArchiveDirectory ?? '/tmp';
     const path = join(folder, `${source.name}-${ctx.backup.id}.tar.gz`);
     const chunks: Buffer[] = [];
     for await (const chunk of ctx.artifacts.read(archive)) chunks.push(Buffer.from(chunk));
-    await machine.writeFile(path, Buffer.concat(chunks), { mode: 0o600 });
     const files = (((ctx.backup.metadata.clients as IntermittentMetadata['clients']) ?? []).find((c) => c.name === source.name)?.files ?? []).map((f) => f.replace(/^\/+/, ''));
-    // What is there now is kept aside as an archive of its own before the backup's files go over it.
+    // What is there now is kept aside, readable by its owner only (config files hold passwords), before the backup's files go over it.
     const aside = join(folder, `${target.name}-before-restore-${stamp}.tar.gz`);
-    await machine.run(['sh', '-c', 'cd / && existing=""; for f in "$@"; do [ -e "$f" ] && existing="$existing $f"; done; [ -z "$existing" ] || tar czf "$0" $existing', aside, ...files], { timeoutMs: timeoutOf(target) });
-    await machine.run(['tar', 'xzf', path, '-C', '/'], { timeoutMs: timeoutOf(target) });
+    await save({ stopped: true, dataDirectory: '', incoming: '', aside: '', asideDone: false, placed: false });
+    await network.manage(target, 'stop');
+    try {
+      await machine.writeFile(path, Buffer.concat(chunks), { mode: 0o600 });
+      await machine.run(['sh', '-c', 'umask 077; out=$1; shift; cd / || exit 1; n=$#; for f in "$@"; do [ -e "$f" ] && set -- "$@" "$f"; done; shift "$n"; [ $# -eq 0 ] || tar czf "$out" -- "$@"', 'keep-aside', aside, ...files], { timeoutMs: timeoutOf(target) });
+      await machine.run(['tar', 'xzf', path, '-C', '/'], { timeoutMs: timeoutOf(target) });
+      await machine.run(['rm', '-f', '--', path], { logged: false });
+    } finally {
+      if (!ctx.signal.aborted) {
+        await network.manage(target, 'start');
+        await save({ stopped: false });
+      }
+    }
     ctx.log.info(`restored the files of client ${source.name} onto ${target.name}${phase}; what was there is kept in ${aside}`);
-    return { details: { node: target.name, from: source.name, archive: path, keptAside: aside } };
+    return { details: { node: target.name, from: source.name, keptAside: aside } };
   }
 
   const replicas = (ctx.backup.metadata.replicas as ReplicaRecord[] | undefined) ?? [];
@@ -378,24 +424,25 @@ async function restore(ctx: RestoreContext<VmbcNodeConfig, { clientArchiveDirect
   await ctx.artifacts.extractTree(staging, { from: `replicas/${source.name}` });
   const dataDirectory = dataDirectoryOf(target).replace(/\/+$/, '');
   const state: RestoreState = { dataDirectory, incoming: `${dataDirectory}.chainvault-incoming`, aside: `${dataDirectory}.before-restore-${stamp}`, stopped: false, asideDone: false, placed: false };
-  const save = async (patch: Partial<RestoreState>) => {
-    Object.assign(state, patch);
-    await ctx.state.save({ ...state, targetId: target.id });
-  };
+  Object.assign(saved, state);
   await machine.run(['rm', '-rf', '--', state.incoming], { logged: false });
   const moved = await machine.rsyncTo(staging, state.incoming, { retries: 5 });
   ctx.log.info(`copied replica ${source.name}'s data to ${machine.name}:${state.incoming} (${moved.bytesMoved} bytes)${phase}`);
+  const mark = async (patch: Partial<RestoreState>) => {
+    Object.assign(state, patch);
+    await save(patch);
+  };
   let failed = true;
   try {
-    await save({ stopped: true });
+    await mark({ stopped: true });
     await network.manage(target, 'stop');
     if (await machine.stat(dataDirectory)) {
       await machine.run(['mv', '--', dataDirectory, state.aside]);
-      await save({ asideDone: true });
+      await mark({ asideDone: true });
       ctx.log.info(`kept the data of ${target.name} aside at ${state.aside}`);
     }
     await machine.run(['mv', '--', state.incoming, dataDirectory]);
-    await save({ placed: true });
+    await mark({ placed: true });
     const ids = await network.blockIds(target);
     if (ids.lastBlockId !== recorded.lastBlockId || ids.lastReachableBlockId !== recorded.lastReachableBlockId) {
       throw new PluginError('INCONSISTENT', `${target.name} holds last block id ${ids.lastBlockId} (reachable ${ids.lastReachableBlockId}) after the restore, but the backup recorded ${recorded.lastBlockId}`);
@@ -405,13 +452,16 @@ async function restore(ctx: RestoreContext<VmbcNodeConfig, { clientArchiveDirect
     return { details: { node: target.name, from: source.name, lastBlockId: ids.lastBlockId, keptAside: state.asideDone ? state.aside : null } };
   } finally {
     if (!ctx.signal.aborted) {
-      if (failed && state.asideDone) {
-        if (state.placed) await machine.run(['mv', '--', dataDirectory, `${dataDirectory}.failed-restore-${stamp}`]);
-        await machine.run(['mv', '--', state.aside, dataDirectory]);
-        ctx.log.info(`the restore failed: put the old data of ${target.name} back`);
+      try {
+        if (failed && state.asideDone) {
+          if (state.placed) await machine.run(['mv', '--', dataDirectory, `${dataDirectory}.failed-restore-${stamp}`]);
+          await machine.run(['mv', '--', state.aside, dataDirectory]);
+          ctx.log.info(`the restore failed: put the old data of ${target.name} back`);
+        }
+      } finally {
+        if (state.stopped) await network.manage(target, 'start');
+        await mark({ stopped: false });
       }
-      if (state.stopped) await network.manage(target, 'start');
-      await save({ stopped: false });
     }
   }
 }
@@ -419,8 +469,14 @@ async function restore(ctx: RestoreContext<VmbcNodeConfig, { clientArchiveDirect
 /** A restore that stopped a replica and did not finish: the copied data in place when the server stopped, the old data back on a cancel; the replica started. */
 async function restoreCleanup(ctx: CleanupContext<VmbcNodeConfig>): Promise<void> {
   const saved = ctx.saved as Partial<RestoreState> & { targetId?: string };
-  const target = ctx.nodes.find((n) => n.id === saved.targetId) ?? ctx.nodes[0];
-  if (!target || !saved.stopped || !saved.dataDirectory) return;
+  const found = (ctx.targets ?? []).find((t) => (t.node?.id ?? 'ad-hoc') === saved.targetId);
+  if (!found || !saved.stopped) return;
+  const target: VmbcNode = found.node ?? { id: 'ad-hoc', name: 'ad-hoc target', role: 'replica', config: found.config };
+  if (!saved.dataDirectory) {
+    // A client whose files were being restored: it is started again.
+    await new Network(ctx.machines, ctx.log).manage(target, 'start');
+    return;
+  }
   const network = new Network(ctx.machines, ctx.log);
   const machine = await network.machineOf(target);
   const exists = async (path?: string) => Boolean(path && (await machine.stat(path)));
@@ -428,8 +484,8 @@ async function restoreCleanup(ctx: CleanupContext<VmbcNodeConfig>): Promise<void
     if (!saved.asideDone && (await exists(saved.dataDirectory))) await machine.run(['mv', '--', saved.dataDirectory, saved.aside!]);
     await machine.run(['mv', '--', saved.incoming!, saved.dataDirectory]);
     ctx.log.info(`the server stopped during the restore: the copied data is now in place on ${target.name}; the old data is aside at ${saved.aside}`);
-  } else if (ctx.reason !== 'crashed' && ctx.reason !== 'shutdown' && saved.asideDone && (await exists(saved.aside))) {
-    if (await exists(saved.dataDirectory)) await machine.run(['rm', '-rf', '--', saved.dataDirectory]);
+  } else if (ctx.reason !== 'crashed' && ctx.reason !== 'shutdown' && (await exists(saved.aside))) {
+    if (await exists(saved.dataDirectory)) await machine.run(['mv', '--', saved.dataDirectory, `${saved.dataDirectory}.cancelled-restore-${new Date().toISOString().replace(/[:.]/g, '-')}`]);
     await machine.run(['mv', '--', saved.aside!, saved.dataDirectory]);
     ctx.log.info(`the restore was ${ctx.reason}: the old data of ${target.name} is back`);
   }
@@ -472,7 +528,7 @@ export default definePlugin<VmbcNodeConfig>({
         const problems: string[] = [];
         for (const replica of meta.replicas ?? []) {
           if (!entries.some((e) => e.path.startsWith(`replicas/${replica.name}/`))) problems.push(`replica ${replica.name} is missing from the backup`);
-          if (replica.lastBlockId !== meta.blockId) problems.push(`replica ${replica.name} was recorded at block ${replica.lastBlockId}, the backup at ${meta.blockId}`);
+          if (replica.lastBlockId !== meta.blockId && meta.lagAccepted !== true) problems.push(`replica ${replica.name} was recorded at block ${replica.lastBlockId}, the backup at ${meta.blockId}`);
         }
         for (const client of meta.clients ?? []) if (!entries.some((e) => e.path === client.archive)) problems.push(`the archive of client ${client.name} is missing`);
         return { problems, checked: { replicas: meta.replicas?.length ?? 0, clients: meta.clients?.length ?? 0 } };

@@ -64,7 +64,12 @@ export class Network {
       throw new PluginError('UNREACHABLE', `the agent of ${node.name} does not answer: ${error.message}`);
     });
     if (answer.status !== 200) throw new PluginError('UNREACHABLE', `the agent of ${node.name} answered ${answer.status} to its status: ${answer.body.slice(0, 200)}`);
-    const body = JSON.parse(answer.body) as { running?: unknown; stateTransfer?: unknown; lastBlock?: unknown };
+    let body: { running?: unknown; stateTransfer?: unknown; lastBlock?: unknown };
+    try {
+      body = JSON.parse(answer.body) as typeof body;
+    } catch {
+      throw new PluginError('UNREACHABLE', `the agent of ${node.name} answered its status with something that is not JSON: ${answer.body.slice(0, 200)}`);
+    }
     return { running: body.running === true, stateTransfer: body.stateTransfer === true, lastBlock: typeof body.lastBlock === 'number' ? body.lastBlock : null };
   }
 
