@@ -159,10 +159,20 @@ async function restartNetwork(network: Network, nodes: VmbcNode[], state: RunSta
 }
 
 /** Polls `concop wedge status` until every replica reports `wanted`; false when the timeout passes first. */
-async function waitForWedge(network: Network, operator: VmbcNode, replicas: VmbcNode[], wanted: boolean, options: IntermittentOptions, signal: AbortSignal, log: { info(m: string): void }): Promise<boolean> {
+async function waitForWedge(
+  network: Network,
+  operator: VmbcNode,
+  replicas: VmbcNode[],
+  wanted: boolean,
+  options: IntermittentOptions,
+  signal: AbortSignal,
+  log: { info(m: string): void },
+  beforeEachPoll?: () => void,
+): Promise<boolean> {
   const deadline = Date.now() + options.wedgeTimeoutSeconds * 1000;
   let last = '';
   for (;;) {
+    beforeEachPoll?.();
     const status = await network.concop(operator, ['wedge', 'status'], options.wedgeCommandTimeoutSeconds * 1000);
     const pending = replicas.filter((r) => (status[addressOf(r)] === true) !== wanted);
     const line = pending.length ? `wedge status: waiting for ${pending.map((r) => `${r.name} (${addressOf(r)})`).join(', ')} to be ${wanted}` : '';
@@ -233,7 +243,7 @@ async function intermittent(ctx: BackupContext<VmbcNodeConfig, Partial<Intermitt
       try {
         const answer = await network.concop(operator, ['wedge', 'stop'], options.wedgeCommandTimeoutSeconds * 1000);
         if (answer.succ !== true) throw new PluginError('COMMAND_FAILED', `concop wedge stop answered ${JSON.stringify(answer)}`);
-        wedged = await waitForWedge(network, operator, replicas, true, options, ctx.signal, ctx.log);
+        wedged = await waitForWedge(network, operator, replicas, true, options, ctx.signal, ctx.log, () => windowCheck('the replicas reported wedged'));
         if (!wedged) ctx.log.warn(`the replicas did not all report wedged within ${options.wedgeTimeoutSeconds} s (attempt ${attempt} of ${options.wedgeAttempts})`);
       } catch (error) {
         if (ctx.signal.aborted || (error as PluginError).code !== 'TIMEOUT') throw error;
