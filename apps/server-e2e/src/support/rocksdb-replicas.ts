@@ -39,7 +39,7 @@ export async function replica(root: string, flags: string[] = []): Promise<Repli
     logFile,
     // Started in its own session, so it outlives the command that started it; the command returns once the database is open.
     start: ['sh', '-c', `[ -s ${quote(pidFile)} ] && kill -0 "$(cat ${quote(pidFile)})" 2>/dev/null && exit 0; setsid ${argv} >> ${quote(logFile)} 2>&1 < /dev/null & i=0; while [ ! -s ${quote(pidFile)} ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; [ -s ${quote(pidFile)} ]`],
-    stop: ['sh', '-c', `[ -s ${quote(pidFile)} ] || exit 0; pid=$(cat ${quote(pidFile)}); kill "$pid" 2>/dev/null; while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done; rm -f ${quote(pidFile)}`],
+    stop: ['sh', '-c', `[ -s ${quote(pidFile)} ] || exit 0; pid=$(cat ${quote(pidFile)}); kill "$pid" 2>/dev/null; while kill -0 "$pid" 2>/dev/null && [ "$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null)" != Z ]; do sleep 0.05; done; rm -f ${quote(pidFile)}`],
   };
 }
 

@@ -37,13 +37,14 @@ const sleep = (ms, signal) =>
   });
 
 async function isRunning(machine, config) {
-  const result = await machine.run(['test -s "$1" && kill -0 "$(cat "$1")" 2>/dev/null', config.pidFile], { shell: true, okExitCodes: [0, 1], logged: false });
+  // A process that has exited but is not reaped yet (a zombie, state Z) does not run.
+  const result = await machine.run(['test -s "$1" && pid=$(cat "$1") && kill -0 "$pid" 2>/dev/null && [ "$(cut -d" " -f3 /proc/$pid/stat 2>/dev/null)" != Z ]', config.pidFile], { shell: true, okExitCodes: [0, 1], logged: false });
   return result.exitCode === 0;
 }
 
 async function stopNode(ctx, node) {
   const machine = await ctx.machines.get(node.config.machine);
-  await machine.run(['pid=$(cat "$1"); kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done', node.config.pidFile], { shell: true, timeoutMs: 15_000 });
+  await machine.run(['pid=$(cat "$1"); kill "$pid"; while kill -0 "$pid" 2>/dev/null && [ "$(cut -d" " -f3 /proc/$pid/stat 2>/dev/null)" != Z ]; do sleep 0.05; done', node.config.pidFile], { shell: true, timeoutMs: 15_000 });
   ctx.log.info(`stopped node ${node.name}`);
 }
 
