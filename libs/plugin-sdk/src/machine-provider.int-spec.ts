@@ -6,7 +6,7 @@
 import { startSshd, type RunningSshd } from '@chainvault/testing';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -164,6 +164,8 @@ describe('machines over SSH (real sshd on loopback)', () => {
     expect(sha256(await readFile(join(mirror, 'db', '000001.sst')))).toBe(sha256(big));
 
     await writeFile(join(source, 'db', 'CURRENT'), 'MANIFEST-000002\n');
+    // Same size, maybe the same second: a later mtime, as a real rewrite a moment later has (rsync's quick check compares both).
+    await utimes(join(source, 'db', 'CURRENT'), new Date(), new Date(Date.now() + 10_000));
     await rm(join(source, 'name with spaces.txt'));
     const second = await a.rsyncFrom(source, mirror);
     expect(second).toMatchObject({ filesTransferred: 1, totalBytes: big.length + 16 });
