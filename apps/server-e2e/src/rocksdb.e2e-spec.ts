@@ -16,6 +16,7 @@ import { BLOCK_PREFIX, lastBlock, replica, replicaRunning, scanBlocks, startRepl
 import { CREATE_DESTINATION, CREATE_NETWORK, CREATE_POLICY, REGISTER_NODE, RESTORE, RUN_BACKUP, VERIFY } from './support/scenario';
 import { spawnServer, type ServerProcess } from './support/server-process';
 import { startTestServer, type TestServer } from './support/test-server';
+import { expectStatus, logOf, waitUntil } from './support/job-checks';
 import type { GraphqlClient } from './support/graphql-client';
 
 jest.setTimeout(240_000);
@@ -25,20 +26,8 @@ const CLI = join(__dirname, '..', '..', 'cli', 'bin', 'chainvault.js');
 const JOB = `query ($id: ID!) { job(id: $id) { id kind status policyId error result log { level message } } }`;
 const BACKUP = `query ($id: ID!) { backup(id: $id) { id status metadata logicalSize storedSize } }`;
 const CHECKPOINTS = `query ($id: ID!) { checkpoints(nodeId: $id) { location id lastBlockId sizeBytes ageSeconds complete path backupId } }`;
-const logOf = (job: { log: { message: string }[] }) => job.log.map((l) => l.message).join('\n');
 
-/** The job ended as expected, or the failure shows its error and log. */
-function expectStatus(job: Record<string, any>, status: string): void {
-  if (job.status !== status) throw new Error(`job ${job.id} (${job.kind}) is ${job.status}, expected ${status}: ${job.error}\n${logOf(job)}`);
-}
 
-async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function finished(client: GraphqlClient, jobId: string): Promise<Record<string, any>> {
   await client.waitForJob(jobId);

@@ -18,6 +18,7 @@ import { scanBlocks } from './support/rocksdb-replicas';
 import { CREATE_DESTINATION, CREATE_NETWORK, CREATE_POLICY, REGISTER_NODE, RESTORE, RUN_BACKUP } from './support/scenario';
 import { spawnServer, type ServerProcess } from './support/server-process';
 import { startTestServer, type TestServer } from './support/test-server';
+import { expectStatus, logOf, waitUntil } from './support/job-checks';
 
 jest.setTimeout(300_000);
 
@@ -26,19 +27,8 @@ const JOB = `query ($id: ID!) { job(id: $id) { id kind status error result progr
 const BACKUP = `query ($id: ID!) { backup(id: $id) { id status metadata files { path size } } }`;
 const CANCEL = `mutation ($id: ID!) { cancelJob(id: $id) { id status } }`;
 const ALL_DAY = [{ days: ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'], start: '00:00', end: '00:00' }];
-const logOf = (job: { log: { message: string }[] }) => job.log.map((l) => l.message).join('\n');
 
-function expectStatus(job: Record<string, any>, status: string): void {
-  if (job.status !== status) throw new Error(`job ${job.id} (${job.kind}) is ${job.status}, expected ${status}: ${job.error}\n${logOf(job)}`);
-}
 
-async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 interface Registered {
   networkId: string;
