@@ -21,7 +21,7 @@ const constraints = (extra) =>
 // The CLI's `serve` and the end-to-end tests start the server application itself.
 const allow = ['@chainvault/server'];
 
-const testFiles = ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts'];
+const testFiles = ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', '**/__fixtures__/**/*.ts', 'apps/server-e2e/test-support/**/*.ts'];
 
 export default [
   { ignores: ['**/dist', '**/node_modules', '**/*.js', '**/*.cjs', '**/*.mjs', 'data/**', 'tmp/**'] },

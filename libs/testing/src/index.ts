@@ -6,3 +6,6 @@ export { compareTrees, writeSampleTree, type CompareTreesOptions, type SampleTre
 export { startS3rver, type RunningS3rver } from './s3rver';
 export { startSshd, type RunningSshd } from './sshd';
 export { startHardhatNode, HARDHAT_ACCOUNT, type HardhatNodeOptions, type RunningHardhatNode } from './hardhat';
+export { startCouchDb, type RunningCouchDb } from './couchdb';
+export { unzip } from './zip';
+export { freePort } from './processes';

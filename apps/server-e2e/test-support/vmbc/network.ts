@@ -54,7 +54,6 @@ export interface NodeStatus {
 }
 export interface AgentAnswer {
   status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- an agent's JSON, read freely by tests
   body: any;
 }
 export interface VmbcNetwork {
