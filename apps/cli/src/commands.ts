@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
 import { addAccessCommands } from './access.commands';
 import { addCatalogCommands } from './catalog.commands';
+import { addTemplateCommands } from './template.commands';
 import { ApiClient, CliError, serverUrl } from './api-client';
 
 type Print = (line: string) => void;
@@ -316,14 +317,15 @@ export function buildProgram(print: Print = (line) => console.log(line)): Comman
 
   program
     .command('restore <backupId>')
-    .description('restore a backup to a registered node, several nodes at once (a restore set), or an ad-hoc target')
+    .description('restore a backup to a registered node, several nodes at once (a restore set), an ad-hoc target, or as a stored template says')
+    .option('--template <template>', 'a stored template (name or id): its target nodes and options; --options add to them')
     .option('--target-node <node>', 'node name or id')
     .option('--target-nodes <nodes>', 'a restore set: node names or ids, comma-separated; the plugin orders them in phases')
     .option('--target-config <json>', 'target config as JSON, e.g. {"path": "/restore/here"}')
     .option('--options <json>', 'restore options as JSON')
     .option('--from <destination>', "restore from this destination's copy (name or id)")
     .option('--wait', 'wait for the job to end and exit non-zero if it fails')
-    .action(async (backupId: string, o: { targetNode?: string; targetNodes?: string; targetConfig?: string; options?: string; from?: string; wait?: boolean }) => {
+    .action(async (backupId: string, o: { template?: string; targetNode?: string; targetNodes?: string; targetConfig?: string; options?: string; from?: string; wait?: boolean }) => {
       const setRefs = o.targetNodes ? o.targetNodes.split(',').map((s) => s.trim()).filter(Boolean) : [];
       const input = {
         backupId,
@@ -332,6 +334,7 @@ export function buildProgram(print: Print = (line) => console.log(line)): Comman
         targetNodeIds: setRefs.length ? await Promise.all(setRefs.map(async (ref) => (await nodeRef(ref)).id)) : undefined,
         targetConfig: o.targetConfig ? parseJson(o.targetConfig, '--target-config') : undefined,
         options: o.options ? parseJson(o.options, '--options') : undefined,
+        templateId: o.template,
       };
       const { restoreBackup } = await api().request(`mutation ($input: RestoreInput!) { restoreBackup(input: $input) { ${JOB_FIELDS} } }`, { input });
       await reportJob(restoreBackup, Boolean(o.wait));
@@ -367,6 +370,7 @@ export function buildProgram(print: Print = (line) => console.log(line)): Comman
 
   addAccessCommands(program, { api, show });
   addCatalogCommands(program, { show });
+  addTemplateCommands(program, { api, show, nodeRef });
 
   return program;
 }

@@ -19,6 +19,7 @@ import { BackupResolver } from './resolvers/backup.resolver';
 import { CatalogResolver } from './resolvers/catalog.resolver';
 import { CheckpointResolver } from './resolvers/checkpoint.resolver';
 import { PolicyResolver } from './resolvers/policy.resolver';
+import { RestoreTemplateResolver } from './resolvers/restore-template.resolver';
 import { ApiAuditInterceptor } from './security/api-audit.interceptor';
 import type { ApiContext } from './security/api-context';
 import { ApiGate, bearerToken } from './security/api-gate';
@@ -153,6 +154,7 @@ function graphqlWsOptions(config: ChainvaultConfig, gate: ApiGate, sessions: Web
     CatalogResolver,
     BackupResolver,
     CheckpointResolver,
+    RestoreTemplateResolver,
     PolicyResolver,
     MetricsListener,
     { provide: APP_FILTER, useClass: DomainErrorFilter },

@@ -30,6 +30,7 @@ import { InterruptedRestores } from './restores/interrupted-restores';
 import { RestoreJob } from './restores/restore.job';
 import { RestoreRoots } from './restores/restore-roots';
 import { RestoreService } from './restores/restore.service';
+import { RestoreTemplateService } from './restores/restore-templates.service';
 import { RetentionService } from './retention/retention.service';
 import { CLOCK, FileClock, systemClock } from './scheduler/clock';
 import { InstanceService } from './scheduler/instance.service';
@@ -54,6 +55,7 @@ const services = [
   PolicyService,
   RestoreRoots,
   RestoreService,
+  RestoreTemplateService,
   InterruptedRestores,
   RetentionService,
   SchedulerService,

@@ -29,6 +29,7 @@ export { PolicyService, type CreatePolicy } from './policies/policy.service';
 export { PRESET_CRON, nextFireTimes } from './policies/schedule';
 export { RestoreRoots, configLocations } from './restores/restore-roots';
 export { RestoreService, type RequestRestore } from './restores/restore.service';
+export { RestoreTemplateService, type CreateRestoreTemplate } from './restores/restore-templates.service';
 export { SecretBox } from './secrets/secret-box';
 export { CLOCK, FileClock, systemClock, type Clock } from './scheduler/clock';
 export { SchedulerService, type FireRecord, type FireOutcome } from './scheduler/scheduler.service';

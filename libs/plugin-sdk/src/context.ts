@@ -245,8 +245,10 @@ export interface VerifyReport {
 }
 
 /** What `checkRestoreTarget` receives, before any job is created. */
-export interface RestoreTargetCheck<Config = JsonObject, Options = JsonObject> {
+export interface RestoreTargetCheck<Config = JsonObject, Options = JsonObject, Metadata extends JsonObject = JsonObject> {
   sources: NodeHandle<Config>[];
   target: RestoreTarget<Config>;
   options: Options;
+  /** The backup being restored, so a check can hold the options against what it holds. Since API 2.0 (hosts before 2026-12 left it out). */
+  backup?: BackupRecord<Metadata>;
 }

@@ -82,6 +82,15 @@ export class RestoreInput {
   @Field(() => [ID], { nullable: true, description: 'A restore set: several registered nodes restored in one job, in the phases the plugin orders (for example CAs, then orderers, then peers).' }) targetNodeIds?: string[];
   @Field(() => JsonScalar, { nullable: true }) targetConfig?: unknown;
   @Field(() => JsonScalar, { nullable: true }) options?: unknown;
+  @Field(() => String, { nullable: true, description: "A stored restore template (id or name): its target nodes (unless given here) and its options, with these options over them." }) templateId?: string;
+}
+
+@InputType()
+export class CreateRestoreTemplateInput {
+  @Field() name!: string;
+  @Field(() => String, { nullable: true }) description?: string;
+  @Field(() => [ID], { description: 'The registered nodes the backup is restored onto, as a restore set (in the phases the plugin orders).' }) targetNodeIds!: string[];
+  @Field(() => JsonScalar, { nullable: true, description: "Restore options, checked against the plugin's restore options schema (for Fabric: { template: { resources, hosts, ports, paths } })." }) options?: unknown;
 }
 
 @InputType()

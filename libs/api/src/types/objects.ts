@@ -293,3 +293,15 @@ export class NodeCheckpoint {
   @Field(() => ID, { nullable: true }) destinationId!: string | null;
   @Field(() => ID, { nullable: true }) policyId!: string | null;
 }
+
+@ObjectType({ description: 'A stored restore: the nodes a backup is restored onto and the restore options (for Fabric, a template mapping host names, ports and paths), reused by restoreBackup(templateId).' })
+export class RestoreTemplate {
+  @Field(() => ID) id!: string;
+  @Field() name!: string;
+  @Field(() => String, { nullable: true }) description!: string | null;
+  @Field({ description: 'The plugin whose backups it restores.' }) pluginId!: string;
+  @Field(() => [ID], { description: 'The registered nodes restored onto, as a restore set.' }) targetNodeIds!: string[];
+  @Field(() => JsonScalar) options!: unknown;
+  @Field() createdAt!: Date;
+  @Field() createdBy!: string;
+}

@@ -12,7 +12,7 @@ import { CATALOG_MIGRATIONS, catalogOptions } from './catalog-options';
 import { BackupEntity, BackupStatus, JobEntity, JobKind, JobStatus, NetworkEntity, PolicyEntity, VerificationState } from './entities';
 
 const POSTGRES_ADMIN_URL = process.env.CHAINVAULT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const TABLES = ['network', 'node', 'destination', 'policy', 'backup', 'backup_replica', 'job', 'restore', 'audit_event', 'instance', 'api_token'];
+const TABLES = ['network', 'node', 'destination', 'policy', 'backup', 'backup_replica', 'job', 'restore', 'audit_event', 'instance', 'api_token', 'restore_template'];
 
 async function adminQuery(sql: string): Promise<void> {
   const admin = new Client({ connectionString: POSTGRES_ADMIN_URL });
@@ -191,23 +191,27 @@ describe.each(['sqlite', 'postgres'] as const)('the catalog schema on %s', (kind
     expect(await columnsOf('audit_event')).toEqual(expect.arrayContaining(['remote_address', 'outcome']));
     expect(await columnsOf('backup')).toEqual(expect.arrayContaining(['depends_on_ids', 'report']));
     expect(await columnsOf('job')).toContain('plugin_state');
+    expect(await existingTables(dataSource)).toEqual(TABLES);
+    await dataSource.undoLastMigration({ transaction: 'each' });
+    const before = TABLES.filter((t) => t !== 'restore_template');
+    expect(await existingTables(dataSource)).toEqual(before);
     await dataSource.undoLastMigration({ transaction: 'each' });
     expect(await columnsOf('backup')).not.toContain('depends_on_ids');
     expect(await columnsOf('job')).not.toContain('plugin_state');
     expect(await columnsOf('restore')).not.toContain('target_node_ids');
-    expect(await existingTables(dataSource)).toEqual(TABLES);
+    expect(await existingTables(dataSource)).toEqual(before);
     await dataSource.undoLastMigration({ transaction: 'each' });
-    expect(await existingTables(dataSource)).toEqual(TABLES.filter((t) => t !== 'api_token'));
+    expect(await existingTables(dataSource)).toEqual(before.filter((t) => t !== 'api_token'));
     expect(await columnsOf('audit_event')).not.toContain('outcome');
     await dataSource.undoLastMigration({ transaction: 'each' });
-    expect(await existingTables(dataSource)).toEqual(TABLES.filter((t) => t !== 'instance' && t !== 'api_token'));
+    expect(await existingTables(dataSource)).toEqual(before.filter((t) => t !== 'instance' && t !== 'api_token'));
     expect(await columnsOf('job')).not.toContain('scheduled_for');
     expect(await columnsOf('policy')).not.toContain('maintenance_windows');
     await dataSource.undoLastMigration({ transaction: 'each' });
-    expect(await existingTables(dataSource)).toEqual(TABLES.filter((t) => t !== 'backup_replica' && t !== 'instance' && t !== 'api_token'));
+    expect(await existingTables(dataSource)).toEqual(before.filter((t) => t !== 'backup_replica' && t !== 'instance' && t !== 'api_token'));
     await dataSource.undoLastMigration({ transaction: 'each' });
     expect(await destinationColumns()).not.toContain('secrets');
-    for (let i = 5; i < CATALOG_MIGRATIONS.length; i += 1) await dataSource.undoLastMigration({ transaction: 'each' });
+    for (let i = 6; i < CATALOG_MIGRATIONS.length; i += 1) await dataSource.undoLastMigration({ transaction: 'each' });
     expect(await existingTables(dataSource)).toEqual([]);
     expect(await dataSource.showMigrations()).toBe(true);
 

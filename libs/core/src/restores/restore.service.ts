@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Repository } from 'typeorm';
 import { JobKind, ReplicaState, RestoreEntity, RestoreStatus, type BackupEntity, type JobEntity } from '../catalog/entities';
 import { BackupReplicas } from '../backups/backup-replicas.service';
-import { BackupService } from '../backups/backup.service';
+import { BackupService, dependencyIds } from '../backups/backup.service';
 import { ChainvaultError, ChainvaultErrorCode } from '../errors/chainvault.errors';
 import { JobService } from '../jobs/job.service';
 import { NodeService } from '../nodes/node.service';
@@ -17,6 +17,7 @@ import { SecretBox } from '../secrets/secret-box';
 import { mergeSecrets, splitSecrets, withSecretsMasked } from '../secrets/secret-fields';
 import { requireObject } from '../validation';
 import { InterruptedRestores } from './interrupted-restores';
+import { RestoreTemplateService } from './restore-templates.service';
 
 export interface RequestRestore {
   backupId: string;
@@ -27,6 +28,8 @@ export interface RequestRestore {
   targetNodeIds?: string[] | null;
   targetConfig?: unknown;
   options?: unknown;
+  /** A stored template (id or name): its target nodes and options, the request's options over them. */
+  templateId?: string | null;
 }
 
 @Injectable()
@@ -41,6 +44,7 @@ export class RestoreService {
     private readonly replicas: BackupReplicas,
     private readonly restoreRoots: RestoreRoots,
     private readonly interrupted: InterruptedRestores,
+    private readonly templates: RestoreTemplateService,
   ) {}
 
   async get(id: string): Promise<RestoreEntity> {
@@ -49,7 +53,8 @@ export class RestoreService {
     return restore;
   }
 
-  async request(input: RequestRestore, actor: string): Promise<JobEntity> {
+  async request(request: RequestRestore, actor: string): Promise<JobEntity> {
+    const input = request.templateId ? await this.withTemplate(request) : request;
     const backup = await this.backups.getUsable(input.backupId);
     const hasConfig = input.targetConfig !== undefined && input.targetConfig !== null;
     const hasSet = Array.isArray(input.targetNodeIds) && input.targetNodeIds.length > 0;
@@ -121,16 +126,30 @@ export class RestoreService {
       ...sources.map((source) => splitSecrets(nodeSchema, source.config).secrets),
       ...targets.map((target) => splitSecrets(target.node ? nodeSchema : targetSchema, target.config).secrets),
     ];
+    const record = { id: backup.id, createdAt: backup.createdAt, metadata: backup.metadata as JsonObject, dependsOn: dependencyIds(backup) };
     await withSecretsMasked(given, async () => {
       for (const target of targets) {
         // A target left holding only what an interrupted restore wrote is emptied, so this one starts over.
         await this.interrupted.clear(target.config);
-        await this.plugins.callPluginCheck(() => method.checkRestoreTarget?.({ sources, target, options }));
+        await this.plugins.callPluginCheck(() => method.checkRestoreTarget?.({ sources, target, options, backup: record }));
       }
     });
 
     await this.restores.insert(restore);
     return this.jobs.create({ kind: JobKind.RESTORE, policyId: backup.policyId, backupId: backup.id, restoreId: restore.id, payload: { destinationId: from } }, actor);
+  }
+
+  /** A request that names a template: the template's nodes (unless the request gives its own) and options, the request's on top. */
+  private async withTemplate(request: RequestRestore): Promise<RequestRestore> {
+    const template = await this.templates.get(request.templateId!);
+    const backup = await this.backups.getUsable(request.backupId);
+    if (backup.pluginId !== template.pluginId) throw ChainvaultError.badInput(`template "${template.name}" restores "${template.pluginId}" backups; backup ${backup.id} was made with "${backup.pluginId}"`);
+    const hasOwnTarget = Boolean(request.targetNodeId) || (request.targetConfig !== undefined && request.targetConfig !== null) || Boolean(request.targetNodeIds?.length);
+    return {
+      ...request,
+      targetNodeIds: hasOwnTarget ? request.targetNodeIds : template.targetNodeIds,
+      options: { ...template.options, ...requireObject(request.options ?? {}, 'options') },
+    };
   }
 
   /** The nodes a backup was taken from, as the plugin sees them. */

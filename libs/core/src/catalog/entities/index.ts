@@ -9,3 +9,4 @@ export * from './policy.entity';
 export * from './restore.entity';
 export * from './instance.entity';
 export * from './api-token.entity';
+export * from './restore-template.entity';
