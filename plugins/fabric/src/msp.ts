@@ -58,6 +58,11 @@ export interface InspectMspOptions {
   now?: Date;
   /** Window, in days, for certificates reported as expiring (default 30). */
   expiryWarningDays?: number;
+  /**
+   * Whether the folder must hold a signing certificate (default true: a local MSP). An
+   * organisation's verifying MSP (the one in channel configurations) has none.
+   */
+  requireSigncerts?: boolean;
 }
 
 export class MspError extends Error {
@@ -150,7 +155,8 @@ export async function inspectMsp(dir: string, options: InspectMspOptions = {}): 
   const now = options.now ?? new Date();
   const warningDays = options.expiryWarningDays ?? 30;
   if (!(await isDirectory(dir))) throw new MspError(`${dir} is not a directory`);
-  if (!(await isDirectory(join(dir, 'signcerts')))) throw new MspError(`${dir} is not a usable MSP folder: it has no signcerts folder`);
+  const requireSigncerts = options.requireSigncerts ?? true;
+  if (requireSigncerts && !(await isDirectory(join(dir, 'signcerts')))) throw new MspError(`${dir} is not a usable MSP folder: it has no signcerts folder`);
 
   const problems: string[] = [];
   const loaded = new Map<MspFolder, Loaded[]>();
@@ -194,7 +200,7 @@ export async function inspectMsp(dir: string, options: InspectMspOptions = {}): 
   }
 
   const get = (folder: MspFolder): Loaded[] => loaded.get(folder)!;
-  if (get('signcerts').length === 0 && !problems.some((p) => p.startsWith('signcerts/'))) {
+  if (requireSigncerts && get('signcerts').length === 0 && !problems.some((p) => p.startsWith('signcerts/'))) {
     throw new MspError(`${dir} is not a usable MSP folder: signcerts holds no certificate`);
   }
   if (get('cacerts').length === 0) problems.push('cacerts holds no certificate: the MSP has no root of trust');

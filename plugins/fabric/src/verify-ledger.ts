@@ -3,12 +3,12 @@
 // structural ones it leaves to the block store: numbering from 0 (or from the snapshot a peer
 // joined from) without gaps, files that end inside a record, and a genesis block that is a
 // channel configuration.
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   blockStoreDir,
   BlockFileError,
   listBlockFiles,
-  listChannels,
   readBlockFile,
   readBootstrappingSnapshotInfo,
   type FabricBlock,
@@ -186,18 +186,25 @@ export async function verifyChannel(channelDir: string, channel: string): Promis
  * peer.fileSystemPath, holding chains/chains/<channel>/blockfile_NNNNNN).
  */
 export async function verifyLedger(ledgersDataDir: string): Promise<LedgerReport> {
+  const report = await verifyBlockStore(blockStoreDir(ledgersDataDir), `${ledgersDataDir} is not a Fabric ledgers directory`);
+  return { ...report, ledgersDir: ledgersDataDir };
+}
+
+/**
+ * Verifies a block store: a folder with one sub-folder of block files per channel (a peer's
+ * ledgersData/chains/chains, an orderer's <FileLedger.Location>/chains).
+ */
+export async function verifyBlockStore(storeDir: string, what = `${storeDir} is not a Fabric block store`): Promise<LedgerReport> {
   let channels: string[];
   try {
-    channels = await listChannels(ledgersDataDir);
+    channels = (await readdir(storeDir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new Error(`${ledgersDataDir} is not a Fabric ledgers directory: ${blockStoreDir(ledgersDataDir)} does not exist`);
-    }
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${what}: ${storeDir} does not exist`);
     throw error;
   }
-  if (channels.length === 0) throw new Error(`${blockStoreDir(ledgersDataDir)} holds no channel`);
+  if (channels.length === 0) throw new Error(`${storeDir} holds no channel`);
   const reports: ChannelReport[] = [];
-  for (const channel of channels) reports.push(await verifyChannel(join(blockStoreDir(ledgersDataDir), channel), channel));
-  return { ledgersDir: ledgersDataDir, channels: reports, ok: reports.every((r) => r.ok) };
+  for (const channel of channels) reports.push(await verifyChannel(join(storeDir, channel), channel));
+  return { ledgersDir: storeDir, channels: reports, ok: reports.every((r) => r.ok) };
 }
 
