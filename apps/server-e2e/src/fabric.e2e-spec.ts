@@ -8,7 +8,8 @@
  * genesis block, and a CouchDB-compatible server (pouchdb-server). Peers, orderers and CAs are
  * fabric-standin.js (Fabric's Go binaries do not install here).
  */
-import { startCouchDb, startSshd, unzip, type RunningCouchDb, type RunningSshd } from '@chainvault/testing';
+import { SchedulerService } from '@chainvault/core';
+import { freePort, startCouchDb, startSshd, unzip, type RunningCouchDb, type RunningSshd } from '@chainvault/testing';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -18,9 +19,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { FABRIC_FIXTURES, FIXTURE_MSP, copyWritable, fixtureLedger, layCa, layGenesis, layMsp, layOrderer, layPeer, writeConnectionProfile, type ResourceLayout } from '../test-support/fabric/network';
 import type { GraphqlClient } from './support/graphql-client';
-import { expectStatus, logOf } from './support/job-checks';
+import { expectStatus, logOf, waitUntil } from './support/job-checks';
 import { sshMachine } from './support/lab-nodes';
 import { CREATE_DESTINATION, CREATE_NETWORK, CREATE_POLICY, REGISTER_NODE, RESTORE, RUN_BACKUP, VERIFY } from './support/scenario';
+import { spawnServer, type ServerProcess } from './support/server-process';
 import { startTestServer, type TestServer } from './support/test-server';
 
 jest.setTimeout(300_000);
@@ -151,7 +153,7 @@ describe('the fabric plugin', () => {
       await couch.request('PUT', `/mychannel_basic/asset-v${v}`, { value: v });
       await couch.request('PUT', '/mychannel_/statedb_savepoint', { ...(await couch.request('GET', '/mychannel_/statedb_savepoint')).json, BlockNum: 3 + v });
       await setClock(`2026-06-01T0${v}:00:00.000Z`);
-      await server.app.get((await import('@chainvault/core')).SchedulerService).tick();
+      await server.app.get(SchedulerService).tick();
       const { jobs } = await client.ok(`{ jobs(status: [QUEUED, RUNNING]) { id policyId } }`);
       const job = await finished(jobs.find((j: { policyId: string }) => j.policyId === hourly).id);
       expectStatus(job, 'COMPLETED');
@@ -370,7 +372,7 @@ describe('the fabric plugin', () => {
     const ports: Record<string, number> = { '5984': Number(new URL(couchTemplate.url).port) };
     for (const r of [ca, o0, o1, p0, p1]) {
       hosts[r.host] = r.host.replace('example.com', 'tpl.example.com');
-      for (const port of r.ports) ports[String(port)] = await (await import('@chainvault/testing')).freePort();
+      for (const port of r.ports) ports[String(port)] = await freePort();
     }
     const tplId = await network('tpl');
     const tplNodes: string[] = [];
@@ -477,5 +479,127 @@ describe('the fabric plugin', () => {
     expect(logOf(damagedJob)).toContain('stopped peer damaged');
     expect(logOf(damagedJob)).toContain('started peer damaged');
     expect(await health(damaged.ports[1])).toBe(true);
+  });
+
+  it('restores a peer whose backup left the state database out by rebuilding it, and refuses a running resource it cannot stop', async () => {
+    const root = join(work, 'rebuild');
+    const peer = await layPeer(root, 'peer5', { org: 'org5' });
+    const state = join(peer.path, 'ledgersData', 'stateLeveldb');
+    await mkdir(state, { recursive: true });
+    await writeFile(join(state, 'CURRENT'), 'MANIFEST-000001\n');
+    await writeFile(join(state, '000001.log'), 'state of peer5\n');
+    const marker = join(root, 'rebuilt');
+    const rebuildCommand = [process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, 'rebuild-dbs ran while ' + (require('fs').existsSync(${JSON.stringify(peer.pidFile)}) ? 'running' : 'stopped'))`];
+    const networkId = await network('rebuild');
+    const nodeId = await register(networkId, 'peer5', 'peer', { ...peer.config, machine: sshMachine(sshds[1]), rebuildCommand });
+    await start(peer);
+    const backup = await backupNow(await policy('peer5-without-state', { nodeId }, 'resource', { includeStateDatabase: false }));
+    expectStatus(backup, 'COMPLETED');
+    const { backup: stored } = await client.ok(`query ($id: ID!) { backup(id: $id) { metadata files { path } } }`, { id: backup.backupId });
+    expect(stored.metadata.resources[0].stateDatabase).toBe('none');
+    expect(stored.files.filter((f: { path: string }) => f.path.includes('stateLeveldb'))).toEqual([]);
+
+    const restored = await finished((await client.ok(RESTORE, { input: { backupId: backup.backupId, targetNodeId: nodeId } })).restoreBackup.id);
+    expectStatus(restored, 'COMPLETED');
+    expect(logOf(restored)).toContain('the backup holds no state database: ran its rebuildCommand; the peer rebuilds its state database from its ledger');
+    expect(readFileSync(marker, 'utf8')).toBe('rebuild-dbs ran while stopped');
+    expect(existsSync(state)).toBe(false);
+    expect(await health(peer.ports[1])).toBe(true);
+
+    // The same peer registered without a stop command: it may be running, so nothing is touched.
+    const { stopCommand: _stop, startCommand: _start, ...unstoppable } = peer.config;
+    const blind = await register(networkId, 'peer5-unstoppable', 'peer', { ...unstoppable, machine: sshMachine(sshds[1]) });
+    const pid = readFileSync(peer.pidFile!, 'utf8');
+    const folder = async () => treeHashes(join(root, 'peer5'));
+    const before = await folder();
+    const refused = await finished((await client.ok(RESTORE, { input: { backupId: backup.backupId, targetNodeId: blind } })).restoreBackup.id);
+    expectStatus(refused, 'FAILED');
+    expect(refused.error).toContain(`peer peer5-unstoppable exists at ${peer.path} and has no stopCommand: it may be running, so nothing was changed`);
+    expect(readFileSync(peer.pidFile!, 'utf8')).toBe(pid);
+    const after = await folder();
+    for (const log of ['peer.pid.log']) delete before[log], delete after[log];
+    expect(after).toEqual(before);
+  });
+
+  it('puts the old copy back and the resource running when a restore is cancelled', async () => {
+    const root = join(work, 'cancel');
+    const peer = await layPeer(root, 'peer6', { org: 'org6' });
+    const slowStop = ['sh', '-c', `sleep 5; exec "$0" "$@"`, ...(peer.config.stopCommand as string[])];
+    const networkId = await network('cancel');
+    const nodeId = await register(networkId, 'peer6', 'peer', { ...peer.config, machine: sshMachine(sshds[0]), stopCommand: slowStop });
+    await start(peer);
+    const backup = await backupNow(await policy('peer6', { nodeId }, 'resource'));
+    expectStatus(backup, 'COMPLETED');
+    const blockfile = join(peer.path, 'ledgersData', 'chains', 'chains', 'mychannel', 'blockfile_000000');
+    await writeFile(blockfile, firstBlocks(await readFile(blockfile), 7));
+    const before = await treeHashes(join(root, 'peer6'));
+    const pid = readFileSync(peer.pidFile!, 'utf8');
+    const job = (await client.ok(RESTORE, { input: { backupId: backup.backupId, targetNodeId: nodeId } })).restoreBackup;
+    await waitUntil('the restore staged its copy', async () => logOf((await client.ok(JOB, { id: job.id })).job).includes('peer peer6: staged'));
+    await client.ok(`mutation ($id: ID!) { cancelJob(id: $id) { id } }`, { id: job.id });
+    const ended = await finished(job.id);
+    expectStatus(ended, 'CANCELLED');
+    expect(logOf(ended)).toMatch(/the restore was cancelled/);
+    // Everything as it was: the 7-block ledger, no staged or set-aside copy, the same process serving it.
+    const after = await treeHashes(join(root, 'peer6'));
+    delete after['peer.pid.log'];
+    delete before['peer.pid.log'];
+    expect(after).toEqual(before);
+    expect((await readdir(join(root, 'peer6'))).filter((n) => n.includes('.before-restore-') || n.includes('.chainvault-incoming'))).toEqual([]);
+    expect(readFileSync(peer.pidFile!, 'utf8')).toBe(pid);
+    expect(await health(peer.ports[1])).toBe(true);
+  });
+});
+
+describe('a Fabric restore the server does not live to finish', () => {
+  let work: string;
+  let server: ServerProcess | undefined;
+  let peer: ResourceLayout | undefined;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'chainvault-fabric-kill-'));
+  });
+  afterAll(async () => {
+    if (peer) await stopResource(peer).catch(() => undefined);
+    server?.child.kill('SIGKILL');
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('is carried through when the server starts again: the backup in place, the old copy aside, the peer running', async () => {
+    peer = await layPeer(join(work, 'net'), 'peer7', { org: 'org7' });
+    const marker = join(work, 'stopped');
+    const stop = ['sh', '-c', `"$0" "$@" && { [ -e '${marker}' ] || { touch '${marker}' && sleep 30; }; }`, ...(peer.config.stopCommand as string[])];
+    const env = { dataDir: join(work, 'server') };
+    server = await spawnServer(env);
+    const client = server.client;
+    const { createNetwork } = await client.ok(CREATE_NETWORK, { input: { name: 'killed', protocol: 'fabric' } });
+    const { registerNode } = await client.ok(REGISTER_NODE, { input: { networkId: createNetwork.id, name: 'peer7', plugin: 'fabric', role: 'peer', config: { ...peer.config, stopCommand: stop } } });
+    const repo = (await client.ok(CREATE_DESTINATION, { input: { name: 'repo', kind: 'LOCAL', config: { path: join(work, 'repository') } } })).createDestination.id;
+    const { createPolicy } = await client.ok(CREATE_POLICY, { input: { name: 'p', nodeId: registerNode.id, method: 'resource', destinationIds: [repo], retention: { keepLast: 5 } } });
+    await startResource(peer);
+    const backup = await client.waitForJob((await client.ok(RUN_BACKUP, { policyId: createPolicy.id })).runBackup.id);
+    expect(backup.status).toBe('COMPLETED');
+    const backupId = (await client.ok(JOB, { id: backup.id })).job.backupId;
+    const blockfile = join(peer.path, 'ledgersData', 'chains', 'chains', 'mychannel', 'blockfile_000000');
+    const full = await readFile(blockfile);
+    await writeFile(blockfile, firstBlocks(full, 3));
+
+    const restore = (await client.ok(RESTORE, { input: { backupId, targetNodeId: registerNode.id } })).restoreBackup;
+    await waitUntil('the peer was stopped', () => existsSync(marker));
+    expect(await health(peer.ports[1])).toBe(false);
+    server.child.kill('SIGKILL');
+    await server.exited;
+
+    server = await spawnServer(env);
+    await server.client.waitForJob(restore.id);
+    const ended = (await server.client.ok(JOB, { id: restore.id })).job;
+    expectStatus(ended, 'FAILED');
+    expect(ended.error).toMatch(/interrupted/);
+    expect(logOf(ended)).toContain("peer peer7: the server stopped during the restore: the backup's copy is in place; the old one is aside");
+    expect(await health(peer.ports[1])).toBe(true);
+    expect(sha(await readFile(blockfile))).toBe(sha(full));
+    const aside = (await readdir(join(work, 'net', 'peer7'))).filter((n) => n.startsWith('production.before-restore-'));
+    expect(aside).toHaveLength(1);
+    expect(sha(await readFile(join(work, 'net', 'peer7', aside[0], 'ledgersData', 'chains', 'chains', 'mychannel', 'blockfile_000000')))).toBe(sha(firstBlocks(full, 3)));
   });
 });

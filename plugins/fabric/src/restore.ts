@@ -103,6 +103,10 @@ interface RestoreState extends JsonObject {
   targetId: string;
   stopped: boolean;
   moves: Move[];
+  /** Every part is staged on the machine: a crash from here on is carried through. */
+  staged: boolean;
+  /** The moves have begun: undoing them is needed. */
+  placing: boolean;
   done: boolean;
 }
 
@@ -130,7 +134,12 @@ done`;
  * Undoes {@link placeAll}: what was placed goes to a `.failed-restore-` name, what was set aside
  * comes back, staged copies are removed. Safe to run at any point and more than once.
  */
-async function putBack(machine: Machine, moves: Move[], stamp: string): Promise<string[]> {
+async function putBack(machine: Machine, moves: Move[], stamp: string, placing: boolean): Promise<string[]> {
+  if (!placing) {
+    // Nothing was moved yet: only the staged copies go.
+    if (moves.length) await machine.run(['rm', '-rf', '--', ...moves.map((m) => m.incoming)], { logged: false });
+    return [];
+  }
   const script = `set -e
 stamp=$1; shift
 while [ $# -gt 0 ]; do
@@ -204,45 +213,54 @@ export async function restoreResource(ctx: RestoreContext<FabricNodeConfig, Fabr
   const incoming = (destination: string) => `${destination}.chainvault-incoming`;
   /** The folder placed in this restore that a file lies inside (the CA's config in its home): the file travels with it. */
   const carrierOf = (destination: string) => placements.find((p) => p.part.kind === 'tree' && destination.startsWith(`${p.destination}/`));
-  const modes = new Map((await ctx.artifacts.list()).map((e) => [e.path, e.mode]));
+  const moves: Move[] = placements.filter((p) => !carrierOf(p.destination)).map((p) => ({ incoming: incoming(p.destination), destination: p.destination, aside: `${p.destination}.before-restore-${stamp}` }));
+  const state: RestoreState = { targetId: target.id, stopped: false, moves, staged: false, placing: false, done: false };
+  const save = () => ctx.state.save({ ...state });
+  await save();
   const rewritten: { file: string; hosts: number; ports: number; paths: number }[] = [];
-  for (const { part, destination } of placements) {
-    const local = join(staging, part.stored);
-    if (part.kind === 'tree') {
-      await mkdir(local, { recursive: true });
-      await ctx.artifacts.extractTree(local, { from: part.stored });
-      await machine.run(['sh', '-c', 'rm -rf -- "$1" && mkdir -p -- "$1"', 'stage', incoming(destination)], { logged: false });
-      await machine.rsyncTo(local, incoming(destination), { retries: 3 });
-      continue;
+  try {
+    const modes = new Map((await ctx.artifacts.list()).map((e) => [e.path, e.mode]));
+    for (const { part, destination } of placements) {
+      const local = join(staging, part.stored);
+      if (part.kind === 'tree') {
+        await mkdir(local, { recursive: true });
+        await ctx.artifacts.extractTree(local, { from: part.stored });
+        await machine.run(['sh', '-c', 'rm -rf -- "$1" && mkdir -p -- "$1"', 'stage', incoming(destination)], { logged: false });
+        await machine.rsyncTo(local, incoming(destination), { retries: 3 });
+        continue;
+      }
+      const chunks: Buffer[] = [];
+      for await (const chunk of ctx.artifacts.read(part.stored)) chunks.push(Buffer.from(chunk));
+      let content = Buffer.concat(chunks);
+      if (template && part.key.startsWith('configFiles')) {
+        const result = rewriteConfig(content.toString('utf8'), template);
+        content = Buffer.from(result.text, 'utf8');
+        rewritten.push({ file: destination, ...result.report });
+        ctx.log.info(`${label}: rewrote ${destination}: ${result.report.hosts} host name(s), ${result.report.ports} port(s), ${result.report.paths} path(s)`);
+      }
+      const carrier = carrierOf(destination);
+      const staged = carrier ? incoming(carrier.destination) + destination.slice(carrier.destination.length) : incoming(destination);
+      await machine.writeFile(staged, content, { mode: (modes.get(part.stored) ?? 0o600) & 0o777 });
     }
-    const chunks: Buffer[] = [];
-    for await (const chunk of ctx.artifacts.read(part.stored)) chunks.push(Buffer.from(chunk));
-    let content = Buffer.concat(chunks);
-    if (template && part.key.startsWith('configFiles')) {
-      const result = rewriteConfig(content.toString('utf8'), template);
-      content = Buffer.from(result.text, 'utf8');
-      rewritten.push({ file: destination, ...result.report });
-      ctx.log.info(`${label}: rewrote ${destination}: ${result.report.hosts} host name(s), ${result.report.ports} port(s), ${result.report.paths} path(s)`);
-    }
-    const carrier = carrierOf(destination);
-    const staged = carrier ? incoming(carrier.destination) + destination.slice(carrier.destination.length) : incoming(destination);
-    await machine.writeFile(staged, content, { mode: (modes.get(part.stored) ?? 0o600) & 0o777 });
+  } catch (error) {
+    if (!ctx.signal.aborted) await putBack(machine, moves, stamp, false).catch(() => undefined);
+    throw error;
   }
+  state.staged = true;
+  await save();
   ctx.log.info(`${label}: staged ${source.name}'s ${source.parts.map((p) => p.what).join(', ')} from backup ${ctx.backup.id} on ${machine.name}${phase}`);
 
   // 3. Stop, keep the current copy aside under a dated name, put the backup's in place.
-  const moves: Move[] = placements.filter((p) => !carrierOf(p.destination)).map((p) => ({ incoming: incoming(p.destination), destination: p.destination, aside: `${p.destination}.before-restore-${stamp}` }));
-  const state: RestoreState = { targetId: target.id, stopped: false, moves, done: false };
-  const save = () => ctx.state.save({ ...state });
   let keptAside: string[] = [];
   let failed = true;
   try {
-    await save();
     if (exists) {
       state.stopped = true;
       await save();
       await control.stop();
     }
+    state.placing = true;
+    await save();
     const setAside = await placeAll(machine, moves);
     keptAside = moves.filter((m) => setAside.includes(m.destination)).map((m) => m.aside);
     if (keptAside.length) ctx.log.info(`${label}: kept the current copy aside: ${keptAside.join(', ')}`);
@@ -271,7 +289,7 @@ export async function restoreResource(ctx: RestoreContext<FabricNodeConfig, Fabr
   } finally {
     if (failed && !ctx.signal.aborted) {
       try {
-        const back = await putBack(machine, moves, stamp);
+        const back = await putBack(machine, moves, stamp, state.placing);
         state.moves = [];
         await save();
         if (back.length) ctx.log.info(`${label}: the restore failed: put the old copy back (${back.join(', ')})`);
@@ -335,8 +353,8 @@ export async function restoreCleanup(ctx: CleanupContext<FabricNodeConfig>): Pro
   if (!found?.node) return;
   const control = await ResourceControl.of(ctx.machines, found.node, ctx.log);
   const moves = (saved.moves ?? []) as Move[];
-  if (ctx.reason === 'cancelled' || ctx.reason === 'failed') {
-    const back = await putBack(control.machine, moves, stampOf());
+  if (ctx.reason === 'cancelled' || ctx.reason === 'failed' || !saved.staged) {
+    const back = await putBack(control.machine, moves, stampOf(), saved.placing === true);
     ctx.log.info(`${control.label}: the restore was ${ctx.reason}: ${back.length ? `its old copy is back (${back.join(', ')})` : 'nothing of it was in place'}`);
   } else if (moves.length) {
     // The server stopped mid-restore: the staged copy, whole, goes in place (the current one aside).
