@@ -517,7 +517,9 @@ describe('the fabric plugin', () => {
     expect(refused.error).toContain(`peer peer5-unstoppable exists at ${peer.path} and has no stopCommand: it may be running, so nothing was changed`);
     expect(readFileSync(peer.pidFile!, 'utf8')).toBe(pid);
     const after = await folder();
-    for (const log of ['peer.pid.log']) delete before[log], delete after[log];
+    // The stand-in's own log grows; everything else is as it was.
+    delete before['peer.pid.log'];
+    delete after['peer.pid.log'];
     expect(after).toEqual(before);
   });
 
