@@ -204,8 +204,15 @@ describe('the fabric plugin', () => {
     const nodeId = await register(networkId, 'orderer0', 'orderer', { ...orderer.config, machine: sshMachine(sshds[1]) });
     await start(orderer);
     const before = { ledger: await treeHashes(orderer.path), wal: await treeHashes(orderer.walDir!), snap: await treeHashes(orderer.snapDir!), msp: await treeHashes(orderer.mspDir!) };
-    const backup = await backupNow(await policy('orderer0', { nodeId }, 'resource'));
+    // Its MSP's TLS certificates end in May 2027: inside a 200-day warning window, not a 30-day one.
+    const backup = await backupNow(await policy('orderer0', { nodeId }, 'resource', { expiryWarningDays: 200 }));
     expectStatus(backup, 'COMPLETED');
+    const { backup: stored } = await client.ok(BACKUP_META, { id: backup.backupId });
+    expect(stored.metadata.resources[0].certificates.expiring.map((c: { file: string; daysLeft: number }) => c.file).sort()).toEqual(['tlscacerts/tlsroot.pem', 'tlsintermediatecerts/tlsintermediate.pem']);
+    expect(logOf(backup)).toMatch(/orderer orderer0: certificate tlscacerts\/tlsroot\.pem \(.*\) expires 2027-05-06T09:30:34Z \(\d+ days\)/);
+    const verified = await finished((await client.ok(VERIFY, { id: backup.backupId, readData: true })).verifyBackup.id);
+    expectStatus(verified, 'COMPLETED');
+    expect(verified.result).toMatchObject({ channels: 1, blocks: 8, certificates: 5, expiringCertificates: 2 });
     // The orderer is lost: stopped, and its folders and configuration gone.
     await stopResource(orderer);
     await rm(join(root, 'orderer0'), { recursive: true, force: true });

@@ -165,6 +165,9 @@ describe('the rocksdb plugin', () => {
     expect(logOf(ended)).toMatch(/cleanup/);
     await waitUntil('the replica runs again', () => replicaRunning(r));
     expect((await readdir(root)).filter((n) => n.includes('before-restore'))).toEqual([]);
+    await waitUntil('the replica writes again', async () => (await lastBlock(r.dataDirectory)) > before);
+    // Scanned at rest: a read-only open of a database its writer is flushing can see a torn log tail.
+    await stopReplica(r);
     const blocks = await scanBlocks(r.dataDirectory);
     expect(blocks).toMatchObject({ first: 0, contiguous: true, badValues: 0 });
     expect(blocks.last).toBeGreaterThanOrEqual(before);

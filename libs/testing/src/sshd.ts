@@ -73,6 +73,10 @@ export async function startSshd(): Promise<RunningSshd> {
           'StrictModes no',
           'UsePAM no',
           'Subsystem sftp internal-sftp',
+          // A login runs the user's shell start-up files. On these machines ~/.bashrc runs `pyenv
+          // rehash`, which takes a lock file; a login killed inside it (a cancelled command) leaves
+          // the lock behind, and every later login waited 60 s for it. Tried once, it is skipped.
+          'SetEnv PYENV_REHASH_TIMEOUT=0',
           '',
         ].join('\n'),
       );

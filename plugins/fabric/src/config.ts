@@ -152,8 +152,9 @@ export const isRole = (role: string): role is FabricRole => (ROLES as readonly s
 
 export interface ResourceOptions {
   /**
-   * How a peer's state database is kept no ahead of its ledger: `state-first` reads it before the
-   * ledger while the peer runs; `stop` stops the peer for the copy (needs its stop and start commands).
+   * How a peer's state database is kept from getting ahead of its ledger: `state-first` reads it
+   * before the ledger while the peer runs; `stop` stops the resource (peer, orderer, CA) for the
+   * copy (it needs its stop and start commands).
    */
   consistency: 'state-first' | 'stop';
   /** Leave the state database out (it is rebuilt from the ledger on restore). */
@@ -170,7 +171,7 @@ export const resourceOptionsSchema: JsonSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    consistency: { enum: ['state-first', 'stop'], default: 'state-first', description: "state-first: the state database is read before the ledger while the peer runs; stop: the peer is stopped for the copy." },
+    consistency: { enum: ['state-first', 'stop'], default: 'state-first', description: "state-first: a peer's state database is read before its ledger while it runs; stop: the peer, orderer or CA is stopped for the copy (its database and ledger at rest) and started and checked after it." },
     includeStateDatabase: { type: 'boolean', default: true, description: 'Leave it out to rebuild it from the ledger on restore.' },
     keepDamagedLedger: { type: 'boolean', default: false, description: 'Store a ledger that fails verification anyway (its backup then fails verify).' },
     expiryWarningDays: { type: 'integer', minimum: 1, maximum: 3650, default: 30 },

@@ -63,6 +63,8 @@ export function blockStoreOf(role: string, root: string): string | null {
 }
 
 const STATE_LEVELDB = 'ledgersData/stateLeveldb';
+/** The roles that run as a server (and can be stopped for a copy). */
+const SERVERS: string[] = ['peer', 'orderer', 'ca'];
 
 /** The folders and files of a resource, with where each is stored. */
 export function partsOf(node: FabricNode, prefix: string): PartRecord[] {
@@ -192,7 +194,7 @@ async function precheck(node: FabricNode, machine: Machine, options: ResourceOpt
   for (const part of partsOf(node, '')) {
     if (part.key !== 'path' && !(await machine.stat(part.path))) throw new PluginError('INVALID_CONFIG', `${label}: its ${part.what} ${part.path} does not exist on ${machine.name}`);
   }
-  if (options.consistency === 'stop' && node.role === 'peer' && (!config.stopCommand || !config.startCommand)) {
+  if (options.consistency === 'stop' && SERVERS.includes(node.role) && (!config.stopCommand || !config.startCommand)) {
     throw new PluginError('INVALID_OPTIONS', `consistency "stop" stops ${label} for the copy: give it a stopCommand and a startCommand`);
   }
   const couch = couchDbOf(node, machine);
@@ -203,7 +205,7 @@ async function precheck(node: FabricNode, machine: Machine, options: ResourceOpt
 function certificateFacts(reports: { certificates: unknown[]; expiring: { file: string; subject: string; notAfter: string; daysLeft: number }[] }[]) {
   return {
     checked: reports.reduce((n, r) => n + r.certificates.length, 0),
-    expiring: reports.flatMap((r) => r.expiring.map((e) => ({ file: e.file, subject: e.subject, notAfter: e.notAfter, daysLeft: e.daysLeft }))),
+    expiring: reports.flatMap((r) => r.expiring.map((e) => ({ file: e.file, subject: e.subject.replace(/\n/g, ', '), notAfter: e.notAfter, daysLeft: e.daysLeft }))),
   };
 }
 
@@ -226,7 +228,7 @@ export async function backupResource(ctx: ResourceBackupContext, node: FabricNod
   const couch = couchDbOf(node, machine);
   const stateInside = role === 'peer' && node.config.stateDatabase?.kind !== 'couchdb';
   const stateDatabase: ResourceRecord['stateDatabase'] = role !== 'peer' ? null : !options.includeStateDatabase ? 'none' : couch ? 'couchdb' : 'leveldb';
-  const stopForCopy = options.consistency === 'stop' && role === 'peer';
+  const stopForCopy = options.consistency === 'stop' && SERVERS.includes(role);
   const couchRecords: CouchDatabaseRecord[] = [];
   let stopped = false;
   let failure: unknown;

@@ -16,7 +16,7 @@ import { verifyBlockStore } from './verify-ledger';
 
 export async function verifyFabricBackup(ctx: VerifyContext<{ expiryWarningDays?: number }, FabricMetadata>): Promise<VerifyReport> {
   const problems: string[] = [];
-  const checked = { resources: 0, channels: 0, blocks: 0, transactions: 0, certificates: 0, configBlocks: 0, couchDocuments: 0 };
+  const checked = { resources: 0, channels: 0, blocks: 0, transactions: 0, certificates: 0, expiringCertificates: 0, configBlocks: 0, couchDocuments: 0 };
   const entries = await ctx.artifacts.list();
   for (const resource of ctx.backup.metadata.resources ?? []) {
     checked.resources++;
@@ -62,6 +62,7 @@ export async function verifyFabricBackup(ctx: VerifyContext<{ expiryWarningDays?
         try {
           const report = await inspectMsp(local, { expiryWarningDays: ctx.options.expiryWarningDays ?? 30, requireSigncerts: part.key !== 'organizationMsp' });
           checked.certificates += report.certificates.length;
+          checked.expiringCertificates += report.expiring.length;
           for (const p of report.problems) problems.push(`${resource.role} ${resource.name}: MSP ${part.path}: ${p}`);
           for (const e of report.expiring) ctx.log.warn(`${resource.name}: MSP ${part.path}: ${e.file} (${e.subject}) ${e.expired ? 'expired' : 'expires'} ${e.notAfter} (${e.daysLeft} days)`);
         } catch (error) {
