@@ -127,6 +127,26 @@ export function buildProgram(print: Print = (line) => console.log(line)): Comman
       show(createNetwork, () => [`network ${createNetwork.name} ${createNetwork.id}`]);
     });
 
+  networks
+    .command('update <network>')
+    .description('rename a network or replace its labels, e.g. `networks update lab --name lab-2 --labels \'{"env":"test"}\'`')
+    .option('--name <name>', 'the new name')
+    .option('--labels <json>', 'every label, as a JSON object of strings')
+    .action(async (ref: string, o: { name?: string; labels?: string }) => {
+      const network = await networkRef(ref);
+      const input = { name: o.name, labels: o.labels ? parseJson(o.labels, '--labels') : undefined };
+      const { updateNetwork } = await api().request(`mutation ($id: ID!, $input: UpdateNetworkInput!) { updateNetwork(id: $id, input: $input) { id name protocol labels } }`, { id: network.id, input });
+      show(updateNetwork, () => [`network ${updateNetwork.name} ${updateNetwork.id} updated`]);
+    });
+  networks
+    .command('delete <network>')
+    .description('remove a network with no nodes and no policies, e.g. `networks delete lab`')
+    .action(async (ref: string) => {
+      const network = await networkRef(ref);
+      const { deleteNetwork } = await api().request(`mutation ($id: ID!) { deleteNetwork(id: $id) { id name } }`, { id: network.id });
+      show(deleteNetwork, () => [`network ${deleteNetwork.name} deleted`]);
+    });
+
   const nodes = program.command('nodes').description('the nodes of a network');
   nodes.command('list').action(async () => {
     const { nodes: list } = await api().request(`{ nodes { id name plugin role networkId config secretFields } }`);
@@ -145,6 +165,41 @@ export function buildProgram(print: Print = (line) => console.log(line)): Comman
         input: { networkId: network.id, name: o.name, plugin: o.plugin, role: o.role, config: parseJson(o.config, '--config') },
       });
       show(registerNode, () => [`node ${registerNode.name} ${registerNode.id}`]);
+    });
+
+  nodes
+    .command('update <node>')
+    .description('rename a node, change its role or its whole config (secret fields not given again are kept), e.g. `nodes update files --config \'{"path": "/srv/data"}\'`')
+    .option('--name <name>', 'the new name')
+    .option('--role <role>', 'the new role')
+    .option('--config <json>', 'the whole new config as JSON')
+    .action(async (ref: string, o: { name?: string; role?: string; config?: string }) => {
+      const node = await nodeRef(ref);
+      const input = { name: o.name, role: o.role, config: o.config ? parseJson(o.config, '--config') : undefined };
+      const { updateNode } = await api().request(`mutation ($id: ID!, $input: UpdateNodeInput!) { updateNode(id: $id, input: $input) { id name plugin role config secretFields } }`, { id: node.id, input });
+      show(updateNode, () => [`node ${updateNode.name} ${updateNode.id} updated`]);
+    });
+
+  const restores = program.command('restores').description('restores made, newest first');
+  restores
+    .command('list')
+    .description('restores, of one backup with --backup, e.g. `restores list --backup <backup id>`')
+    .option('--backup <id>', 'only the restores of this backup')
+    .option('--limit <n>', 'at most this many (default 100)')
+    .action(async (o: { backup?: string; limit?: string }) => {
+      const { restores: list } = await api().request(`query ($backupId: ID, $first: Int) { restores(backupId: $backupId, first: $first) { id backupId targetNodeId targetNodeIds status error createdAt finishedAt } }`, {
+        backupId: o.backup,
+        first: o.limit ? Number(o.limit) : undefined,
+      });
+      show(list, () => (list.length ? list.map((r: any) => `${r.id}  ${r.createdAt}  ${r.status.padEnd(9)} backup ${r.backupId}  ${r.targetNodeIds ? `${r.targetNodeIds.length} nodes` : (r.targetNodeId ?? 'ad-hoc target')}${r.error ? `  ${r.error}` : ''}`) : ['no restores']));
+    });
+  restores
+    .command('show <id>')
+    .description('one restore with what the plugin reported, e.g. `restores show <restore id>`')
+    .action(async (id: string) => {
+      const { restore } = await api().request(`query ($id: ID!) { restore(id: $id) { id backupId targetNodeId targetNodeIds targetConfig options status details error createdAt finishedAt } }`, { id });
+      if (!restore) throw new CliError(`no restore with id ${id}`);
+      show(restore, () => [`${restore.id}  ${restore.status}  backup ${restore.backupId}`, JSON.stringify(restore.details ?? {}, null, 2), ...(restore.error ? [restore.error] : [])]);
     });
 
   const checkpoints = program.command('checkpoints').description("a node's checkpoints: on its disk and in destinations");

@@ -274,7 +274,10 @@ describe('third-party plugins installed through GraphQL (sqlite catalog)', () =>
       'broken-shapeless': 'FAILED',
     });
 
-    const { createNetwork } = await client.ok(CREATE_NETWORK, { input: { name: 'future-net', protocol: 'future' } });
+    // No network can be made for a protocol only a broken plugin serves; a node of that plugin is refused in any network.
+    const noProtocol = await client.fails(CREATE_NETWORK, { input: { name: 'future-net', protocol: 'future' } });
+    expect(noProtocol.message).toMatch(/no loaded plugin serves protocol "future"; the loaded plugins serve: .*directory.*notes/);
+    const { createNetwork } = await client.ok(CREATE_NETWORK, { input: { name: 'future-net', protocol: 'notes' } });
     const refused = await client.fails(REGISTER_NODE, {
       input: { networkId: createNetwork.id, name: 'n1', plugin: 'broken-future', role: 'node', config: {} },
     });

@@ -1,14 +1,31 @@
 /** Backups, restores, verification, export, jobs and the chain history. */
 import { Args, Context, ID, Int, Mutation, Parent, Query, ResolveField, Resolver, Subscription } from '@nestjs/graphql';
-import { ApiRole, BackupReplicas, BackupRequests, BackupService, backupCursor, ChainHistoryService, ChainvaultError, ChainvaultErrorCode, JobService, RestoreService } from '@chainvault/core';
+import { ApiRole, BackupReplicas, BackupRequests, BackupService, backupCursor, ChainHistoryService, ChainvaultError, ChainvaultErrorCode, JobService, RestoreService, type RestoreEntity } from '@chainvault/core';
 import { JsonScalar } from '../types/json.scalar';
 import { BackupFilter, RestoreInput } from '../types/inputs';
 import { toBackup, toJob } from '../types/mappers';
-import { Backup, BackupConnection, BackupFile, BackupReplica, Job } from '../types/objects';
+import { Backup, BackupConnection, BackupFile, BackupReplica, Job, Restore } from '../types/objects';
 import { JobStatus } from '../types/enums';
 import { chargeItems, type ApiContext } from '../security/api-context';
 import { RequiresRole } from '../security/roles';
 import { Actor, SeesPaths } from './actor';
+
+/** A restore as the API shows it; a viewer that may not see paths sees no target config and no details. */
+function toRestore(r: RestoreEntity, seesPaths: boolean): Restore {
+  return {
+    id: r.id,
+    backupId: r.backupId,
+    targetNodeId: r.targetNodeId,
+    targetNodeIds: r.targetNodeIds,
+    targetConfig: seesPaths ? r.targetConfig : null,
+    options: r.options,
+    status: r.status,
+    details: seesPaths ? r.details : null,
+    error: r.error,
+    createdAt: r.createdAt,
+    finishedAt: r.finishedAt,
+  };
+}
 
 async function orNull<T>(lookup: Promise<T>): Promise<T | null> {
   try {
@@ -63,6 +80,21 @@ export class BackupResolver {
   @ResolveField(() => [BackupReplica], { description: 'Copies in the further destinations of the policy.' })
   async replicas(@Parent() backup: Backup): Promise<BackupReplica[]> {
     return (await this.backupReplicas.forBackup(backup.id)).map((r) => ({ destinationId: r.destinationId, state: r.state, updatedAt: r.updatedAt, error: r.error, bytesSent: r.bytesSent }));
+  }
+
+  @Query(() => [Restore], { description: 'Restores, newest first (of one backup when given).' })
+  async restores(
+    @SeesPaths() seesPaths: boolean,
+    @Args('backupId', { type: () => ID, nullable: true }) backupId?: string,
+    @Args('first', { type: () => Int, nullable: true, description: '1 to 1000 (default 100).' }) first?: number,
+  ): Promise<Restore[]> {
+    return (await this.restoreService.list({ backupId, first })).map((r) => toRestore(r, seesPaths));
+  }
+
+  @Query(() => Restore, { nullable: true })
+  async restore(@Args('id', { type: () => ID }) id: string, @SeesPaths() seesPaths: boolean): Promise<Restore | null> {
+    const restore = await orNull(this.restoreService.get(id));
+    return restore && toRestore(restore, seesPaths);
   }
 
   @Query(() => [Job])

@@ -1,7 +1,7 @@
 /** Plugins, networks, nodes, destinations and policies. */
 import { Args, ID, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { ApiRole, BackupReplicas, DestinationService, NetworkService, NodeService, PluginRegistry, PolicyService, RetentionService } from '@chainvault/core';
-import { CreateDestinationInput, CreateNetworkInput, CreatePolicyInput, RegisterNodeInput } from '../types/inputs';
+import { CreateDestinationInput, CreateNetworkInput, CreatePolicyInput, RegisterNodeInput, UpdateNetworkInput, UpdateNodeInput } from '../types/inputs';
 import { toDestination, toNetwork, toNode, toPlugin, toPolicy, toRetentionResult } from '../types/mappers';
 import { Destination, Network, Node, Plugin, Policy, RetentionResult } from '../types/objects';
 import { RequiresRole } from '../security/roles';
@@ -47,6 +47,22 @@ export class CatalogResolver {
   @Mutation(() => Network)
   async createNetwork(@Args('input') input: CreateNetworkInput, @Actor() actor: string): Promise<Network> {
     return toNetwork(await this.networkService.create(input, actor));
+  }
+
+  @Mutation(() => Network, { description: 'Renames a network or replaces its labels (its protocol stays).' })
+  async updateNetwork(@Args('id', { type: () => ID }) id: string, @Args('input') input: UpdateNetworkInput, @Actor() actor: string): Promise<Network> {
+    return toNetwork(await this.networkService.update(id, input, actor));
+  }
+
+  @Mutation(() => Network, { description: 'Removes a network that has no nodes and no policies (refused, naming them, otherwise). Its backups stay listed.' })
+  async deleteNetwork(@Args('id', { type: () => ID }) id: string, @Actor() actor: string): Promise<Network> {
+    return toNetwork(await this.networkService.delete(id, actor));
+  }
+
+  @Mutation(() => Node, { description: 'Renames a node, changes its role or its config (checked as at registration; secret fields not given again keep their values).' })
+  async updateNode(@Args('id', { type: () => ID }) id: string, @Args('input') input: UpdateNodeInput, @Actor() actor: string): Promise<Node> {
+    const node = await this.nodeService.update(id, input, actor);
+    return toNode(node, this.nodeService.secretFields(node));
   }
 
   @Mutation(() => Node)

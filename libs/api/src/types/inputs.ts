@@ -11,6 +11,19 @@ export class CreateNetworkInput {
 }
 
 @InputType()
+export class UpdateNetworkInput {
+  @Field(() => String, { nullable: true }) name?: string;
+  @Field(() => JsonScalar, { nullable: true, description: 'Replaces every label.' }) labels?: Record<string, string>;
+}
+
+@InputType()
+export class UpdateNodeInput {
+  @Field(() => String, { nullable: true }) name?: string;
+  @Field(() => String, { nullable: true }) role?: string;
+  @Field(() => JsonScalar, { nullable: true, description: 'The whole new config, checked as at registration; secret fields not given again keep their values.' }) config?: unknown;
+}
+
+@InputType()
 export class RegisterNodeInput {
   @Field(() => ID) networkId!: string;
   @Field() name!: string;

@@ -305,3 +305,18 @@ export class RestoreTemplate {
   @Field() createdAt!: Date;
   @Field() createdBy!: string;
 }
+
+@ObjectType({ description: 'A backup applied to a target: a registered node, a restore set of nodes, or an ad-hoc target config.' })
+export class Restore {
+  @Field(() => ID) id!: string;
+  @Field(() => ID) backupId!: string;
+  @Field(() => ID, { nullable: true }) targetNodeId!: string | null;
+  @Field(() => [ID], { nullable: true, description: 'A restore set: every target node.' }) targetNodeIds!: string[] | null;
+  @Field(() => JsonScalar, { nullable: true, description: "An ad-hoc target's config, without its secret fields." }) targetConfig!: unknown;
+  @Field(() => JsonScalar) options!: unknown;
+  @Field() status!: string;
+  @Field(() => JsonScalar, { nullable: true, description: 'What the plugin reported (files written, the old copy kept aside, phases).' }) details!: unknown;
+  @Field(() => String, { nullable: true }) error!: string | null;
+  @Field() createdAt!: Date;
+  @Field(() => Date, { nullable: true }) finishedAt!: Date | null;
+}

@@ -12,8 +12,15 @@ import { NetworkService } from '../networks/network.service';
 import { PluginRegistry } from '../plugins/plugin-registry.service';
 import { RestoreRoots } from '../restores/restore-roots';
 import { SecretBox } from '../secrets/secret-box';
-import { mergeSecrets, secretFieldNames, splitSecrets, withSecretsMasked } from '../secrets/secret-fields';
+import { keepSecrets, mergeSecrets, secretFieldNames, splitSecrets, withSecretsMasked } from '../secrets/secret-fields';
 import { requireName, requireObject } from '../validation';
+
+export interface UpdateNode {
+  name?: string | null;
+  role?: string | null;
+  /** The whole new config; secret fields it does not give again keep their values. */
+  config?: unknown;
+}
 
 export interface RegisterNode {
   networkId: string;
@@ -94,6 +101,66 @@ export class NodeService {
       details: { name, plugin: input.plugin, networkId: network.id, secretFields: secretFieldNames(secrets) },
     });
     return node;
+  }
+
+  /**
+   * Renames a node, changes its role or its config. A new config is checked as at registration
+   * (schema, plugin check, restore roots); secret fields it does not give again keep their
+   * values, unless the config no longer has a place for them.
+   */
+  async update(id: string, input: UpdateNode, actor: string): Promise<NodeEntity> {
+    const node = await this.get(id);
+    const loaded = this.plugins.require(node.pluginId);
+    const changes: Partial<NodeEntity> = {};
+    if (input.name !== undefined && input.name !== null) changes.name = requireName(input.name, 'name');
+    if (input.role !== undefined && input.role !== null) {
+      changes.role = requireName(input.role, 'role');
+      if (loaded.plugin.roles && !loaded.plugin.roles.includes(changes.role)) throw ChainvaultError.badInput(`plugin "${node.pluginId}" knows the roles ${loaded.plugin.roles.join(', ')}, not "${changes.role}"`);
+    }
+    let changedSecrets: string[] = [];
+    if (input.config !== undefined && input.config !== null) {
+      const schema = loaded.plugin.nodeConfigSchema;
+      const given = splitSecrets(schema, structuredClone(requireObject(input.config, 'config')));
+      const earlier = node.secrets ? this.secretBox.open<Record<string, unknown>>(node.secrets) : null;
+      const kept = keepSecrets(earlier, node.config, given.publicConfig, given.secrets);
+      const check = async (config: Record<string, unknown>) =>
+        withSecretsMasked([given.secrets, earlier], async () => {
+          await this.plugins.checkNodeConfig(node.pluginId, config);
+          await this.restoreRoots.checkNodeConfig(config, 'config');
+        });
+      let config = mergeSecrets(given.publicConfig, kept);
+      try {
+        await check(config);
+      } catch (error) {
+        // The earlier secrets no longer fit the new shape (an SSH machine become local): they go.
+        if (kept === given.secrets) throw error;
+        config = mergeSecrets(given.publicConfig, given.secrets);
+        await check(config).catch(() => {
+          throw error;
+        });
+      }
+      const split = splitSecrets(schema, config);
+      changes.config = split.publicConfig;
+      changes.secrets = split.secrets ? this.secretBox.seal(split.secrets) : null;
+      changedSecrets = secretFieldNames(given.secrets);
+    }
+    if (Object.keys(changes).length === 0) throw ChainvaultError.badInput('give name, role or config to change');
+    const taken = () => ChainvaultError.conflict(`network already has a node named "${changes.name}"`);
+    if (changes.name && changes.name !== node.name && (await this.nodes.existsBy({ networkId: node.networkId, name: changes.name }))) throw taken();
+    try {
+      await this.nodes.update({ id }, changes);
+    } catch (error) {
+      if (uniqueViolation(error)) throw taken();
+      throw error;
+    }
+    await this.audit.record({
+      actor,
+      action: 'node.update',
+      subjectType: 'node',
+      subjectId: id,
+      details: { changed: Object.keys(changes).filter((k) => k !== 'secrets'), ...(changes.name ? { name: changes.name, previousName: node.name } : {}), ...(changes.role ? { role: changes.role } : {}), secretFieldsGiven: changedSecrets },
+    });
+    return this.get(id);
   }
 
   /** The node as a plugin sees it: config with its secrets decrypted. Never leaves the server. */

@@ -47,6 +47,13 @@ export class RestoreService {
     private readonly templates: RestoreTemplateService,
   ) {}
 
+  /** Restores, newest first; of one backup when given. */
+  list(filter: { backupId?: string | null; first?: number | null } = {}): Promise<RestoreEntity[]> {
+    const first = filter.first ?? 100;
+    if (!Number.isInteger(first) || first < 1 || first > 1000) throw ChainvaultError.badInput('first must be 1 to 1000');
+    return this.restores.find({ where: filter.backupId ? { backupId: filter.backupId } : {}, order: { createdAt: 'DESC', id: 'DESC' }, take: first });
+  }
+
   async get(id: string): Promise<RestoreEntity> {
     const restore = await this.restores.findOneBy({ id });
     if (!restore) throw ChainvaultError.notFound('restore', id);

@@ -1,5 +1,5 @@
 import { machineSchema, type JsonSchema } from '@chainvault/plugin-sdk';
-import { maskSecretValues, mergeSecrets, secretFieldNames, splitSecrets, withSecretsMasked } from './secret-fields';
+import { keepSecrets, maskSecretValues, mergeSecrets, secretFieldNames, splitSecrets, withSecretsMasked } from './secret-fields';
 
 /** Every string anywhere in a value, to check that none of the secrets is among them. */
 function strings(value: unknown): string[] {
@@ -316,5 +316,26 @@ describe('masking secret values in messages', () => {
     expect(error).toBeInstanceOf(Refusal);
     expect((error as Error).message).toBe('login with *** failed');
     expect((error as Error).stack).not.toContain('hunter22');
+  });
+});
+
+describe('keepSecrets', () => {
+  it('keeps the secrets a changed config does not give again, where their object still is', () => {
+    const earlier = { machine: { privateKey: 'k1' }, stateDatabase: { password: 'p1' }, headers: { Authorization: 'Bearer t' } };
+    const was = { machine: { kind: 'ssh', host: 'h' }, stateDatabase: { kind: 'couchdb', url: 'u' }, path: '/x' };
+    expect(keepSecrets(earlier, was, { machine: { kind: 'ssh', host: 'h2' }, stateDatabase: { kind: 'couchdb', url: 'u' } }, null)).toEqual(earlier);
+    // Given again: replaced; an object gone (stateDatabase) takes its secret with it; a secret-as-a-whole map stays.
+    expect(keepSecrets(earlier, was, { machine: { kind: 'ssh' } }, { machine: { privateKey: 'k2' } })).toEqual({ machine: { privateKey: 'k2' }, headers: { Authorization: 'Bearer t' } });
+    expect(keepSecrets(earlier, was, { path: '/x' }, null)).toEqual({ headers: { Authorization: 'Bearer t' } });
+    expect(keepSecrets(null, {}, { a: 1 }, null)).toBeNull();
+  });
+
+  it('keeps array items by place while the item is there', () => {
+    const earlier = { peers: [{ token: 't0' }, { token: 't1' }] };
+    const was = { peers: [{ url: 'a' }, { url: 'b' }] };
+    expect(keepSecrets(earlier, was, { peers: [{ url: 'a' }, { url: 'b' }] }, null)).toEqual(earlier);
+    expect(keepSecrets(earlier, was, { peers: [{ url: 'a' }] }, null)).toEqual({ peers: [{ token: 't0' }] });
+    expect(keepSecrets(earlier, was, { peers: [{ url: 'a' }, { url: 'b' }] }, { peers: [null, { token: 'new' }] })).toEqual({ peers: [{ token: 't0' }, { token: 'new' }] });
+    expect(keepSecrets(earlier, was, {}, null)).toBeNull();
   });
 });

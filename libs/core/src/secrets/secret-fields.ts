@@ -280,3 +280,35 @@ export async function withSecretsMasked<T>(secrets: Array<Obj | null>, work: () 
     throw error;
   }
 }
+
+/**
+ * The secrets of a changed config: those given with it, and the earlier ones it does not give
+ * again, wherever the object that held them is still in the new config. An object that was
+ * secret as a whole (a headers map: nothing of it in the earlier public config) is kept whole;
+ * one that had public fields and is gone from the new config takes its secrets with it.
+ */
+export function keepSecrets(earlier: Obj | null, earlierPublic: Obj, publicConfig: Obj, given: Obj | null): Obj | null {
+  const carry = (old: unknown, wasPublic: unknown, publicValue: unknown, now: unknown): unknown => {
+    if (now !== undefined && now !== null && !(isObject(now) && isObject(old)) && !(Array.isArray(now) && Array.isArray(old))) return now;
+    const present = (isObject(old) && (isObject(publicValue) || isObject(now))) || (Array.isArray(old) && (Array.isArray(publicValue) || Array.isArray(now)));
+    if (!present && (isObject(old) || Array.isArray(old)) && wasPublic !== undefined) return now ?? undefined;
+    if (isObject(old) && present) {
+      const out: Obj = isObject(now) ? { ...now } : {};
+      for (const [key, value] of Object.entries(old)) {
+        const kept = carry(value, isObject(wasPublic) ? wasPublic[key] : undefined, isObject(publicValue) ? publicValue[key] : undefined, isObject(now) ? now[key] : undefined);
+        if (kept !== undefined) setOwn(out, key, kept);
+      }
+      return Object.keys(out).length ? out : undefined;
+    }
+    if (Array.isArray(old) && present) {
+      const length = Math.max(Array.isArray(publicValue) ? publicValue.length : 0, Array.isArray(now) ? now.length : 0);
+      const at = (list: unknown, i: number) => (Array.isArray(list) ? list[i] : undefined);
+      const out = Array.from({ length }, (_, i) => carry(old[i], at(wasPublic, i), at(publicValue, i), at(now, i)) ?? null);
+      return out.some((v) => v !== null) ? out : undefined;
+    }
+    // Not given again: a leaf in an object still there, or a subtree that was secret as a whole.
+    return now ?? old;
+  };
+  const merged = carry(earlier ?? undefined, earlierPublic, publicConfig, given ?? undefined);
+  return isObject(merged) ? merged : null;
+}
