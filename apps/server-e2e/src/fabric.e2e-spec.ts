@@ -533,7 +533,8 @@ describe('the fabric plugin', () => {
   it('puts the old copy back and the resource running when a restore is cancelled', async () => {
     const root = join(work, 'cancel');
     const peer = await layPeer(root, 'peer6', { org: 'org6' });
-    const slowStop = ['sh', '-c', `sleep 5; exec "$0" "$@"`, ...(peer.config.stopCommand as string[])];
+    // A stop that takes its time before it stops anything: the cancel lands inside it.
+    const slowStop = ['sh', '-c', `sleep 30; exec "$0" "$@"`, ...(peer.config.stopCommand as string[])];
     const networkId = await network('cancel');
     const nodeId = await register(networkId, 'peer6', 'peer', { ...peer.config, machine: sshMachine(sshds[0]), stopCommand: slowStop });
     await start(peer);
@@ -551,8 +552,10 @@ describe('the fabric plugin', () => {
     expect(logOf(ended)).toMatch(/the restore was cancelled/);
     // Everything as it was: the 7-block ledger, no staged or set-aside copy, the same process serving it.
     const after = await treeHashes(join(root, 'peer6'));
-    delete after['peer.pid.log'];
-    delete before['peer.pid.log'];
+    for (const own of ['peer.pid', 'peer.pid.log']) {
+      delete after[own];
+      delete before[own];
+    }
     expect(after).toEqual(before);
     expect((await readdir(join(root, 'peer6'))).filter((n) => n.includes('.before-restore-') || n.includes('.chainvault-incoming'))).toEqual([]);
     expect(readFileSync(peer.pidFile!, 'utf8')).toBe(pid);

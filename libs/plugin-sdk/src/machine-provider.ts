@@ -52,6 +52,8 @@ const LOGGED_LINES = 5;
 /** How long a killed command's channel may take to close before the step gives up on it. */
 const KILL_GRACE_MS = 5_000;
 const PID_MARKER = 'chainvault-pid:';
+/** How much a login may print before the wrapper's pid line before it counts as the command's own output. */
+const MAX_LOGIN_NOISE = 64 * 1024;
 /** rsync's exit codes for a transfer cut off (I/O timeout, the stream or ssh gone), worth resuming. */
 const RSYNC_RESUMABLE = new Set([10, 11, 12, 20, 30, 35, 255]);
 /** "Some files vanished before they could be transferred": normal for a live data folder. */
@@ -612,20 +614,27 @@ async function sshMachine(config: SshMachineConfig, provider: MachineProviderOpt
             reject(error);
           }
         };
+        // What the login printed before the wrapper ran (a shell start-up file's complaints) is not
+        // the command's: it is dropped up to the wrapper's pid line. Without that line (the wrapper
+        // never ran: a missing working directory), everything is the command's.
         const onStderr = (chunk: Buffer) => {
           if (pid !== undefined) return stderr.add(chunk);
           stderrHead += chunk.toString('latin1');
-          const newline = stderrHead.indexOf('\n');
-          if (newline < 0) return;
-          const first = stderrHead.slice(0, newline);
-          if (first.startsWith(PID_MARKER)) {
-            pid = Number(first.slice(PID_MARKER.length));
-            stderr.add(Buffer.from(stderrHead.slice(newline + 1), 'latin1'));
-          } else {
+          const marker = stderrHead.startsWith(PID_MARKER) ? 0 : stderrHead.indexOf(`\n${PID_MARKER}`) + 1;
+          const end = marker > 0 || stderrHead.startsWith(PID_MARKER) ? stderrHead.indexOf('\n', marker) : -1;
+          if (end < 0) {
+            if (stderrHead.length < MAX_LOGIN_NOISE) return;
             pid = 0;
             stderr.add(Buffer.from(stderrHead, 'latin1'));
+          } else {
+            pid = Number(stderrHead.slice(marker + PID_MARKER.length, end));
+            stderr.add(Buffer.from(stderrHead.slice(end + 1), 'latin1'));
           }
           if (stopped && stopped !== 'lost') killGroup();
+        };
+        const flushHead = () => {
+          if (pid === undefined && stderrHead) stderr.add(Buffer.from(stderrHead, 'latin1'));
+          pid ??= 0;
         };
         if (provider.signal?.aborted) return onAbort();
         provider.signal?.addEventListener('abort', onAbort, { once: true });
@@ -653,7 +662,10 @@ async function sshMachine(config: SshMachineConfig, provider: MachineProviderOpt
           });
           opened.stderr.on('data', onStderr);
           opened.on('exit', (code: number | null, signal?: string) => (exit = { code: code ?? null, signal: signal ?? null }));
-          opened.on('close', finish);
+          opened.on('close', () => {
+            flushHead();
+            finish();
+          });
           for (const [chunk, callback] of pendingWrites.splice(0)) opened.write(chunk, callback);
           if (stdinEnded) opened.end();
         });
