@@ -105,6 +105,23 @@ describe('machines over SSH (real sshd on loopback)', () => {
     expect(sha256(Buffer.concat(chunks))).toBe(sha256(data));
   });
 
+  it('leaves out what a login prints before the command, and still kills the command past its timeout', async () => {
+    const noisy = await startSshd({ loginNoise: 'pyenv: cannot rehash: the shell start-up file complains' });
+    try {
+      const machine = await provider.get(machineOf(noisy));
+      expect(await machine.run(['sh', '-c', 'echo out; echo err >&2'])).toEqual({ exitCode: 0, stdout: 'out\n', stderr: 'err\n' });
+      const error = await failure(machine.run(['sh', '-c', 'echo "disk on fire" >&2; exit 3']));
+      expect(error.message).toMatch(/exited with code 3: disk on fire$/);
+      const started = Date.now();
+      expect((await failure(machine.run(['sleep', '76.123'], { timeoutMs: 500 }))).code).toBe('TIMEOUT');
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(running('sleep 76.123')).toBe(false);
+    } finally {
+      await noisy.stop();
+    }
+  });
+
   it('kills a command past its timeout on the machine itself, and stops one when the job is cancelled', async () => {
     const machine = await provider.get(machineOf(alpha));
     const started = Date.now();

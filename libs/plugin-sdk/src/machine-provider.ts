@@ -620,8 +620,9 @@ async function sshMachine(config: SshMachineConfig, provider: MachineProviderOpt
         const onStderr = (chunk: Buffer) => {
           if (pid !== undefined) return stderr.add(chunk);
           stderrHead += chunk.toString('latin1');
-          const marker = stderrHead.startsWith(PID_MARKER) ? 0 : stderrHead.indexOf(`\n${PID_MARKER}`) + 1;
-          const end = marker > 0 || stderrHead.startsWith(PID_MARKER) ? stderrHead.indexOf('\n', marker) : -1;
+          const afterNewline = stderrHead.indexOf(`\n${PID_MARKER}`);
+          const marker = stderrHead.startsWith(PID_MARKER) ? 0 : afterNewline < 0 ? -1 : afterNewline + 1;
+          const end = marker < 0 ? -1 : stderrHead.indexOf('\n', marker);
           if (end < 0) {
             if (stderrHead.length < MAX_LOGIN_NOISE) return;
             pid = 0;

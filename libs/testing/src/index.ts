@@ -4,7 +4,7 @@
  */
 export { compareTrees, writeSampleTree, type CompareTreesOptions, type SampleTree, type SampleTreeOptions } from './tree';
 export { startS3rver, type RunningS3rver } from './s3rver';
-export { startSshd, type RunningSshd } from './sshd';
+export { startSshd, type RunningSshd, type SshdOptions } from './sshd';
 export { startHardhatNode, HARDHAT_ACCOUNT, type HardhatNodeOptions, type RunningHardhatNode } from './hardhat';
 export { startCouchDb, type RunningCouchDb } from './couchdb';
 export { unzip } from './zip';

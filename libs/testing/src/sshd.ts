@@ -34,8 +34,13 @@ export interface RunningSshd {
   stop(): Promise<void>;
 }
 
+export interface SshdOptions {
+  /** A line every login prints on stderr before the command runs, as a noisy shell start-up file does. */
+  loginNoise?: string;
+}
+
 /** Starts sshd and waits until its port accepts connections. Tests run as root, so root login by key is allowed. */
-export async function startSshd(): Promise<RunningSshd> {
+export async function startSshd(options: SshdOptions = {}): Promise<RunningSshd> {
   // sshd's privilege separation needs this directory; a fresh container lacks it.
   await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
   const dir = await mkdtemp(join(tmpdir(), 'chainvault-sshd-'));
@@ -51,6 +56,9 @@ export async function startSshd(): Promise<RunningSshd> {
     // "256 SHA256:abc… comment (ED25519)"
     const hostKeySha256 = fingerprint.split(' ')[1]!;
     const username = userInfo().username;
+    // bash reads BASH_ENV before the command of every non-interactive login.
+    const noise = join(dir, 'login-noise.sh');
+    if (options.loginNoise !== undefined) await writeFile(noise, `printf '%s\\n' ${JSON.stringify(options.loginNoise)} >&2\n`);
 
     let lastError: unknown;
     for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
@@ -76,7 +84,7 @@ export async function startSshd(): Promise<RunningSshd> {
           // A login runs the user's shell start-up files. On these machines ~/.bashrc runs `pyenv
           // rehash`, which takes a lock file; a login killed inside it (a cancelled command) leaves
           // the lock behind, and every later login waited 60 s for it. Tried once, it is skipped.
-          'SetEnv PYENV_REHASH_TIMEOUT=0',
+          `SetEnv PYENV_REHASH_TIMEOUT=0${options.loginNoise !== undefined ? ` BASH_ENV=${noise}` : ''}`,
           '',
         ].join('\n'),
       );

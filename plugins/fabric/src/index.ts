@@ -4,8 +4,8 @@
  * what each owns and its parents, proven from the ledger itself, and restored to a chosen
  * version, in order as a network, or from a template as a new network elsewhere.
  */
-import { definePlugin, type BackupContext, type BackupOutcome, type CleanupContext } from '@chainvault/plugin-sdk';
-import { DEFAULT_RESOURCE_OPTIONS, checkNodeConfig, nodeConfigSchema, resourceOptionsSchema, restoreOptionsSchema, resourcePath, type FabricNodeConfig, type ResourceOptions } from './config';
+import { PluginError, definePlugin, type BackupContext, type BackupOutcome, type CleanupContext } from '@chainvault/plugin-sdk';
+import { DEFAULT_RESOURCE_OPTIONS, checkNodeConfig, nodeConfigSchema, resourceOptionsSchema, restoreOptionsSchema, type FabricNodeConfig, type ResourceOptions } from './config';
 import { ResourceControl, backupResource, type FabricNode, type ResourceBackupContext, type ResourceRecord } from './resource';
 import { PHASES, checkRestoreTarget, phaseOfRole, restoreCleanup, restorePhases, restoreResource, type FabricMetadata } from './restore';
 import { verifyFabricBackup } from './verify-backup';
@@ -46,7 +46,7 @@ async function backupOne(ctx: BackupContext<FabricNodeConfig, Partial<ResourceOp
 async function backupNetwork(ctx: BackupContext<FabricNodeConfig, Partial<ResourceOptions>, FabricMetadata>): Promise<BackupOutcome<FabricMetadata>> {
   const options = { ...DEFAULT_RESOURCE_OPTIONS, ...ctx.options };
   const nodes = [...(ctx.nodes as FabricNode[])].sort((a, b) => phaseOfRole(b.role) - phaseOfRole(a.role) || a.name.localeCompare(b.name));
-  if (nodes.length === 0) throw new Error('the network has no resources');
+  if (nodes.length === 0) throw new PluginError('INVALID_CONFIG', `network ${ctx.network.name} has no resources: register its peers, orderers, CAs, MSPs and genesis blocks as nodes`);
   const context = resourceContext(ctx);
   const resources: ResourceRecord[] = [];
   for (const [i, node] of nodes.entries()) {
@@ -113,7 +113,6 @@ export default definePlugin<FabricNodeConfig>({
   },
 });
 
-export { resourcePath };
 export {
   BlockFileError,
   blockStoreDir,

@@ -74,11 +74,11 @@ function destinationOf(part: PartRecord, target: FabricNodeConfig, role: string,
   return (own ?? mapPath(part.path, template)).replace(/\/+$/, '');
 }
 
-export function checkRestoreTarget(check: RestoreTargetCheck<FabricNodeConfig, FabricRestoreOptions> & { backup?: { metadata: JsonObject } }): void {
+export function checkRestoreTarget(check: RestoreTargetCheck<FabricNodeConfig, FabricRestoreOptions, FabricMetadata>): void {
   const target = check.target;
   if (target.node && !isRole(target.node.role)) throw new PluginError('INVALID_TARGET', `${target.node.name} has role "${target.node.role}", not a Fabric resource`);
   if (check.backup) {
-    const metadata = check.backup.metadata as FabricMetadata;
+    const metadata = check.backup.metadata;
     checkTemplate(metadata, check.options.template);
     // Which resource a target of a set takes is known once every target is (at restore time); here,
     // a mapped or same-named one must exist and be of its role, and any target needs its role in the backup.
@@ -205,7 +205,8 @@ export async function restoreResource(ctx: RestoreContext<FabricNodeConfig, Fabr
   if (exists && !target.config.stopCommand) {
     throw new PluginError('INVALID_TARGET', `${label} exists at ${mainDestination} and has no stopCommand: it may be running, so nothing was changed; give it stop and start commands, or restore into a path that does not exist yet`);
   }
-  if (couch) await couch.databases();
+  // Proves the target's CouchDB credentials; the databases it holds now are kept aside later.
+  const currentDatabases = couch ? await couch.databases() : [];
   if (source.couchdb && !couch) ctx.log.warn(`${label}: the backup holds CouchDB databases but the target has no CouchDB stateDatabase: they are not restored, and the peer rebuilds its state from the ledger`);
 
   // 2. The backup's parts staged on the target's machine next to where they go, configs rewritten.
@@ -269,14 +270,13 @@ export async function restoreResource(ctx: RestoreContext<FabricNodeConfig, Fabr
     // 4. The state database: the backup's CouchDB documents, or rebuilt from the ledger.
     let couchDocs = 0;
     if (couch && source.couchdb) {
-      const current = await couch.databases();
-      if (current.length) await keepCouchAside(couch, current, machine, `${mainDestination}.before-restore-${stamp}.couchdb`, ctx);
-      await couch.drop(current.filter((name) => !source.couchdb!.some((d) => d.name === name)));
+      if (currentDatabases.length) await keepCouchAside(couch, currentDatabases, machine, `${mainDestination}.before-restore-${stamp}.couchdb`, ctx);
+      await couch.drop(currentDatabases.filter((name) => !source.couchdb!.some((d) => d.name === name)));
       for (const database of source.couchdb) couchDocs += (await couch.load(linesOf(ctx.artifacts.read(database.stored)))).docs;
       ctx.log.info(`${label}: restored ${source.couchdb.length} CouchDB database(s), ${couchDocs} documents`);
     }
     if (target.role === 'peer' && (source.stateDatabase === 'none' || (source.couchdb && !couch) || (couch && !source.couchdb))) {
-      if (couch && !source.couchdb) await couch.drop(await couch.databases());
+      if (couch && !source.couchdb) await couch.drop(currentDatabases);
       const how = "the peer rebuilds its state database from its ledger: with the peer stopped, run `peer node rebuild-dbs` (it drops the state, history and indexes), then start it and it replays the ledger's blocks";
       if (target.config.rebuildCommand) {
         await machine.run(target.config.rebuildCommand, { timeoutMs: (target.config.commandTimeoutSeconds ?? 300) * 1000 });

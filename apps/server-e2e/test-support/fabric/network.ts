@@ -6,6 +6,7 @@
  * (core.yaml, orderer.yaml, fabric-ca-server-config.yaml, a connection profile) naming host names
  * and ports as a real network's do. Each peer, orderer and CA is served by fabric-standin.js.
  */
+import { execFile } from 'node:child_process';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { freePort } from '@chainvault/testing';
@@ -36,7 +37,6 @@ export interface ResourceLayout {
 /** Copies a fixture tree and makes it writable (the fixtures are read-only). */
 export async function copyWritable(from: string, to: string): Promise<void> {
   await cp(from, to, { recursive: true });
-  const { execFile } = await import('node:child_process');
   await new Promise<void>((ok, fail) => execFile('chmod', ['-R', 'u+w', to], (e) => (e ? fail(e) : ok())));
 }
 

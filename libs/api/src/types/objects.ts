@@ -301,7 +301,7 @@ export class RestoreTemplate {
   @Field(() => String, { nullable: true }) description!: string | null;
   @Field({ description: 'The plugin whose backups it restores.' }) pluginId!: string;
   @Field(() => [ID], { description: 'The registered nodes restored onto, as a restore set.' }) targetNodeIds!: string[];
-  @Field(() => JsonScalar) options!: unknown;
+  @Field(() => JsonScalar, { description: 'Restore options ({} for a viewer when paths are hidden from viewers).' }) options!: unknown;
   @Field() createdAt!: Date;
   @Field() createdBy!: string;
 }

@@ -133,7 +133,7 @@ export class NodeService {
         await check(config);
       } catch (error) {
         // The earlier secrets no longer fit the new shape (an SSH machine become local): they go.
-        if (kept === given.secrets) throw error;
+        if (JSON.stringify(kept) === JSON.stringify(given.secrets)) throw error;
         config = mergeSecrets(given.publicConfig, given.secrets);
         await check(config).catch(() => {
           throw error;

@@ -53,18 +53,17 @@ export class RestoreTemplateService {
     if (pluginIds.length > 1) throw ChainvaultError.badInput(`the target nodes use different plugins (${pluginIds.join(', ')}): a template restores one plugin's backups`);
     const options = structuredClone(requireObject(input.options ?? {}, 'options'));
     // The options must fit the restore options of at least one method of the plugin.
-    const plugin = this.plugins.require(pluginIds[0]).plugin;
     const errors: string[] = [];
-    for (const method of Object.keys(plugin.methods)) {
+    const fits = Object.keys(this.plugins.require(pluginIds[0]).plugin.methods).some((method) => {
       try {
         this.plugins.checkRestoreOptions(pluginIds[0], method, options);
-        errors.length = 0;
-        break;
+        return true;
       } catch (error) {
         errors.push((error as Error).message);
+        return false;
       }
-    }
-    if (errors.length) throw ChainvaultError.badInput(errors[0]);
+    });
+    if (!fits) throw ChainvaultError.badInput(errors[0]);
     const template = this.templates.create({ id: randomUUID(), name, description: input.description ?? null, pluginId: pluginIds[0], targetNodeIds: ids, options, createdAt: new Date(), createdBy: actor });
     try {
       await this.templates.insert(template);
