@@ -18,6 +18,7 @@ import { AccessResolver } from './resolvers/access.resolver';
 import { BackupResolver } from './resolvers/backup.resolver';
 import { CatalogResolver } from './resolvers/catalog.resolver';
 import { CheckpointResolver } from './resolvers/checkpoint.resolver';
+import { JobResolver } from './resolvers/job.resolver';
 import { PolicyResolver } from './resolvers/policy.resolver';
 import { RestoreTemplateResolver } from './resolvers/restore-template.resolver';
 import { ApiAuditInterceptor } from './security/api-audit.interceptor';
@@ -154,6 +155,7 @@ function graphqlWsOptions(config: ChainvaultConfig, gate: ApiGate, sessions: Web
     CatalogResolver,
     BackupResolver,
     CheckpointResolver,
+    JobResolver,
     RestoreTemplateResolver,
     PolicyResolver,
     MetricsListener,

@@ -7,7 +7,7 @@ const schema = buildSchema(`
   type Query {
     backups(first: Int, after: String): BackupConnection!
     backup(id: ID!): Backup
-    jobs: [Job!]!
+    jobs(first: Int = 100, after: String): [Job!]!
     job(id: ID!): Job
     entity(id: ID!): Entity
     plugins: [Plugin!]!
@@ -15,7 +15,7 @@ const schema = buildSchema(`
   }
   type BackupConnection { edges: [BackupEdge!]! nodes: [Backup!]! totalCount: Int! }
   type BackupEdge { cursor: String! node: Backup! }
-  type Backup implements Entity { id: ID! parent: Backup files: [BackupFile!]! }
+  type Backup implements Entity { id: ID! parent: Backup files(first: Int, after: String): [BackupFile!]! }
   type BackupFile { path: String! size: Float! }
   type Job implements Entity { id: ID! status: String! log: [LogLine!]! }
   type LogLine { level: String! message: String! }
@@ -117,6 +117,10 @@ describe('queryCostLimit', () => {
     expect(costOf('{ backups { totalCount nodes { id } } }')).toBe(1 + 1 + 1 + 50);
     expect(costOf('{ backups(first: 7) { edges { node { id } } } }')).toBe(1 + 1 + 7 * (1 + 1));
     expect(costOf('{ jobs { log { message } } }')).toBe(1 + 100 * (1 + 100));
+    // A list paged on request counts its `first`, its default (jobs: 100), or else the whole list (a backup's files).
+    expect(costOf('{ jobs(first: 1000) { id } }')).toBe(1 + 1000);
+    expect(costOf('{ backup(id: "b") { files(first: 7) { path } } }')).toBe(1 + 1 + 7);
+    expect(costOf('{ backup(id: "b") { files { path } } }')).toBe(1 + 1 + 100);
     // The loaded plugins and their methods are bounded by the server's make-up, not by the data.
     expect(costOf('{ plugins { protocols } }')).toBe(1 + 20);
     expect(costOf('{ plugins { methods { name optionsSchema } } }')).toBe(1 + 20 * (1 + 10 * 2));

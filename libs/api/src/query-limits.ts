@@ -157,7 +157,8 @@ export function queryCostLimit(maxCost: number, variables?: VariableValues): Val
       }
     }
 
-    const requestedPageSize = (field: GraphQLField<unknown, unknown>, value: ValueNode | undefined): number => {
+    /** `fallback` when neither the query nor the schema gives `first`: a list paged only on request (a backup's files) is a whole list. */
+    const requestedPageSize = (field: GraphQLField<unknown, unknown>, value: ValueNode | undefined, fallback: number): number => {
       const argument = field.args.find((a) => a.name === 'first');
       let size: unknown;
       if (value?.kind === Kind.VARIABLE) {
@@ -167,7 +168,7 @@ export function queryCostLimit(maxCost: number, variables?: VariableValues): Val
         size = intLiteral(value);
       }
       size ??= argument?.defaultValue;
-      return typeof size === 'number' && Number.isFinite(size) ? Math.min(Math.max(0, Math.floor(size)), MAX_COST) : DEFAULT_PAGE_SIZE;
+      return typeof size === 'number' && Number.isFinite(size) ? Math.min(Math.max(0, Math.floor(size)), MAX_COST) : fallback;
     };
 
     const fragmentCosts = new Map<string, number>();
@@ -207,8 +208,8 @@ export function queryCostLimit(maxCost: number, variables?: VariableValues): Val
           const type = field && (isNonNullType(field.type) ? field.type.ofType : field.type);
           const named = field && getNamedType(field.type);
           const paged = field?.args.some((a) => a.name === 'first') ?? false;
-          const ownPageSize = field && paged ? requestedPageSize(field, selection.arguments?.find((a) => a.name.value === 'first')?.value) : undefined;
           const isList = type !== undefined && isListType(type);
+          const ownPageSize = field && paged ? requestedPageSize(field, selection.arguments?.find((a) => a.name.value === 'first')?.value, isList ? DEFAULT_LIST_SIZE : DEFAULT_PAGE_SIZE) : undefined;
           const bounded = parent ? BOUNDED_LIST_SIZES[`${parent.name}.${name}`] : undefined;
           const listSize = isList ? (ownPageSize ?? pageSize ?? bounded ?? DEFAULT_LIST_SIZE) : 1;
           const inner = selectionCost(selection.selectionSet, named && isCompositeType(named) ? named : undefined, isList ? undefined : ownPageSize);

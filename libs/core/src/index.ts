@@ -15,10 +15,11 @@ export { AuditService, type AuditFilter, type AuditPage, type AuditRecord } from
 export { BackupRequests } from './backups/backup-requests.service';
 export { CheckpointService, type CheckpointView, type CheckpointLocation } from './backups/checkpoint.service';
 export { BackupReplicas } from './backups/backup-replicas.service';
+export { FILE_PAGE_MAX, pageOfFiles } from './backups/file-page';
 export { BackupService, backupCursor, dependencyIds, type BackupFilter, type BackupPage, type BackupReport } from './backups/backup.service';
 export { ChainHistoryService } from './backups/chain-history.service';
 export { DestinationService, DEFAULT_DESTINATION_NAME, type CreateDestination } from './destinations/destination.service';
-export { JobService, TERMINAL_JOB_STATUSES } from './jobs/job.service';
+export { JobService, TERMINAL_JOB_STATUSES, JOB_PAGE_DEFAULT, JOB_PAGE_MAX, jobCursor, type JobFilter, type JobPage } from './jobs/job.service';
 export { JobWorker } from './jobs/job.worker';
 export * from './metrics';
 export { NetworkService, type CreateNetwork } from './networks/network.service';

@@ -1,11 +1,11 @@
 /** Backups, restores, verification, export, jobs and the chain history. */
 import { Args, Context, ID, Int, Mutation, Parent, Query, ResolveField, Resolver, Subscription } from '@nestjs/graphql';
-import { ApiRole, BackupReplicas, BackupRequests, BackupService, backupCursor, ChainHistoryService, ChainvaultError, ChainvaultErrorCode, JobService, RestoreService, type RestoreEntity } from '@chainvault/core';
+import { ApiRole, BackupReplicas, BackupRequests, BackupService, backupCursor, ChainHistoryService, ChainvaultError, ChainvaultErrorCode, FILE_PAGE_MAX, JobService, pageOfFiles, RestoreService, type BackupReplicaEntity, type RestoreEntity } from '@chainvault/core';
 import { JsonScalar } from '../types/json.scalar';
 import { BackupFilter, RestoreInput } from '../types/inputs';
 import { toBackup, toJob } from '../types/mappers';
 import { Backup, BackupConnection, BackupFile, BackupReplica, Job, Restore } from '../types/objects';
-import { JobStatus } from '../types/enums';
+import { requestLoader } from '../loading/batch-loader';
 import { chargeItems, type ApiContext } from '../security/api-context';
 import { RequiresRole } from '../security/roles';
 import { Actor, SeesPaths } from './actor';
@@ -69,17 +69,33 @@ export class BackupResolver {
     return backup && toBackup(backup);
   }
 
-  @ResolveField(() => [BackupFile], { description: 'Every entry of the backup, from its manifest; empty once the backup is deleted (the manifest goes with it).' })
-  async files(@Parent() backup: Backup, @Context() context: ApiContext): Promise<BackupFile[]> {
+  @ResolveField(() => [BackupFile], {
+    description: 'The entries of the backup, from its manifest; empty once the backup is deleted (the manifest goes with it). Without first and after, every entry; with either, a page in path order (first defaults to the most a page holds).',
+  })
+  async files(
+    @Parent() backup: Backup,
+    @Context() context: ApiContext,
+    @Args('first', { type: () => Int, nullable: true, description: `Entries per page, in path order: 1 to ${FILE_PAGE_MAX}.` }) first?: number,
+    @Args('after', { type: () => String, nullable: true, description: 'The last path of the previous page.' }) after?: string,
+  ): Promise<BackupFile[]> {
     chargeItems(context, 0, 'files');
-    const files = await this.backupService.files(backup);
+    const all = await this.backupService.files(backup);
+    const files = first == null && after == null ? all : pageOfFiles(all, first ?? FILE_PAGE_MAX, after);
     chargeItems(context, files.length, 'files');
     return files;
   }
 
-  @ResolveField(() => [BackupReplica], { description: 'Copies in the further destinations of the policy.' })
-  async replicas(@Parent() backup: Backup): Promise<BackupReplica[]> {
-    return (await this.backupReplicas.forBackup(backup.id)).map((r) => ({ destinationId: r.destinationId, state: r.state, updatedAt: r.updatedAt, error: r.error, bytesSent: r.bytesSent }));
+  @ResolveField(() => [BackupReplica], { description: 'Copies in the further destinations of the policy; loaded for a whole page of backups at once.' })
+  async replicas(@Parent() backup: Backup, @Context() context: ApiContext): Promise<BackupReplica[]> {
+    const loader = requestLoader(context, 'replicas', async (ids: string[]) => {
+      const byBackup = new Map<string, BackupReplicaEntity[]>();
+      for (const r of await this.backupReplicas.forBackups(ids)) {
+        if (!byBackup.has(r.backupId)) byBackup.set(r.backupId, []);
+        byBackup.get(r.backupId)!.push(r);
+      }
+      return byBackup;
+    });
+    return ((await loader.load(backup.id)) ?? []).map((r) => ({ destinationId: r.destinationId, state: r.state, updatedAt: r.updatedAt, error: r.error, bytesSent: r.bytesSent }));
   }
 
   @Query(() => [Restore], { description: 'Restores, newest first (of one backup when given).' })
@@ -95,11 +111,6 @@ export class BackupResolver {
   async restore(@Args('id', { type: () => ID }) id: string, @SeesPaths() seesPaths: boolean): Promise<Restore | null> {
     const restore = await orNull(this.restoreService.get(id));
     return restore && toRestore(restore, seesPaths);
-  }
-
-  @Query(() => [Job])
-  async jobs(@SeesPaths() seesPaths: boolean, @Args('status', { type: () => [JobStatus], nullable: true }) status?: JobStatus[]): Promise<Job[]> {
-    return (await this.jobService.list(status)).map((j) => toJob(j, seesPaths));
   }
 
   @Query(() => Job, { nullable: true })

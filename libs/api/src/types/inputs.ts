@@ -1,7 +1,7 @@
 /** GraphQL input types. Shapes are checked further by the services, which name the bad field. */
 import { Field, ID, InputType, Int } from '@nestjs/graphql';
 import { JsonScalar } from './json.scalar';
-import { ApiRole, BackupStatus, DestinationKind, SchedulePreset } from './enums';
+import { ApiRole, BackupStatus, DestinationKind, JobKind, JobStatus, SchedulePreset } from './enums';
 
 @InputType()
 export class CreateNetworkInput {
@@ -112,6 +112,15 @@ export class BackupFilter {
   @Field(() => ID, { nullable: true }) nodeId?: string;
   @Field(() => ID, { nullable: true }) networkId?: string;
   @Field(() => [BackupStatus], { nullable: true, description: 'Default: every status but DELETED.' }) status?: BackupStatus[];
+}
+
+@InputType({ description: 'Which jobs a page holds; every given condition must hold.' })
+export class JobFilter {
+  @Field(() => [JobStatus], { nullable: true }) status?: JobStatus[];
+  @Field(() => [JobKind], { nullable: true }) kind?: JobKind[];
+  @Field(() => ID, { nullable: true }) policyId?: string;
+  @Field(() => ID, { nullable: true, description: "Jobs of the node's policies and backups, and restores onto it." }) nodeId?: string;
+  @Field(() => Date, { nullable: true, description: 'Created at or after this time.' }) since?: Date;
 }
 
 @InputType()

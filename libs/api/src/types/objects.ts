@@ -240,6 +240,20 @@ export class Job {
   @Field(() => Date, { nullable: true }) finishedAt!: Date | null;
 }
 
+@ObjectType()
+export class JobEdge {
+  @Field() cursor!: string;
+  @Field(() => Job) node!: Job;
+}
+
+@ObjectType()
+export class JobConnection {
+  @Field(() => [JobEdge]) edges!: JobEdge[];
+  @Field(() => [Job]) nodes!: Job[];
+  @Field(() => PageInfo) pageInfo!: PageInfo;
+  @Field(() => Int, { description: 'Jobs the filter matches, over all pages.' }) totalCount!: number;
+}
+
 @ObjectType({ description: 'An API token. Its secret is shown once, by createToken, and never again.' })
 export class ApiToken {
   @Field(() => ID) id!: string;

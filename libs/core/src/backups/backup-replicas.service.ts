@@ -23,6 +23,12 @@ export class BackupReplicas {
     return this.replicas.find({ where: { backupId }, order: { destinationId: 'ASC' } });
   }
 
+  /** The copies of several backups in one query, by destination within each backup. */
+  forBackups(backupIds: readonly string[]): Promise<BackupReplicaEntity[]> {
+    if (backupIds.length === 0) return Promise.resolve([]);
+    return this.replicas.find({ where: { backupId: In([...backupIds]) }, order: { backupId: 'ASC', destinationId: 'ASC' } });
+  }
+
   async record(backupId: string, destinationId: string, state: ReplicaState, details: { error?: string | null; bytesSent?: number | null } = {}): Promise<void> {
     const existing = await this.replicas.findOneBy({ backupId, destinationId });
     const values = { state, updatedAt: new Date(), error: details.error ?? null, bytesSent: details.bytesSent ?? null };

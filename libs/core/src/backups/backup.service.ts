@@ -80,6 +80,11 @@ export class BackupService {
     return backup;
   }
 
+  /** The backups with these ids that exist, in one query (for loading the backups of a page of jobs). */
+  getMany(ids: readonly string[]): Promise<BackupEntity[]> {
+    return ids.length ? this.backups.findBy({ id: In([...ids]) }) : Promise.resolve([]);
+  }
+
   /** A backup that can be restored or verified: it exists and was not deleted or left failed. */
   async getUsable(id: string): Promise<BackupEntity> {
     const backup = await this.get(id);

@@ -192,6 +192,19 @@ describe.each(['sqlite', 'postgres'] as const)('the catalog schema on %s', (kind
     expect(await columnsOf('backup')).toEqual(expect.arrayContaining(['depends_on_ids', 'report']));
     expect(await columnsOf('job')).toContain('plugin_state');
     expect(await existingTables(dataSource)).toEqual(TABLES);
+    const jobIndexes = async () => {
+      const runner = dataSource.createQueryRunner();
+      try {
+        return (await runner.getTable('job'))?.indices.map((i) => i.name) ?? [];
+      } finally {
+        await runner.release();
+      }
+    };
+    expect(await jobIndexes()).toEqual(expect.arrayContaining(['ix_job_created', 'ix_job_backup']));
+    await dataSource.undoLastMigration({ transaction: 'each' });
+    expect(await jobIndexes()).not.toContain('ix_job_created');
+    expect(await jobIndexes()).not.toContain('ix_job_backup');
+    expect(await existingTables(dataSource)).toEqual(TABLES);
     await dataSource.undoLastMigration({ transaction: 'each' });
     const before = TABLES.filter((t) => t !== 'restore_template');
     expect(await existingTables(dataSource)).toEqual(before);
@@ -211,7 +224,7 @@ describe.each(['sqlite', 'postgres'] as const)('the catalog schema on %s', (kind
     expect(await existingTables(dataSource)).toEqual(before.filter((t) => t !== 'backup_replica' && t !== 'instance' && t !== 'api_token'));
     await dataSource.undoLastMigration({ transaction: 'each' });
     expect(await destinationColumns()).not.toContain('secrets');
-    for (let i = 6; i < CATALOG_MIGRATIONS.length; i += 1) await dataSource.undoLastMigration({ transaction: 'each' });
+    for (let i = 7; i < CATALOG_MIGRATIONS.length; i += 1) await dataSource.undoLastMigration({ transaction: 'each' });
     expect(await existingTables(dataSource)).toEqual([]);
     expect(await dataSource.showMigrations()).toBe(true);
 

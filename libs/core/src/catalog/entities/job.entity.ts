@@ -41,6 +41,8 @@ export interface JobLogLine {
 /** A unit of work that survives restarts: what to do, how far it got, and how it ended. */
 @Entity('job')
 @Index('ix_job_status_created', ['status', 'createdAt'])
+@Index('ix_job_created', ['createdAt', 'id'])
+@Index('ix_job_backup', ['backupId'])
 @Index('uq_job_policy_fire', ['policyId', 'scheduledFor'], { unique: true })
 @Index('uq_job_active_backup', ['policyId'], { unique: true, where: "kind = 'BACKUP' AND status IN ('QUEUED', 'RUNNING', 'CANCELLING')" })
 export class JobEntity {
