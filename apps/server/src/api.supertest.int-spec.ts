@@ -197,6 +197,10 @@ describe('the GraphQL API over HTTP, in-process (supertest)', () => {
   let windowed: Record<string, any>;
   let firstBackupId: string;
   let secondBackupId: string;
+  let cancelledJobId: string;
+  let checkpointJobId: string;
+  let replicaNodeId: string;
+  let checkpointPolicyId: string;
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'chainvault-supertest-'));
@@ -283,7 +287,9 @@ describe('the GraphQL API over HTTP, in-process (supertest)', () => {
     primary = (await ok(CREATE_DESTINATION, { input: { name: 'primary', kind: 'LOCAL', config: { path: join(work, 'repo-a') } } })).createDestination;
     expect(primary).toMatchObject({ name: 'primary', kind: 'LOCAL', config: { path: join(work, 'repo-a') }, secretFields: [] });
     copy = (await ok(CREATE_DESTINATION, { input: { name: 'copy', kind: 'LOCAL', config: { path: join(work, 'repo-b') } } })).createDestination;
-    const { createDestination: extra } = await ok(CREATE_DESTINATION, { input: { name: 'extra', kind: 'LOCAL', config: { path: join(work, 'repo-c') } } });
+    // An encrypted one: its passphrase is a secret field, never shown.
+    const { createDestination: extra } = await ok(CREATE_DESTINATION, { input: { name: 'extra', kind: 'LOCAL', config: { path: join(work, 'repo-c'), passphrase: 'first-passphrase' } } });
+    expect(extra).toMatchObject({ config: { path: join(work, 'repo-c') }, secretFields: ['passphrase'] });
     const before = (await ok(DESTINATIONS)).destinations;
     expect(before.map((d: { name: string }) => d.name)).toEqual(expect.arrayContaining(['copy', 'extra', 'primary']));
 
@@ -292,9 +298,16 @@ describe('the GraphQL API over HTTP, in-process (supertest)', () => {
     expect(bad.message).toContain('config does not fit a LOCAL destination');
     expect((await ok(DESTINATIONS)).destinations).toEqual(before);
 
-    const UPDATE = `mutation ($id: ID!, $input: UpdateDestinationInput!) { updateDestination(id: $id, input: $input) { id name kind config } }`;
-    expect((await ok(UPDATE, { id: extra.id, input: { name: 'extra-2' } })).updateDestination).toEqual({ id: extra.id, name: 'extra-2', kind: 'LOCAL', config: { path: join(work, 'repo-c') } });
+    // A config given without the passphrase keeps it: the repository still opens with it, or the change would be refused.
+    const UPDATE = `mutation ($id: ID!, $input: UpdateDestinationInput!) { updateDestination(id: $id, input: $input) { id name kind config secretFields } }`;
+    expect((await ok(UPDATE, { id: extra.id, input: { name: 'extra-2', config: { path: join(work, 'repo-c') } } })).updateDestination).toEqual({
+      id: extra.id, name: 'extra-2', kind: 'LOCAL', config: { path: join(work, 'repo-c') }, secretFields: ['passphrase'],
+    });
     const renamed = (await ok(DESTINATIONS)).destinations;
+    const wrongSecret = await fails(UPDATE, { id: extra.id, input: { config: { path: join(work, 'repo-c'), passphrase: 'wrong-passphrase' } } });
+    expect(wrongSecret.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(wrongSecret.message).toBe(`destination "extra-2": the new config was not saved: the passphrase does not open the repository at ${join(work, 'repo-c')}`);
+    expect(JSON.stringify(wrongSecret)).not.toMatch(/wrong-passphrase|first-passphrase/);
     const elsewhere = await fails(UPDATE, { id: primary.id, input: { config: { path: join(work, 'repo-c') } } });
     expect(elsewhere.extensions?.code).toBe('BAD_USER_INPUT');
     expect(elsewhere.message).toContain('destination "primary": the new config was not saved');
@@ -394,6 +407,19 @@ describe('the GraphQL API over HTTP, in-process (supertest)', () => {
     const { backup } = await ok(BACKUP, { id: firstBackupId });
     expect(backup).toMatchObject({ status: 'COMPLETED', pinned: false, policyId: nightly.id, nodeId: files.id, destinationId: primary.id, fileCount: 3, verification: 'UNVERIFIED' });
     expect(backup.files.map((f: { path: string; type: string }) => `${f.type} ${f.path}`).sort()).toEqual(['directory .', 'directory sub', 'directory sub/deeper', 'file a.txt', 'file sub/b.bin', 'file sub/deeper/c.txt', 'symlink link']);
+    // A page at a time, in path order: the pages add up to every entry.
+    const FILES = `query ($id: ID!, $first: Int, $after: String) { backup(id: $id) { files(first: $first, after: $after) { path } } }`;
+    const paths: string[] = backup.files.map((f: { path: string }) => f.path).sort();
+    const paged: string[] = [];
+    for (let after: string | null = null; ; ) {
+      const page = (await ok(FILES, { id: firstBackupId, first: 3, after })).backup.files.map((f: { path: string }) => f.path);
+      paged.push(...page);
+      if (page.length < 3) break;
+      after = page[2];
+    }
+    expect(paged).toEqual(paths);
+    const badPage = await fails(FILES, { id: firstBackupId, first: 0 });
+    expect(badPage).toMatchObject({ message: 'first must be between 1 and 1000, got 0', extensions: { code: 'BAD_USER_INPUT' } });
     expect((await ok(BACKUP, { id: UNKNOWN_ID })).backup).toBeNull();
 
     const { jobs: listed } = await ok(`query ($policyId: ID) { jobs(kind: [BACKUP], policyId: $policyId) { id status backupId } }`, { policyId: nightly.id });
@@ -552,6 +578,7 @@ describe('the GraphQL API over HTTP, in-process (supertest)', () => {
 
   it('cancels a backup waiting for its maintenance window; refuses cancelling it again', async () => {
     const { runBackup } = await ok(RUN_BACKUP, { policyId: windowed.id });
+    cancelledJobId = runBackup.id;
     const JOB = `query ($id: ID!) { job(id: $id) { id status notBefore } }`;
     const deadline = Date.now() + 10_000;
     let job = (await ok(JOB, { id: runBackup.id })).job;
@@ -611,6 +638,7 @@ describe('the GraphQL API over HTTP, in-process (supertest)', () => {
     const { createCheckpoint } = await ok(CREATE, { id: replica.id });
     expect(createCheckpoint).toMatchObject({ kind: 'BACKUP', policyId: createPolicy.id });
     const job = await waitForJob(createCheckpoint.id);
+    [checkpointJobId, replicaNodeId, checkpointPolicyId] = [createCheckpoint.id, replica.id, createPolicy.id];
     expect(job).toMatchObject({ status: 'SKIPPED', backupId: null, error: `the node has no complete checkpoint in ${join(rocks, 'checkpoints')} yet` });
     expect(job.log.map((l: { message: string }) => l.message)).toContain(`skipping partial checkpoint 7 at ${join(rocks, 'checkpoints', '7')} (no CURRENT file): still being written, or abandoned`);
     await ok(`mutation ($id: ID!) { deletePolicy(id: $id) { id } }`, { id: createPolicy.id });
@@ -694,10 +722,45 @@ describe('the GraphQL API over HTTP, in-process (supertest)', () => {
     expect((await stat(join(again, 'sub', 'b.bin'))).size).toBe(64 * 1024);
   });
 
+  it('lists jobs newest first, a page at a time, filtered by status, kind, policy, node and time; refuses a page size out of range', async () => {
+    const JOBS = `query ($status: [JobStatus!], $kind: [JobKind!], $policyId: ID, $nodeId: ID, $since: DateTime, $first: Int, $after: String) {
+      jobs(status: $status, kind: $kind, policyId: $policyId, nodeId: $nodeId, since: $since, first: $first, after: $after) { id kind status createdAt } }`;
+    const all = (await ok(JOBS, { first: 1000 })).jobs as { id: string; kind: string; status: string; createdAt: string }[];
+    expect(all.length).toBeGreaterThan(10);
+    const times = all.map((j) => new Date(j.createdAt).getTime());
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+
+    const paged: string[] = [];
+    for (let after: string | null = null; ; ) {
+      const page = (await ok(JOBS, { first: 4, after })).jobs as { id: string }[];
+      paged.push(...page.map((j) => j.id));
+      if (page.length < 4) break;
+      after = page[3].id;
+    }
+    expect(paged).toEqual(all.map((j) => j.id));
+    const PAGE = `query ($filter: JobFilter, $first: Int, $after: String) { jobPage(filter: $filter, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { id } } }`;
+    const first = (await ok(PAGE, { first: 4 })).jobPage;
+    expect(first).toMatchObject({ totalCount: all.length, pageInfo: { hasNextPage: true } });
+    const second = (await ok(PAGE, { first: 4, after: first.pageInfo.endCursor })).jobPage;
+    expect(second.nodes.map((j: { id: string }) => j.id)).toEqual(all.slice(4, 8).map((j) => j.id));
+
+    expect((await ok(JOBS, { status: ['CANCELLED'] })).jobs.map((j: { id: string }) => j.id)).toEqual([cancelledJobId]);
+    expect((await ok(JOBS, { kind: ['EXPORT'] })).jobs.map((j: { kind: string }) => j.kind)).toEqual(['EXPORT']);
+    expect((await ok(JOBS, { nodeId: replicaNodeId })).jobs.map((j: { id: string }) => j.id)).toEqual([checkpointJobId]);
+    expect((await ok(JOBS, { policyId: windowed.id })).jobs.map((j: { id: string }) => j.id)).toEqual([cancelledJobId]);
+    expect((await ok(JOBS, { policyId: windowed.id, status: ['COMPLETED'] })).jobs).toEqual([]);
+    expect((await ok(JOBS, { since: new Date(Date.now() + 60_000).toISOString() })).jobs).toEqual([]);
+    const tooMany = await fails(JOBS, { first: 1001 });
+    expect(tooMany).toMatchObject({ message: 'first must be between 1 and 1000, got 1001', extensions: { code: 'BAD_USER_INPUT' } });
+  });
+
   it('keeps every change in the audit log, newest first, a page at a time', async () => {
     const AUDIT = `query ($filter: AuditEventFilter, $first: Int, $after: String) { auditEvents(filter: $filter, first: $first, after: $after) { nodes { id action actor subjectId outcome details at } pageInfo { hasNextPage endCursor } } }`;
     const { auditEvents: renames } = await ok(AUDIT, { filter: { action: 'network.update' }, first: 10 });
     expect(renames.nodes).toEqual([expect.objectContaining({ action: 'network.update', actor: 'admin', details: expect.objectContaining({ name: 'scratch-2', previousName: 'scratch' }) })]);
+    // Accepted deletions only: the refused ones left no event.
+    const { auditEvents: deletions } = await ok(AUDIT, { filter: { action: 'policy.delete' }, first: 10 });
+    expect(deletions.nodes.map((e: { subjectId: string }) => e.subjectId).sort()).toEqual([checkpointPolicyId, nightly.id, windowed.id].sort());
     const actions = new Set<string>();
     let after: string | null = null;
     let pages = 0;
