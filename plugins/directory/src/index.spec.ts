@@ -118,8 +118,17 @@ describe('checkRestoreTarget', () => {
 });
 
 describe('node config', () => {
+  const checkNode = (path: string) => Promise.resolve().then(() => plugin.checkNodeConfig!({ path }));
+
   it('refuses a relative node path with INVALID_CONFIG', async () => {
-    await expect(Promise.resolve().then(() => plugin.checkNodeConfig!({ path: 'data' }))).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
-    await expect(Promise.resolve().then(() => plugin.checkNodeConfig!({ path: '/var/lib/geth' }))).resolves.toBeUndefined();
+    await expect(checkNode('data')).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
+  });
+
+  it('accepts a directory that is there, and refuses a missing one or a file, saying which', async () => {
+    await mkdir(join(work, 'node-data'));
+    await expect(checkNode(join(work, 'node-data'))).resolves.toBeUndefined();
+    await expect(checkNode(join(work, 'no-such-dir'))).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('does not exist') });
+    await writeFile(join(work, 'a-file'), 'x');
+    await expect(checkNode(join(work, 'a-file'))).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('not a directory') });
   });
 });

@@ -3,7 +3,8 @@
  * modes, mtimes) and restores it into an empty target directory. It is the smallest real
  * plugin and the template a third party copies.
  */
-import { lstat, readdir, realpath } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { PluginError, definePlugin, type JsonSchema } from '@chainvault/plugin-sdk';
 
@@ -42,6 +43,21 @@ async function requireAbsolute(config: DirectoryConfig, what: string, code: 'INV
   if (!isAbsolute(config.path)) throw new PluginError(code, `${what} path must be absolute, got "${config.path}"`);
 }
 
+/** A node's directory must be there and readable when it is registered, not found missing at its first backup. */
+async function requireReadableDirectory(path: string): Promise<void> {
+  const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') throw new PluginError('INVALID_CONFIG', `the node's directory ${path} does not exist; create it, or give the directory that holds the data`);
+    throw new PluginError('INVALID_CONFIG', `the node's directory ${path} cannot be read by the server: ${error.code ?? error.message}`);
+  });
+  if (!info.isDirectory()) throw new PluginError('INVALID_CONFIG', `the node's path ${path} is a file, not a directory`);
+  try {
+    await access(path, constants.R_OK | constants.X_OK);
+    await readdir(path);
+  } catch (error) {
+    throw new PluginError('INVALID_CONFIG', `the node's directory ${path} cannot be read by the server (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give the server's user read access`);
+  }
+}
+
 export default definePlugin<DirectoryConfig>({
   id: 'directory',
   protocols: ['directory'],
@@ -50,6 +66,7 @@ export default definePlugin<DirectoryConfig>({
 
   async checkNodeConfig(config) {
     await requireAbsolute(config, 'the node', 'INVALID_CONFIG');
+    await requireReadableDirectory(config.path);
   },
 
   methods: {

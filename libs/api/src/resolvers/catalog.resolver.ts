@@ -1,7 +1,7 @@
 /** Plugins, networks, nodes, destinations and policies. */
 import { Args, ID, Mutation, Query, Resolver } from '@nestjs/graphql';
-import { ApiRole, BackupReplicas, DestinationService, NetworkService, NodeService, PluginRegistry, PolicyService, RetentionService } from '@chainvault/core';
-import { CreateDestinationInput, CreateNetworkInput, CreatePolicyInput, RegisterNodeInput, UpdateNetworkInput, UpdateNodeInput } from '../types/inputs';
+import { ApiRole, AuditService, BackupReplicas, ChainvaultError, DestinationService, NetworkService, NodeService, PluginRegistry, PolicyService, RetentionService } from '@chainvault/core';
+import { CreateDestinationInput, CreateNetworkInput, CreatePolicyInput, RegisterNodeInput, UpdateDestinationInput, UpdateNetworkInput, UpdateNodeInput, UpdatePolicyInput } from '../types/inputs';
 import { toDestination, toNetwork, toNode, toPlugin, toPolicy, toRetentionResult } from '../types/mappers';
 import { Destination, Network, Node, Plugin, Policy, RetentionResult } from '../types/objects';
 import { RequiresRole } from '../security/roles';
@@ -17,6 +17,7 @@ export class CatalogResolver {
     private readonly policyService: PolicyService,
     private readonly backupReplicas: BackupReplicas,
     private readonly retention: RetentionService,
+    private readonly audit: AuditService,
   ) {}
 
   @Query(() => [Plugin], { description: 'Every plugin package found, loaded or not (a FAILED one says why).' })
@@ -65,6 +66,12 @@ export class CatalogResolver {
     return toNode(node, this.nodeService.secretFields(node));
   }
 
+  @Mutation(() => Node, { description: 'Deletes a node no policy backs up and no restore template names (refused, naming them, otherwise). Its backups stay listed and restorable.' })
+  async deleteNode(@Args('id', { type: () => ID }) id: string, @Actor() actor: string): Promise<Node> {
+    const node = await this.nodeService.delete(id, actor);
+    return toNode(node, this.nodeService.secretFields(node));
+  }
+
   @Mutation(() => Node)
   async registerNode(@Args('input') input: RegisterNodeInput, @Actor() actor: string): Promise<Node> {
     const node = await this.nodeService.register(input, actor);
@@ -78,9 +85,48 @@ export class CatalogResolver {
     return toDestination(destination, this.destinationService.secretFields(destination));
   }
 
+  @Mutation(() => Destination, { description: 'Renames a destination or rotates its credentials; a new config is saved only once it opens the same repository.' })
+  @RequiresRole(ApiRole.ADMIN)
+  async updateDestination(@Args('id', { type: () => ID }) id: string, @Args('input') input: UpdateDestinationInput, @Actor() actor: string): Promise<Destination> {
+    const destination = await this.destinationService.update(id, input, actor);
+    return toDestination(destination, this.destinationService.secretFields(destination));
+  }
+
+  @Mutation(() => Destination, { description: 'Removes a destination from the catalog (its files stay). Refused while a policy writes to it or it holds backups.' })
+  @RequiresRole(ApiRole.ADMIN)
+  async deleteDestination(@Args('id', { type: () => ID }) id: string, @Actor() actor: string): Promise<Destination> {
+    const destination = await this.destinationService.delete(id, actor);
+    return toDestination(destination, this.destinationService.secretFields(destination));
+  }
+
   @Mutation(() => Policy)
   async createPolicy(@Args('input') input: CreatePolicyInput, @Actor() actor: string): Promise<Policy> {
     return toPolicy(await this.policyService.create(input, actor));
+  }
+
+  @Mutation(() => Policy, { description: 'Changes a policy from its next run on; its node or network and method stay.' })
+  async updatePolicy(@Args('id', { type: () => ID }) id: string, @Args('input') input: UpdatePolicyInput, @Actor() actor: string): Promise<Policy> {
+    const { policy, addedDestinationIds } = await this.policyService.update(id, input, actor);
+    if (addedDestinationIds.length) await this.backupReplicas.backfill(policy, actor);
+    return toPolicy(policy);
+  }
+
+  @Mutation(() => Policy, {
+    description: 'Deletes a policy: it no longer runs and its name is free. Its backups stay, listed and restorable, with their retention now manual; with deleteBackups they are deleted too (refused while one is pinned).',
+  })
+  async deletePolicy(
+    @Args('id', { type: () => ID }) id: string,
+    @Args('deleteBackups', { type: () => Boolean, defaultValue: false }) deleteBackups: boolean,
+    @Actor() actor: string,
+  ): Promise<Policy> {
+    const policy = await this.policyService.checkDeletable(id);
+    if (!deleteBackups) return toPolicy(await this.policyService.delete(id, actor, { backupsDeleted: 0 }));
+    const report = await this.retention.deleteAllOf(policy, actor);
+    const stayed = report.decisions.filter((d) => d.error);
+    if (stayed.length) {
+      throw ChainvaultError.conflict(`policy "${policy.name}" was not deleted: ${stayed.length} of its backups could not be deleted (${stayed.map((d) => `${d.backupId}: ${d.error}`).join('; ')}); ${report.deleted.length} were`);
+    }
+    return toPolicy(await this.policyService.delete(id, actor, { backupsDeleted: report.deleted.length, pruneJobIds: report.pruneJobIds }));
   }
 
   @Mutation(() => Policy, { description: 'Stops the policy\'s schedule; runs asked for by hand still work.' })
@@ -119,5 +165,15 @@ export class CatalogResolver {
   @RequiresRole(ApiRole.ADMIN)
   async installPlugin(@Args('spec') spec: string): Promise<Plugin> {
     return toPlugin(await this.pluginRegistry.install(spec));
+  }
+
+  @Mutation(() => Plugin, { description: 'Removes an installed plugin (not a built-in one) and unloads it. Refused while nodes use it.' })
+  @RequiresRole(ApiRole.ADMIN)
+  async uninstallPlugin(@Args('id', { type: () => ID }) id: string, @Actor() actor: string): Promise<Plugin> {
+    this.pluginRegistry.uninstallable(id);
+    await this.nodeService.refuseWhilePluginUsed(id);
+    const record = await this.pluginRegistry.uninstall(id);
+    await this.audit.record({ actor, action: 'plugin.uninstall', subjectType: 'plugin', subjectId: id, details: { packageName: record.packageName, version: record.version } });
+    return toPlugin(record);
   }
 }

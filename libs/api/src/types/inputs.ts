@@ -87,6 +87,24 @@ export class CreatePolicyInput {
   @Field(() => WebhookInput, { nullable: true, description: 'Called when a job of the policy ends.' }) webhook?: WebhookInput;
 }
 
+@InputType({ description: 'Only the fields given change. schedule: null and webhook: null remove them.' })
+export class UpdatePolicyInput {
+  @Field(() => String, { nullable: true }) name?: string;
+  @Field(() => JsonScalar, { nullable: true, description: "The whole new options, checked by the plugin's schema." }) options?: unknown;
+  @Field(() => ScheduleInput, { nullable: true, description: 'A new schedule counts from now (missed fires are not caught up); null removes it.' }) schedule?: ScheduleInput | null;
+  @Field(() => [MaintenanceWindowInput], { nullable: true, description: 'Replaces the windows; [] removes them.' }) maintenanceWindows?: MaintenanceWindowInput[];
+  @Field(() => RetentionInput, { nullable: true, description: 'Replaces every rule.' }) retention?: RetentionInput;
+  @Field(() => [ID], { nullable: true, description: 'The first is the primary; a destination added receives copies of the earlier backups.' }) destinationIds?: string[];
+  @Field(() => Boolean, { nullable: true, description: 'false pauses, true resumes.' }) enabled?: boolean;
+  @Field(() => WebhookInput, { nullable: true, description: 'null removes it.' }) webhook?: WebhookInput | null;
+}
+
+@InputType({ description: 'Only the fields given change.' })
+export class UpdateDestinationInput {
+  @Field(() => String, { nullable: true }) name?: string;
+  @Field(() => JsonScalar, { nullable: true, description: 'The whole new config (rotated credentials, a moved endpoint); secret fields not given again keep their values. Saved only once it opens the same repository.' }) config?: unknown;
+}
+
 @InputType()
 export class RestoreInput {
   @Field(() => ID) backupId!: string;

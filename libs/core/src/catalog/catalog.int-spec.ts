@@ -205,6 +205,10 @@ describe.each(['sqlite', 'postgres'] as const)('the catalog schema on %s', (kind
     expect(await jobIndexes()).not.toContain('ix_job_created');
     expect(await jobIndexes()).not.toContain('ix_job_backup');
     expect(await existingTables(dataSource)).toEqual(TABLES);
+    expect(await columnsOf('node')).toContain('deleted_at');
+    await dataSource.undoLastMigration({ transaction: 'each' });
+    for (const table of ['network', 'node', 'policy']) expect(await columnsOf(table)).not.toContain('deleted_at');
+    expect(await existingTables(dataSource)).toEqual(TABLES);
     await dataSource.undoLastMigration({ transaction: 'each' });
     const before = TABLES.filter((t) => t !== 'restore_template');
     expect(await existingTables(dataSource)).toEqual(before);
@@ -224,7 +228,7 @@ describe.each(['sqlite', 'postgres'] as const)('the catalog schema on %s', (kind
     expect(await existingTables(dataSource)).toEqual(before.filter((t) => t !== 'backup_replica' && t !== 'instance' && t !== 'api_token'));
     await dataSource.undoLastMigration({ transaction: 'each' });
     expect(await destinationColumns()).not.toContain('secrets');
-    for (let i = 7; i < CATALOG_MIGRATIONS.length; i += 1) await dataSource.undoLastMigration({ transaction: 'each' });
+    for (let i = 8; i < CATALOG_MIGRATIONS.length; i += 1) await dataSource.undoLastMigration({ transaction: 'each' });
     expect(await existingTables(dataSource)).toEqual([]);
     expect(await dataSource.showMigrations()).toBe(true);
 

@@ -2,7 +2,7 @@
  * Column helpers that read and write the same way on SQLite and PostgreSQL, so one set of
  * entities and migrations serves both catalogs.
  */
-import { Column, type ColumnOptions, type ValueTransformer } from 'typeorm';
+import { Column, DeleteDateColumn, type ColumnOptions, type ValueTransformer } from 'typeorm';
 
 /**
  * Timestamps are stored as ISO-8601 UTC text (`2026-11-21T08:00:00.000Z`): identical on both
@@ -15,6 +15,14 @@ const isoTimestamp: ValueTransformer = {
 
 export function TimestampColumn(options: Pick<ColumnOptions, 'name' | 'nullable'> = {}): PropertyDecorator {
   return Column({ type: 'varchar', length: 24, transformer: isoTimestamp, ...options });
+}
+
+/**
+ * When a row was retired. TypeORM leaves retired rows out of every find; what must still reach
+ * them (the source node of a backup being restored) asks with `withDeleted`.
+ */
+export function RetiredAtColumn(): PropertyDecorator {
+  return DeleteDateColumn({ name: 'deleted_at', type: 'varchar', length: 24, nullable: true, transformer: isoTimestamp });
 }
 
 /** PostgreSQL returns bigint as a string; sizes here stay far below 2^53. */

@@ -20,9 +20,9 @@ import {
 import Ajv, { type ValidateFunction } from 'ajv';
 import { randomUUID } from 'node:crypto';
 import { isAbsolute, join, resolve } from 'node:path';
-import { Repository } from 'typeorm';
+import { Not, Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import { DestinationEntity, DestinationKind } from '../catalog/entities';
+import { BackupEntity, BackupReplicaEntity, BackupStatus, DestinationEntity, DestinationKind, PolicyEntity } from '../catalog/entities';
 import { CHAINVAULT_CONFIG, type ChainvaultConfig } from '../config/chainvault-config';
 import { insertOnceMade } from '../catalog/insert-once-made';
 import { uniqueViolation } from '../catalog/unique-violation';
@@ -30,7 +30,7 @@ import { ChainvaultError } from '../errors/chainvault.errors';
 import { OneAtATime } from '../one-at-a-time';
 import { describeSchemaErrors } from '../plugins/plugin-loader';
 import { SecretBox } from '../secrets/secret-box';
-import { mergeSecrets, secretFieldNames, splitSecrets } from '../secrets/secret-fields';
+import { keepSecrets, mergeSecrets, secretFieldNames, splitSecrets } from '../secrets/secret-fields';
 import { requireName, requireObject } from '../validation';
 import { orWaitFor } from './destination-busy';
 
@@ -38,6 +38,12 @@ export interface CreateDestination {
   name: string;
   kind: DestinationKind;
   config: unknown;
+}
+
+export interface UpdateDestination {
+  name?: string | null;
+  /** The whole new config; secret fields it does not give again keep their values. */
+  config?: unknown;
 }
 
 /** The destination created on first start, so the embedded defaults back up to `./data/repository`. */
@@ -102,6 +108,9 @@ export class DestinationService implements OnApplicationBootstrap, OnApplication
 
   constructor(
     @InjectRepository(DestinationEntity) private readonly destinations: Repository<DestinationEntity>,
+    @InjectRepository(BackupEntity) private readonly backups: Repository<BackupEntity>,
+    @InjectRepository(BackupReplicaEntity) private readonly replicas: Repository<BackupReplicaEntity>,
+    @InjectRepository(PolicyEntity) private readonly policies: Repository<PolicyEntity>,
     @Inject(CHAINVAULT_CONFIG) private readonly config: ChainvaultConfig,
     private readonly audit: AuditService,
     private readonly secretBox: SecretBox,
@@ -178,6 +187,101 @@ export class DestinationService implements OnApplicationBootstrap, OnApplication
       await this.audit.record({ actor, action: 'destination.create', subjectType: 'destination', subjectId: destination.id, details: { name, kind: input.kind } });
       return destination;
     });
+  }
+
+  /**
+   * Renames a destination or changes its config (rotated credentials, a moved endpoint). A new
+   * config is saved only once it opens the same repository, with its passphrase: the backups
+   * in it must stay readable. Secret fields not given again keep their values.
+   */
+  async update(id: string, input: UpdateDestination, actor: string): Promise<DestinationEntity> {
+    const destination = await this.get(id);
+    const changes: Partial<DestinationEntity> = {};
+    if (input.name !== undefined && input.name !== null) changes.name = requireName(input.name, 'name');
+    let secretFieldsGiven: string[] = [];
+    if (input.config !== undefined && input.config !== null) {
+      const schema = DESTINATION_SCHEMAS[destination.kind];
+      const given = splitSecrets(schema, structuredClone(requireObject(input.config, 'config')));
+      const earlier = destination.secrets ? this.secretBox.open<Record<string, unknown>>(destination.secrets) : null;
+      const kept = keepSecrets(earlier, destination.config, given.publicConfig, given.secrets);
+      const config = this.checkConfig(destination.kind, mergeSecrets(given.publicConfig, kept));
+      await this.checkSameRepository(destination, config);
+      const split = splitSecrets(schema, config);
+      changes.config = split.publicConfig;
+      changes.secrets = split.secrets ? this.secretBox.seal(split.secrets) : null;
+      secretFieldsGiven = secretFieldNames(given.secrets);
+    }
+    if (Object.keys(changes).length === 0) throw ChainvaultError.badInput('give name or config to change');
+    const taken = () => ChainvaultError.conflict(`a destination named "${changes.name}" already exists`);
+    if (changes.name && changes.name !== destination.name && (await this.destinations.existsBy({ name: changes.name }))) throw taken();
+    try {
+      await this.destinations.update({ id }, changes);
+    } catch (error) {
+      if (uniqueViolation(error)) throw taken();
+      throw error;
+    }
+    // The next use opens it with the new config.
+    if (changes.config) await this.forget(id);
+    await this.audit.record({
+      actor,
+      action: 'destination.update',
+      subjectType: 'destination',
+      subjectId: id,
+      details: { changed: Object.keys(changes).filter((k) => k !== 'secrets'), ...(changes.name ? { name: changes.name, previousName: destination.name } : {}), secretFieldsGiven },
+    });
+    return this.get(id);
+  }
+
+  /**
+   * Deletes a destination from the catalog; its repository's files stay where they are.
+   * Refused while a policy writes to it or it holds a backup or a copy of one (delete those first).
+   */
+  async delete(id: string, actor: string): Promise<DestinationEntity> {
+    const destination = await this.get(id);
+    const writers = (await this.policies.find({ order: { name: 'ASC' } })).filter((p) => p.destinationIds.includes(id));
+    if (writers.length) throw ChainvaultError.conflict(`destination "${destination.name}" is written to by policy(ies) ${writers.map((p) => `"${p.name}"`).join(', ')}; change their destinations or delete them first`);
+    const held = await this.backups.count({ where: { destinationId: id, status: Not(BackupStatus.DELETED) } });
+    const copies = (await this.replicas.find({ where: { destinationId: id }, relations: { backup: true } })).filter((r) => r.backup?.status !== BackupStatus.DELETED).length;
+    if (held + copies > 0) {
+      throw ChainvaultError.conflict(`destination "${destination.name}" holds ${held} backup(s) and ${copies} copied backup(s); delete them (or the policies with their backups) first, so no backup is left unreadable`);
+    }
+    await this.destinations.delete({ id });
+    await this.forget(id);
+    await this.audit.record({ actor, action: 'destination.delete', subjectType: 'destination', subjectId: id, details: { name: destination.name, kind: destination.kind } });
+    return destination;
+  }
+
+  /** A new config must open the repository the destination already has (same id), without creating one. */
+  private async checkSameRepository(destination: DestinationEntity, config: Record<string, unknown>): Promise<void> {
+    const current = await this.openRepository(destination).catch(() => null);
+    const backend = this.backendFor(destination.kind, config);
+    try {
+      const holdsBackups = (await this.backups.count({ where: { destinationId: destination.id, status: Not(BackupStatus.DELETED) } })) > 0;
+      const options = { passphrase: config.passphrase as string | undefined, compression: config.compression as 'brotli' | 'none' | undefined };
+      const opened = holdsBackups || current ? await BackupRepository.open(backend, options) : await BackupRepository.openOrInit(backend, options);
+      if (current && opened.config.id !== current.config.id) {
+        throw new RepositoryError('NOT_A_REPOSITORY', `${backend.location} holds another repository (${opened.config.id}, not ${current.config.id})`);
+      }
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw ChainvaultError.badInput(`destination "${destination.name}": the new config was not saved: ${reason}`);
+    } finally {
+      await backend.close?.().catch(() => undefined);
+    }
+  }
+
+  /** A destination config checked by its kind's schema and backend, with a LOCAL path made absolute. */
+  private checkConfig(kind: DestinationKind, raw: Record<string, unknown>): Record<string, unknown> {
+    const validate = validators.get(kind);
+    if (!validate) throw ChainvaultError.badInput(`unknown destination kind "${String(kind)}"; use LOCAL, S3 or SFTP`);
+    if (!validate(raw)) throw ChainvaultError.badInput(`config does not fit ${kind === DestinationKind.LOCAL ? 'a' : 'an'} ${kind} destination: ${describeSchemaErrors(validate.errors, 'config')}`);
+    if (kind === DestinationKind.LOCAL) raw.path = isAbsolute(raw.path as string) ? resolve(raw.path as string) : resolve(this.config.dataDir, raw.path as string);
+    if (kind === DestinationKind.S3) {
+      const { prefix } = checkBackendConfig(validateS3Config, s3ConfigOf(raw));
+      if (prefix !== undefined) raw.prefix = prefix;
+    }
+    if (kind === DestinationKind.SFTP) checkBackendConfig(validateSftpConfig, sftpConfigOf(raw));
+    return raw;
   }
 
   /**

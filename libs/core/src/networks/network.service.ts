@@ -4,6 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
+import { retiredName } from '../catalog/retired-name';
 import { uniqueViolation } from '../catalog/unique-violation';
 import { NetworkEntity, NodeEntity, PolicyEntity } from '../catalog/entities';
 import { ChainvaultError } from '../errors/chainvault.errors';
@@ -40,6 +41,13 @@ export class NetworkService {
 
   list(): Promise<NetworkEntity[]> {
     return this.networks.find({ order: { name: 'ASC' } });
+  }
+
+  /** A network a backup was taken of, deleted or not. */
+  async getSource(id: string): Promise<NetworkEntity> {
+    const network = await this.networks.findOne({ where: { id }, withDeleted: true });
+    if (!network) throw ChainvaultError.notFound('network', id);
+    return network;
   }
 
   async get(id: string): Promise<NetworkEntity> {
@@ -94,7 +102,9 @@ export class NetworkService {
     if (nodes.length) throw ChainvaultError.conflict(`network "${network.name}" has ${nodes.length} node(s) (${nodes.map((n) => n.name).join(', ')}): delete them first`);
     const policies = await this.policies.find({ where: { networkId: id }, order: { name: 'ASC' } });
     if (policies.length) throw ChainvaultError.conflict(`network "${network.name}" has ${policies.length} policy(ies) (${policies.map((p) => p.name).join(', ')}): delete them first`);
-    await this.networks.delete({ id });
+    // Retired, not removed: its deleted nodes and policies, and so their backups, still refer to it.
+    const now = new Date();
+    await this.networks.update({ id }, { deletedAt: now, name: retiredName(network.name, now) });
     await this.audit.record({ actor, action: 'network.delete', subjectType: 'network', subjectId: id, details: { name: network.name, protocol: network.protocol } });
     return network;
   }

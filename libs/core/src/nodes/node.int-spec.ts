@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { catalogOptions } from '../catalog/catalog-options';
-import { AuditEventEntity, NetworkEntity, NodeEntity, PolicyEntity } from '../catalog/entities';
+import { AuditEventEntity, NetworkEntity, NodeEntity, PolicyEntity, RestoreEntity, RestoreTemplateEntity } from '../catalog/entities';
 import type { ChainvaultConfig } from '../config/chainvault-config';
 import type { DestinationService } from '../destinations/destination.service';
 import { ChainvaultError } from '../errors/chainvault.errors';
@@ -108,7 +108,12 @@ describe('registering a node with secrets in its replicas', () => {
     const audit = new AuditService(dataSource.getRepository(AuditEventEntity));
     const networks = new NetworkService(dataSource.getRepository(NetworkEntity), dataSource.getRepository(NodeEntity), dataSource.getRepository(PolicyEntity), audit, plugins);
     const restoreRoots = new RestoreRoots(config, { list: async () => [] } as unknown as DestinationService);
-    nodes = new NodeService(dataSource.getRepository(NodeEntity), networks, plugins, SecretBox.fromKey(randomBytes(32).toString('base64')), audit, restoreRoots);
+    nodes = new NodeService(
+      dataSource.getRepository(NodeEntity),
+      dataSource.getRepository(PolicyEntity),
+      dataSource.getRepository(RestoreEntity),
+      dataSource.getRepository(RestoreTemplateEntity),
+      networks, plugins, SecretBox.fromKey(randomBytes(32).toString('base64')), audit, restoreRoots);
     networkId = (await networks.create({ name: 'concord', protocol: 'fleet' }, 'test')).id;
   });
 

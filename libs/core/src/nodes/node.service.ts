@@ -3,9 +3,10 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { NodeHandle } from '@chainvault/plugin-sdk';
 import { randomUUID } from 'node:crypto';
-import { Repository } from 'typeorm';
+import { In, IsNull, Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import { NodeEntity } from '../catalog/entities';
+import { NodeEntity, PolicyEntity, RestoreEntity, RestoreStatus, RestoreTemplateEntity } from '../catalog/entities';
+import { retiredName } from '../catalog/retired-name';
 import { uniqueViolation } from '../catalog/unique-violation';
 import { ChainvaultError } from '../errors/chainvault.errors';
 import { NetworkService } from '../networks/network.service';
@@ -34,6 +35,9 @@ export interface RegisterNode {
 export class NodeService {
   constructor(
     @InjectRepository(NodeEntity) private readonly nodes: Repository<NodeEntity>,
+    @InjectRepository(PolicyEntity) private readonly policies: Repository<PolicyEntity>,
+    @InjectRepository(RestoreEntity) private readonly restores: Repository<RestoreEntity>,
+    @InjectRepository(RestoreTemplateEntity) private readonly templates: Repository<RestoreTemplateEntity>,
     private readonly networks: NetworkService,
     private readonly plugins: PluginRegistry,
     private readonly secretBox: SecretBox,
@@ -51,6 +55,43 @@ export class NodeService {
     return node;
   }
 
+  /**
+   * A node a backup was taken of, deleted or not: a deleted node's backups stay restorable, and
+   * the plugin still sees the node they came from.
+   */
+  async getSource(id: string): Promise<NodeEntity> {
+    const node = await this.nodes.findOne({ where: { id }, withDeleted: true });
+    if (!node) throw ChainvaultError.notFound('node', id);
+    return node;
+  }
+
+  /**
+   * Deletes a node. Refused while a policy backs it up (its own, or its network's), a restore
+   * template names it, or a restore onto it is queued or running. Its backups stay listed and
+   * restorable (the row stays, retired, under a freed name).
+   */
+  async delete(id: string, actor: string): Promise<NodeEntity> {
+    const node = await this.get(id);
+    const policies = await this.policies.find({ where: [{ nodeId: id }, { networkId: node.networkId, nodeId: IsNull() }], order: { name: 'ASC' } });
+    if (policies.length) {
+      throw ChainvaultError.conflict(`node "${node.name}" is backed up by ${policies.length} policy(ies) (${policies.map((p) => p.name).join(', ')}); delete them or, for a network policy, move the node out of its network first`);
+    }
+    const templates = (await this.templates.find({ order: { name: 'ASC' } })).filter((t) => t.targetNodeIds.includes(id));
+    if (templates.length) throw ChainvaultError.conflict(`node "${node.name}" is a target of restore template(s) ${templates.map((t) => `"${t.name}"`).join(', ')}; delete them first`);
+    const restoring = (await this.restores.find({ where: { status: In([RestoreStatus.QUEUED, RestoreStatus.RUNNING]) } })).find((r) => r.targetNodeId === id || r.targetNodeIds?.includes(id));
+    if (restoring) throw ChainvaultError.conflict(`restore ${restoring.id} is writing to node "${node.name}"; wait for it or cancel its job`);
+    const now = new Date();
+    await this.nodes.update({ id }, { deletedAt: now, name: retiredName(node.name, now) });
+    await this.audit.record({ actor, action: 'node.delete', subjectType: 'node', subjectId: id, details: { name: node.name, plugin: node.pluginId, networkId: node.networkId } });
+    return node;
+  }
+
+  /** Refuses while registered nodes use a plugin, naming them. */
+  async refuseWhilePluginUsed(pluginId: string): Promise<void> {
+    const users = await this.nodes.find({ where: { pluginId }, order: { name: 'ASC' } });
+    if (users.length) throw ChainvaultError.conflict(`plugin "${pluginId}" is used by ${users.length} node(s) (${users.map((n) => n.name).join(', ')}); delete them first`);
+  }
+
   async register(input: RegisterNode, actor: string): Promise<NodeEntity> {
     const network = await this.networks.get(input.networkId);
     const name = requireName(input.name, 'name');
@@ -64,6 +105,8 @@ export class NodeService {
     if (loaded.plugin.roles && !loaded.plugin.roles.includes(role)) {
       throw ChainvaultError.badInput(`plugin "${input.plugin}" knows the roles ${loaded.plugin.roles.join(', ')}, not "${role}"`);
     }
+    const taken = () => ChainvaultError.conflict(`network "${network.name}" already has a node named "${name}"`);
+    if (await this.nodes.existsBy({ networkId: network.id, name })) throw taken();
     const config = structuredClone(requireObject(input.config, 'config'));
     // A config that fails a check is refused with a message that never quotes one of its secrets
     // (a schema error, or a plugin's check that reports what it was given).
@@ -73,8 +116,6 @@ export class NodeService {
       // Its `path` and `…Path` fields: backups read there and restores to the node write there.
       await this.restoreRoots.checkNodeConfig(config, 'config');
     });
-    const taken = () => ChainvaultError.conflict(`network "${network.name}" already has a node named "${name}"`);
-    if (await this.nodes.existsBy({ networkId: network.id, name })) throw taken();
     const { publicConfig, secrets } = splitSecrets(loaded.plugin.nodeConfigSchema, config);
     const node = this.nodes.create({
       id: randomUUID(),

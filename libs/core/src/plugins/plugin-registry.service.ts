@@ -242,6 +242,43 @@ export class PluginRegistry implements OnModuleInit {
     return { name, version };
   }
 
+  /** The record of a plugin that may be uninstalled: an installed one, not a built-in. */
+  uninstallable(id: string): PluginRecord {
+    const record = this.records.get(id);
+    if (!record) throw ChainvaultError.notFound('plugin', id);
+    if (record.source === 'builtin') throw ChainvaultError.conflict(`plugin "${id}" is built into this server (${record.packageName}); only installed plugins can be uninstalled`);
+    return record;
+  }
+
+  /**
+   * Removes an installed plugin: its package, its kept tarball and its record, and unloads it.
+   * Built-in plugins stay. The caller refuses first while nodes use it.
+   */
+  async uninstall(id: string): Promise<PluginRecord> {
+    return this.installs.run('install', async () => {
+      const record = this.uninstallable(id);
+      const directory = this.directory;
+      const dependencies = await directory.dependencies();
+      const spec = dependencies[record.packageName];
+      const restore = await directory.snapshot();
+      try {
+        await directory.removeDependency(record.packageName);
+        await rm(join(directory.nodeModules, record.packageName), { recursive: true, force: true });
+        if (spec?.startsWith('file:packages/')) await rm(join(directory.root, spec.slice('file:'.length)), { force: true });
+        await directory.forgetInstalled(record.packageName);
+      } catch (error) {
+        await restore();
+        throw error;
+      }
+      this.records.delete(id);
+      this.loaded.delete(id);
+      // A later install of another version loads its own code, not this one's from the module cache.
+      for (const cached of Object.keys(require.cache)) if (cached.startsWith(`${record.location}/`)) delete require.cache[cached];
+      this.logger.log(`uninstalled plugin ${id} ${record.version} (${record.packageName})`);
+      return record;
+    });
+  }
+
   private async register(dir: string, source: PluginRecord['source'], integrity: string | null = null): Promise<void> {
     const result = await this.loader.load(dir, source, integrity);
     if (!result) return;

@@ -80,6 +80,22 @@ export class PluginsDirectory {
     await rename(`${file}.tmp`, file);
   }
 
+  /** Drops a package from the directory's package.json, so no later npm install brings it back. */
+  async removeDependency(name: string): Promise<void> {
+    const pkg = JSON.parse(await readFile(this.manifestFile, 'utf8')) as { dependencies?: Record<string, string> };
+    delete pkg.dependencies?.[name];
+    await writeFile(`${this.manifestFile}.tmp`, `${JSON.stringify(pkg, null, 2)}\n`);
+    await rename(`${this.manifestFile}.tmp`, this.manifestFile);
+  }
+
+  async forgetInstalled(name: string): Promise<void> {
+    const all = await this.installed();
+    delete all[name];
+    const file = join(this.root, 'installed.json');
+    await writeFile(`${file}.tmp`, `${JSON.stringify(all, null, 2)}\n`);
+    await rename(`${file}.tmp`, file);
+  }
+
   /** Saves the files npm rewrites on install; the returned function puts them back as they were. */
   async snapshot(): Promise<() => Promise<void>> {
     const files = [this.manifestFile, join(this.root, 'package-lock.json')];

@@ -4,9 +4,9 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { posix } from 'node:path';
 import { machineIdentity, type DataLocation, type JsonObject } from '@chainvault/plugin-sdk';
-import { Repository } from 'typeorm';
+import { In, Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import { PolicyEntity, SchedulePreset, type NodeEntity, type PolicySchedule, type RetentionRules, type WebhookSpec } from '../catalog/entities';
+import { JobEntity, JobStatus, PolicyEntity, SchedulePreset, type NodeEntity, type PolicySchedule, type RetentionRules, type WebhookSpec } from '../catalog/entities';
 import { uniqueViolation } from '../catalog/unique-violation';
 import { DestinationService } from '../destinations/destination.service';
 import { ChainvaultError } from '../errors/chainvault.errors';
@@ -16,6 +16,7 @@ import { PluginRegistry } from '../plugins/plugin-registry.service';
 import { requireName, requireObject } from '../validation';
 import { CLOCK, type Clock } from '../scheduler/clock';
 import { checkMaintenanceWindows } from './maintenance-window';
+import { retiredName } from '../catalog/retired-name';
 import { checkCron } from './schedule';
 
 export interface CreatePolicy {
@@ -85,6 +86,19 @@ function sameData(a: DataPlace, b: DataPlace): boolean {
   return a.machine === b.machine && (a.path.startsWith(b.path) || b.path.startsWith(a.path));
 }
 
+export interface UpdatePolicy {
+  name?: string | null;
+  options?: unknown;
+  /** Left out: kept. null: removed (the policy then runs only when asked). */
+  schedule?: CreatePolicy['schedule'];
+  maintenanceWindows?: unknown;
+  retention?: RetentionRules | null;
+  destinationIds?: string[] | null;
+  enabled?: boolean | null;
+  /** Left out: kept. null: removed. */
+  webhook?: CreatePolicy['webhook'];
+}
+
 const DURATION = /^[1-9][0-9]*[hdwmy]$/;
 const COUNT_RULES = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const;
 
@@ -92,6 +106,7 @@ const COUNT_RULES = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepM
 export class PolicyService {
   constructor(
     @InjectRepository(PolicyEntity) private readonly policies: Repository<PolicyEntity>,
+    @InjectRepository(JobEntity) private readonly jobs: Repository<JobEntity>,
     private readonly networks: NetworkService,
     private readonly nodes: NodeService,
     private readonly destinations: DestinationService,
@@ -104,9 +119,9 @@ export class PolicyService {
     return this.policies.find({ order: { name: 'ASC' } });
   }
 
-  /** A policy, or null when there is none with this id. */
+  /** A policy, deleted or not (its backups are still verified with its options), or null when there is none with this id. */
   find(id: string): Promise<PolicyEntity | null> {
-    return this.policies.findOneBy({ id });
+    return this.policies.findOne({ where: { id }, withDeleted: true });
   }
 
   async get(id: string): Promise<PolicyEntity> {
@@ -143,12 +158,7 @@ export class PolicyService {
 
     const schedule = this.checkSchedule(input.schedule ?? null);
     const retention = this.checkRetention(input.retention ?? {});
-    let maintenanceWindows;
-    try {
-      maintenanceWindows = checkMaintenanceWindows(input.maintenanceWindows ?? []);
-    } catch (error) {
-      throw ChainvaultError.badInput((error as Error).message);
-    }
+    const maintenanceWindows = this.checkWindows(input.maintenanceWindows ?? []);
     if (maintenanceWindows.length > 0 && !schedule) throw ChainvaultError.badInput('maintenanceWindows need a schedule: its time zone says when the windows are');
     const webhook = this.checkWebhook(input.webhook ?? null);
     const destinationIds = await this.checkDestinations(input.destinationIds);
@@ -186,6 +196,89 @@ export class PolicyService {
   }
 
   /**
+   * Changes what a policy does from its next run on: name, options (checked by the plugin),
+   * schedule (a new one counts from now: fires it would have had before are not caught up),
+   * maintenance windows, retention rules, destinations, enabled, webhook. Its node or network
+   * and method stay: they are what its backups are backups of.
+   */
+  async update(id: string, input: UpdatePolicy, actor: string): Promise<{ policy: PolicyEntity; addedDestinationIds: string[] }> {
+    const policy = await this.get(id);
+    const changes: Partial<PolicyEntity> = {};
+    const given = (value: unknown) => value !== undefined;
+    if (given(input.name) && input.name !== null) changes.name = requireName(input.name, 'name');
+    if (given(input.options) && input.options !== null) {
+      const options = structuredClone(requireObject(input.options, 'options'));
+      this.plugins.checkOptions(policy.pluginId, policy.method, options);
+      changes.options = options;
+    }
+    if (given(input.schedule)) {
+      changes.schedule = this.checkSchedule(input.schedule ?? null);
+      changes.scheduleFrom = this.clock.now();
+    }
+    if (given(input.maintenanceWindows) && input.maintenanceWindows !== null) {
+      const windows = this.checkWindows(input.maintenanceWindows);
+      changes.maintenanceWindows = windows.length ? windows : null;
+    }
+    const schedule = given(input.schedule) ? changes.schedule : policy.schedule;
+    const windows = changes.maintenanceWindows !== undefined ? changes.maintenanceWindows : policy.maintenanceWindows;
+    if (windows?.length && !schedule) throw ChainvaultError.badInput('maintenanceWindows need a schedule: its time zone says when the windows are; remove the windows too, or keep a schedule');
+    if (given(input.retention) && input.retention !== null) changes.retention = this.checkRetention(input.retention);
+    if (given(input.destinationIds) && input.destinationIds !== null) changes.destinationIds = await this.checkDestinations(input.destinationIds);
+    if (given(input.webhook)) changes.webhook = this.checkWebhook(input.webhook ?? null);
+    if (given(input.enabled) && input.enabled !== null && input.enabled !== policy.enabled) {
+      changes.enabled = input.enabled;
+      if (input.enabled) {
+        await this.refuseExclusiveConflict(policy);
+        changes.scheduleFrom = this.clock.now();
+      }
+    }
+    if (Object.keys(changes).length === 0) throw ChainvaultError.badInput('give at least one of name, options, schedule, maintenanceWindows, retention, destinationIds, enabled, webhook to change');
+    const taken = () => ChainvaultError.conflict(`a policy named "${changes.name}" already exists`);
+    if (changes.name && changes.name !== policy.name && (await this.policies.existsBy({ name: changes.name }))) throw taken();
+    try {
+      await this.policies.update({ id }, changes);
+    } catch (error) {
+      if (uniqueViolation(error)) throw taken();
+      throw error;
+    }
+    const addedDestinationIds = (changes.destinationIds ?? []).filter((d) => !policy.destinationIds.includes(d));
+    await this.audit.record({
+      actor,
+      action: 'policy.update',
+      subjectType: 'policy',
+      subjectId: id,
+      details: { changed: Object.keys(changes).filter((k) => k !== 'scheduleFrom'), ...(changes.name ? { name: changes.name, previousName: policy.name } : {}) },
+    });
+    return { policy: await this.get(id), addedDestinationIds };
+  }
+
+  /**
+   * Refuses to delete a policy while one of its jobs is queued or running (each named, to wait
+   * for or cancel), so no job is left without its policy.
+   */
+  async checkDeletable(id: string): Promise<PolicyEntity> {
+    const policy = await this.get(id);
+    const active = await this.jobs.find({ where: { policyId: id, status: In([JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.CANCELLING]) }, order: { createdAt: 'ASC' } });
+    if (active.length) {
+      throw ChainvaultError.conflict(`policy "${policy.name}" has ${active.length} job(s) queued or running (${active.map((j) => `${j.kind} ${j.id}`).join(', ')}); wait for them or cancel them, then delete the policy`);
+    }
+    return policy;
+  }
+
+  /**
+   * Deletes a policy: it no longer runs, and its name is free. Its backups stay listed and
+   * restorable under its id, their retention now manual (deleteBackup, pins), unless the caller
+   * deleted them first. The row stays, retired, for those backups.
+   */
+  async delete(id: string, actor: string, details: Record<string, unknown> = {}): Promise<PolicyEntity> {
+    const policy = await this.checkDeletable(id);
+    const now = this.clock.now();
+    await this.policies.update({ id }, { deletedAt: now, enabled: false, name: retiredName(policy.name, now) });
+    await this.audit.record({ actor, action: 'policy.delete', subjectType: 'policy', subjectId: id, details: { name: policy.name, ...details } });
+    return policy;
+  }
+
+  /**
    * Adds a further destination to a policy. Every earlier backup of the policy is then copied
    * there (back-fill) by the caller's replication jobs.
    */
@@ -219,6 +312,14 @@ export class PolicyService {
     await this.policies.update({ id }, { enabled: true, scheduleFrom: this.clock.now() });
     await this.audit.record({ actor, action: 'policy.resume', subjectType: 'policy', subjectId: id });
     return this.get(id);
+  }
+
+  private checkWindows(windows: unknown) {
+    try {
+      return checkMaintenanceWindows(windows ?? []);
+    } catch (error) {
+      throw ChainvaultError.badInput((error as Error).message);
+    }
   }
 
   private checkWebhook(webhook: CreatePolicy['webhook']): WebhookSpec | null {

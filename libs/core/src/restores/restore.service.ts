@@ -161,7 +161,7 @@ export class RestoreService {
 
   /** The nodes a backup was taken from, as the plugin sees them. */
   async sourceHandles(backup: BackupEntity): Promise<NodeHandle[]> {
-    const nodes = backup.nodeId ? [await this.nodes.get(backup.nodeId)] : await this.nodes.list(backup.networkId);
+    const nodes = backup.nodeId ? [await this.nodes.getSource(backup.nodeId)] : await this.nodes.list(backup.networkId);
     return nodes.map((n) => this.nodes.handle(n));
   }
 

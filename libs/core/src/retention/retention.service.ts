@@ -60,6 +60,24 @@ export class RetentionService {
     return this.perPolicy.run(policyId, () => this.applyNow(policyId, options));
   }
 
+  /**
+   * Deletes every backup of a policy that is being deleted with its backups, newest first, and
+   * queues a prune of each destination that held them. Refused, with nothing deleted, while one
+   * of them is pinned. Backups that cannot go (in use, needed by another policy's backup) are
+   * named in the report's decisions.
+   */
+  deleteAllOf(policy: PolicyEntity, actor: string): Promise<RetentionReport> {
+    return this.perPolicy.run(policy.id, async () => {
+      const rows = await this.backups.find({ where: { policyId: policy.id, status: In([BackupStatus.COMPLETED, BackupStatus.PARTIAL, BackupStatus.FAILED]) }, order: { createdAt: 'DESC' } });
+      const pinned = rows.filter((b) => b.pinned);
+      if (pinned.length) throw ChainvaultError.conflict(`policy "${policy.name}" has ${pinned.length} pinned backup(s) (${pinned.map((b) => b.id).join(', ')}); unpin them, or delete the policy without its backups`);
+      const decisions: RetentionOutcome[] = rows.map((b) => ({ backupId: b.id, createdAt: b.createdAt, keep: false, reasons: ['its policy is deleted with its backups'] }));
+      const report: RetentionReport = { policyId: policy.id, dryRun: false, evaluatedAt: this.clock.now(), decisions, deleted: [], pruneJobIds: [] };
+      await this.deleteAndPrune(policy, decisions, rows, report, actor);
+      return report;
+    });
+  }
+
   /** Applies the rules of every policy that has some. */
   async sweep(actor: string): Promise<RetentionReport[]> {
     const reports: RetentionReport[] = [];
@@ -92,9 +110,18 @@ export class RetentionService {
     const report: RetentionReport = { policyId, dryRun, evaluatedAt: this.clock.now(), decisions, deleted: [], pruneJobIds: [] };
     if (dryRun) return report;
 
+    await this.deleteAndPrune(policy, decisions.filter((d) => !d.keep), rows, report, actor);
+    if (report.deleted.length > 0) {
+      await this.audit.record({ actor, action: 'retention.apply', subjectType: 'policy', subjectId: policy.id, details: { deleted: report.deleted, pruneJobIds: report.pruneJobIds } });
+    }
+    return report;
+  }
+
+  /** Deletes the backups decided against, newest first, and queues a prune of every destination that held one. */
+  private async deleteAndPrune(policy: PolicyEntity, going: RetentionOutcome[], rows: BackupEntity[], report: RetentionReport, actor: string): Promise<void> {
     const destinations = new Set<string>();
     // Newest first: a backup goes before the one it continues, which the catalog requires.
-    for (const decision of decisions.filter((d) => !d.keep)) {
+    for (const decision of going) {
       const backup = rows.find((b) => b.id === decision.backupId)!;
       const copies = await this.replicas.findBy({ backupId: backup.id });
       try {
@@ -113,9 +140,5 @@ export class RetentionService {
       const job = await this.jobs.create({ kind: JobKind.PRUNE, payload: { destinationId, dryRun: false, reason: `retention of policy ${policy.name}` } }, actor);
       report.pruneJobIds.push(job.id);
     }
-    if (report.deleted.length > 0) {
-      await this.audit.record({ actor, action: 'retention.apply', subjectType: 'policy', subjectId: policy.id, details: { deleted: report.deleted, pruneJobIds: report.pruneJobIds } });
-    }
-    return report;
   }
 }

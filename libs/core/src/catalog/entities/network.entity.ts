@@ -1,5 +1,5 @@
 import { Column, Entity, Unique, PrimaryColumn } from 'typeorm';
-import { JsonColumn, TimestampColumn } from '../columns';
+import { JsonColumn, RetiredAtColumn, TimestampColumn } from '../columns';
 
 /** A group of nodes backed up together (a VMBC blockchain, an Ethereum environment, a Fabric network). */
 @Entity('network')
@@ -19,4 +19,8 @@ export class NetworkEntity {
 
   @TimestampColumn({ name: 'created_at' })
   createdAt!: Date;
+
+  /** Set when it was deleted: kept (under a freed name) for the backups taken of it. */
+  @RetiredAtColumn()
+  deletedAt!: Date | null;
 }

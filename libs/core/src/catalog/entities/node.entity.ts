@@ -1,5 +1,5 @@
 import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, Unique } from 'typeorm';
-import { IdColumn, JsonColumn, TimestampColumn, type JsonMap } from '../columns';
+import { IdColumn, JsonColumn, RetiredAtColumn, TimestampColumn, type JsonMap } from '../columns';
 import { NetworkEntity } from './network.entity';
 
 /** One node of a network, backed up through a plugin. Secret config fields live encrypted in `secrets`. */
@@ -35,4 +35,8 @@ export class NodeEntity {
 
   @TimestampColumn({ name: 'created_at' })
   createdAt!: Date;
+
+  /** Set when it was deleted: kept (under a freed name) for the backups taken of it. */
+  @RetiredAtColumn()
+  deletedAt!: Date | null;
 }

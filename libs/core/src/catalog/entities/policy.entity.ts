@@ -1,5 +1,5 @@
 import { Column, Entity, Unique, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
-import { IdColumn, JsonColumn, TimestampColumn, type JsonMap } from '../columns';
+import { IdColumn, JsonColumn, RetiredAtColumn, TimestampColumn, type JsonMap } from '../columns';
 import { NetworkEntity } from './network.entity';
 import { NodeEntity } from './node.entity';
 
@@ -107,4 +107,8 @@ export class PolicyEntity {
 
   @TimestampColumn({ name: 'created_at' })
   createdAt!: Date;
+
+  /** Set when it was deleted: kept (under a freed name) for the backups taken of it. */
+  @RetiredAtColumn()
+  deletedAt!: Date | null;
 }
