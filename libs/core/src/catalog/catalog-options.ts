@@ -1,5 +1,6 @@
 /** TypeORM options for the catalog: SQLite in the data directory by default, PostgreSQL by URL. */
 import { join } from 'node:path';
+import { CatalogLogger } from './catalog-logger';
 import type { DataSourceOptions } from 'typeorm';
 import {
   ApiTokenEntity,
@@ -35,7 +36,7 @@ export function catalogOptions(settings: { dataDir: string; databaseUrl?: string
     migrationsRun: true,
     migrationsTransactionMode: 'each' as const,
     synchronize: false,
-    logging: ['error' as const],
+    logger: new CatalogLogger(),
   };
   if (settings.databaseUrl) {
     return { ...common, type: 'postgres', url: settings.databaseUrl, extra: { max: 10 } };

@@ -1,0 +1,27 @@
+/**
+ * What the catalog logs: failed statements with their SQL but never their parameters, which
+ * hold token hashes, sealed secrets and configs. TypeORM's own logger prints both.
+ */
+import { Logger as NestLogger } from '@nestjs/common';
+import type { Logger } from 'typeorm';
+
+export class CatalogLogger implements Logger {
+  private readonly logger = new NestLogger('catalog');
+
+  logQuery(): void {}
+
+  logQueryError(error: string | Error, query: string): void {
+    const message = typeof error === 'string' ? error : error.message;
+    this.logger.warn(`statement failed: ${message} (${query.replace(/\s+/g, ' ').slice(0, 300)})`);
+  }
+
+  logQuerySlow(): void {}
+
+  logSchemaBuild(): void {}
+
+  logMigration(): void {}
+
+  log(level: 'log' | 'info' | 'warn', message: unknown): void {
+    if (level === 'warn') this.logger.warn(String(message));
+  }
+}
