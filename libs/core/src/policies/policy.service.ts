@@ -413,7 +413,7 @@ export class PolicyService {
     }
     const outside = schedule.outsideWindow ?? undefined;
     if (outside !== undefined && outside !== 'WAIT' && outside !== 'SKIP') throw ChainvaultError.badInput(`schedule.outsideWindow must be WAIT or SKIP, got "${String(outside)}"`);
-    const extra = { ...(jitter ? { jitterSeconds: jitter } : {}), ...(outside === 'SKIP' ? { outsideWindow: 'SKIP' as const } : {}) };
+    const extra = { ...(jitter ? { jitterSeconds: jitter } : {}), ...(outside ? { outsideWindow: outside } : {}) };
     if (schedule.preset) {
       if (!Object.values(SchedulePreset).includes(schedule.preset)) throw ChainvaultError.badInput(`schedule.preset: unknown preset "${schedule.preset}"`);
       return { preset: schedule.preset, timeZone, ...extra };
