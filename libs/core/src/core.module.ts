@@ -36,6 +36,7 @@ import { CLOCK, FileClock, systemClock } from './scheduler/clock';
 import { InstanceService } from './scheduler/instance.service';
 import { SchedulerService } from './scheduler/scheduler.service';
 import { CHAINVAULT_CONFIG, type ChainvaultConfig } from './config/chainvault-config';
+import { PluginUpgrades } from './plugins/plugin-upgrades.service';
 import { secretBoxProvider } from './secrets/secret-box.provider';
 
 const services = [
@@ -52,6 +53,7 @@ const services = [
   NetworkService,
   NodeService,
   PluginRegistry,
+  PluginUpgrades,
   PolicyService,
   RestoreRoots,
   RestoreService,

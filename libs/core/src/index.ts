@@ -25,6 +25,7 @@ export * from './metrics';
 export { NetworkService, type CreateNetwork } from './networks/network.service';
 export { NodeService, type RegisterNode } from './nodes/node.service';
 export { PluginRegistry } from './plugins/plugin-registry.service';
+export { PluginUpgrades } from './plugins/plugin-upgrades.service';
 export { PluginStatus, type PluginRecord, type MethodDescription } from './plugins/plugin-record';
 export { PolicyService, type CreatePolicy } from './policies/policy.service';
 export { PRESET_CRON, nextFireTimes } from './policies/schedule';

@@ -4,9 +4,10 @@
  * constraints have the last word; this keeps one process from racing itself.
  */
 export class OneAtATime<T> {
-  private readonly tails = new Map<string, Promise<T>>();
+  private readonly tails = new Map<string, Promise<unknown>>();
 
-  async run(key: string, task: () => Promise<T>): Promise<T> {
+  /** Runs `task` after the earlier tasks of `key`; a task may answer a narrower type than the queue's. */
+  async run<R extends T>(key: string, task: () => Promise<R>): Promise<R> {
     const previous = this.tails.get(key) ?? Promise.resolve();
     const current = previous.catch(() => undefined).then(task);
     this.tails.set(key, current);

@@ -120,6 +120,14 @@ export interface PluginDefinition<Config = JsonObject> {
   /** Checks beyond the schema (a URL that must be loopback, two fields that go together). */
   checkNodeConfig?(config: Config): void | Promise<void>;
   /**
+   * Brings a node config written for an earlier version of this plugin up to this version's
+   * schema, when the plugin is upgraded in place (`upgradePlugin`). Given the whole config,
+   * secrets included, and the version it was written for; returns the new config, which the
+   * host then checks with this version's schema and checkNodeConfig. Without it, configs must
+   * fit the new schema as they are, or the upgrade is refused.
+   */
+  migrateNodeConfig?(config: JsonObject, from: { version: string }): JsonObject | Promise<JsonObject>;
+  /**
    * Where a node's data lives. Two nodes, of any plugins, whose locations share a machine and a
    * path (or one path lies inside the other) hold the same data for exclusive methods.
    * Default: the node is its own data.

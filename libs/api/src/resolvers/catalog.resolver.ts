@@ -1,6 +1,6 @@
 /** Plugins, networks, nodes, destinations and policies. */
 import { Args, ID, Mutation, Query, Resolver } from '@nestjs/graphql';
-import { ApiRole, AuditService, BackupReplicas, ChainvaultError, DestinationService, NetworkService, NodeService, PluginRegistry, PolicyService, RetentionService } from '@chainvault/core';
+import { ApiRole, AuditService, BackupReplicas, ChainvaultError, DestinationService, NetworkService, NodeService, PluginRegistry, PluginUpgrades, PolicyService, RetentionService } from '@chainvault/core';
 import { CreateDestinationInput, CreateNetworkInput, CreatePolicyInput, RegisterNodeInput, UpdateDestinationInput, UpdateNetworkInput, UpdateNodeInput, UpdatePolicyInput } from '../types/inputs';
 import { toDestination, toNetwork, toNode, toPlugin, toPolicy, toRetentionResult } from '../types/mappers';
 import { Destination, Network, Node, Plugin, Policy, RetentionResult } from '../types/objects';
@@ -18,6 +18,7 @@ export class CatalogResolver {
     private readonly backupReplicas: BackupReplicas,
     private readonly retention: RetentionService,
     private readonly audit: AuditService,
+    private readonly pluginUpgrades: PluginUpgrades,
   ) {}
 
   @Query(() => [Plugin], { description: 'Every plugin package found, loaded or not (a FAILED one says why).' })
@@ -165,6 +166,15 @@ export class CatalogResolver {
   @RequiresRole(ApiRole.ADMIN)
   async installPlugin(@Args('spec') spec: string): Promise<Plugin> {
     return toPlugin(await this.pluginRegistry.install(spec));
+  }
+
+  @Mutation(() => Plugin, {
+    description:
+      "Replaces an installed plugin with another version of its package (a registry name such as name@2.0.0, or a tarball or folder on the server), keeping its nodes and policies: each node's config is migrated by the plugin when it declares how, and checked by the new version. Refused, with nothing changed, when the new version's plugin API range or schemas do not fit.",
+  })
+  @RequiresRole(ApiRole.ADMIN)
+  async upgradePlugin(@Args('id', { type: () => ID }) id: string, @Args('spec') spec: string, @Actor() actor: string): Promise<Plugin> {
+    return toPlugin(await this.pluginUpgrades.upgrade(id, spec, actor));
   }
 
   @Mutation(() => Plugin, { description: 'Removes an installed plugin (not a built-in one) and unloads it. Refused while nodes use it.' })

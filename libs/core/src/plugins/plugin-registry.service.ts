@@ -43,7 +43,7 @@ export class PluginRegistry implements OnModuleInit {
   private readonly records = new Map<string, PluginRecord>();
   private readonly loaded = new Map<string, LoadedPlugin>();
   /** Installs rewrite one package.json: one at a time. */
-  private readonly installs = new OneAtATime<PluginRecord>();
+  private readonly installs = new OneAtATime<unknown>();
 
   constructor(
     @Inject(CHAINVAULT_CONFIG) private readonly config: ChainvaultConfig,
@@ -196,10 +196,13 @@ export class PluginRegistry implements OnModuleInit {
     const directory = this.directory;
     const { name, version } = await this.readPluginPackage(tarball, shown);
     const integrity = await sha512Integrity(tarball);
+    await this.refuseChangedContent(name, version, integrity, shown);
     const kept = join(directory.packages, keptTarballName(name, version, integrity));
     const previous = (await directory.dependencies())[name];
     const previousFile = previous?.startsWith('file:') ? resolve(directory.root, previous.slice('file:'.length)) : null;
     if (previousFile === kept) throw ChainvaultError.conflict(`${name} ${version} is already installed from the same package (${integrity})`);
+    const loadedVersion = [...this.loaded.values()].find((l) => l.record.packageName === name)?.record;
+    if (loadedVersion) throw ChainvaultError.conflict(`${name} is already installed at version ${loadedVersion.version} (plugin "${loadedVersion.id}"); change its version with upgradePlugin, which checks it against the nodes that use it`);
 
     const restoreManifests = await directory.snapshot();
     const keptBefore = existsSync(kept);
@@ -221,7 +224,90 @@ export class PluginRegistry implements OnModuleInit {
     // An upgrade: the tarball of the version it replaced is no longer a dependency.
     if (previousFile && dirname(previousFile) === directory.packages) await rm(previousFile, { force: true });
     await directory.recordInstalled(name, { integrity, spec: shown, version, installedAt: this.clock.now().toISOString() });
+    await directory.rememberIntegrity(name, version, integrity);
     return { name, integrity };
+  }
+
+  /** A version installed before must come back with the same content: anything else was tampered with or republished. */
+  private async refuseChangedContent(name: string, version: string, integrity: string, shown: string): Promise<void> {
+    const seen = await this.directory.seenIntegrity(name, version);
+    if (seen && seen !== integrity) {
+      throw ChainvaultError.conflict(`${name} ${version} (${shown}) is not the package installed before under that version: its sha512 is ${integrity}, the earlier one's ${seen}; nothing was installed (give a new version number to change a plugin)`);
+    }
+  }
+
+  /**
+   * Replaces an installed plugin with another version of the same package, in place: the new
+   * version is installed and loaded beside the old one's record, `fits` checks it against what
+   * uses the plugin (and may migrate), and only then it takes the old one's place. A refused or
+   * failed upgrade leaves the old version installed and loaded, and the directory as it was.
+   */
+  async upgrade(id: string, spec: string, fits: (candidate: LoadedPlugin, previous: PluginRecord) => Promise<void>): Promise<{ record: PluginRecord; previous: PluginRecord }> {
+    const source = await classifyPluginSpec(spec);
+    return this.installs.run('install', async (): Promise<{ record: PluginRecord; previous: PluginRecord }> => {
+      const previous = this.uninstallable(id);
+      const current = this.loaded.get(id);
+      const directory = this.directory;
+      const shown = source.kind === 'registry' ? source.spec : source.path;
+      await directory.prepare();
+      const npm = new NpmCli(directory.root);
+      const staging = await mkdtemp(join(directory.root, '.staging-'));
+      const packageDir = join(directory.nodeModules, previous.packageName);
+      const aside = join(staging, 'previous-package');
+      try {
+        let tarball = join(staging, 'package.tgz');
+        if (source.kind === 'tarball') await copyFile(source.path, tarball);
+        else tarball = await npm.pack(source.kind === 'registry' ? source.spec : source.path, staging, shown);
+        const { name, version } = await this.readPluginPackage(tarball, shown);
+        if (name !== previous.packageName) throw ChainvaultError.badInput(`${shown} is ${name}, not ${previous.packageName}, which provides plugin "${id}"; nothing was changed`);
+        if (version === previous.version) throw ChainvaultError.conflict(`plugin "${id}" is already at version ${version}; nothing was changed`);
+        const integrity = await sha512Integrity(tarball);
+        await this.refuseChangedContent(name, version, integrity, shown);
+        const kept = join(directory.packages, keptTarballName(name, version, integrity));
+        const previousSpec = (await directory.dependencies())[name];
+        const restoreManifests = await directory.snapshot();
+        const keptBefore = existsSync(kept);
+        if (!keptBefore) await rename(tarball, kept);
+        await rename(packageDir, aside);
+        const undo = async () => {
+          await rm(packageDir, { recursive: true, force: true });
+          await rename(aside, packageDir);
+          await restoreManifests();
+          if (!keptBefore) await rm(kept, { force: true });
+          this.forgetModules(packageDir);
+        };
+        let record: PluginRecord;
+        try {
+          await npm.install(directory.root, kept, `npm could not install ${name} ${version} (${shown}), so nothing was changed`);
+          await this.provideSdkToInstalledPlugins();
+          this.forgetModules(packageDir);
+          const result = await this.loader.load(packageDir, 'installed', integrity);
+          if (!result?.loaded) throw ChainvaultError.badInput(`${name} ${version} cannot replace ${previous.version}: ${result?.record.error ?? 'it declares no plugin'}; nothing was changed`);
+          if (result.record.id !== id) throw ChainvaultError.badInput(`${name} ${version} provides plugin "${result.record.id}", not "${id}"; nothing was changed`);
+          await fits(result.loaded, previous);
+          record = result.record;
+          this.accept(result.record, result.loaded);
+        } catch (error) {
+          await undo();
+          if (current) this.loaded.set(id, current);
+          throw error;
+        }
+        // Committed: the old version's tarball is no longer a dependency.
+        const previousFile = previousSpec?.startsWith('file:') ? resolve(directory.root, previousSpec.slice('file:'.length)) : null;
+        if (previousFile && previousFile !== kept && dirname(previousFile) === directory.packages) await rm(previousFile, { force: true });
+        await directory.recordInstalled(name, { integrity, spec: shown, version, installedAt: this.clock.now().toISOString() });
+        await directory.rememberIntegrity(name, version, integrity);
+        this.logger.log(`upgraded plugin ${id} from ${previous.version} to ${version} (${shown}, ${integrity})`);
+        return { record, previous };
+      } finally {
+        await rm(staging, { recursive: true, force: true });
+      }
+    });
+  }
+
+  /** Drops a package's modules from Node's cache, so the next load reads the files now on disk. */
+  private forgetModules(packageDir: string): void {
+    for (const cached of Object.keys(require.cache)) if (cached.startsWith(`${packageDir}/`)) delete require.cache[cached];
   }
 
   /** The name and version of a plugin package, read from its tarball; refuses what is not a plugin or whose id another package holds. */
@@ -255,7 +341,7 @@ export class PluginRegistry implements OnModuleInit {
    * Built-in plugins stay. The caller refuses first while nodes use it.
    */
   async uninstall(id: string): Promise<PluginRecord> {
-    return this.installs.run('install', async () => {
+    return this.installs.run('install', async (): Promise<PluginRecord> => {
       const record = this.uninstallable(id);
       const directory = this.directory;
       const dependencies = await directory.dependencies();
@@ -273,7 +359,7 @@ export class PluginRegistry implements OnModuleInit {
       this.records.delete(id);
       this.loaded.delete(id);
       // A later install of another version loads its own code, not this one's from the module cache.
-      for (const cached of Object.keys(require.cache)) if (cached.startsWith(`${record.location}/`)) delete require.cache[cached];
+      this.forgetModules(record.location);
       this.logger.log(`uninstalled plugin ${id} ${record.version} (${record.packageName})`);
       return record;
     });

@@ -80,6 +80,32 @@ export class PluginsDirectory {
     await rename(`${file}.tmp`, file);
   }
 
+  /**
+   * The sha512 every version was first installed with, kept after uninstalls: a later package of
+   * the same name and version with other content is refused.
+   */
+  async seenIntegrity(name: string, version: string): Promise<string | null> {
+    return (await this.seen())[`${name}@${version}`] ?? null;
+  }
+
+  async rememberIntegrity(name: string, version: string, integrity: string): Promise<void> {
+    const all = await this.seen();
+    if (all[`${name}@${version}`]) return;
+    all[`${name}@${version}`] = integrity;
+    const file = join(this.root, 'seen-integrity.json');
+    await writeFile(`${file}.tmp`, `${JSON.stringify(all, null, 2)}\n`);
+    await rename(`${file}.tmp`, file);
+  }
+
+  private async seen(): Promise<Record<string, string>> {
+    try {
+      const parsed = JSON.parse(await readFile(join(this.root, 'seen-integrity.json'), 'utf8')) as unknown;
+      return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, string>) : {};
+    } catch {
+      return {};
+    }
+  }
+
   /** Drops a package from the directory's package.json, so no later npm install brings it back. */
   async removeDependency(name: string): Promise<void> {
     const pkg = JSON.parse(await readFile(this.manifestFile, 'utf8')) as { dependencies?: Record<string, string> };
