@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use when they are missing (as root, with apt-get):
 # rsync and OpenSSH for the machine tests, g++ and librocksdb-dev for the RocksDB plugin's
-# native tool. Without root or apt-get it names what is missing and stops.
+# native tool, curl for the README's first-backup script. Without root or apt-get it names what
+# is missing and stops.
 set -uo pipefail
 missing=()
-for tool in rsync git openssl; do command -v "$tool" > /dev/null || missing+=("$tool"); done
+for tool in rsync git openssl curl; do command -v "$tool" > /dev/null || missing+=("$tool"); done
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh-keygen > /dev/null || missing+=(openssh-client)
 command -v g++ > /dev/null || missing+=(g++)
