@@ -690,6 +690,12 @@ describe('the GraphQL API over HTTP, in-process (supertest)', () => {
     const builtin = await fails(UNINSTALL, { id: 'ethereum' });
     expect(builtin.extensions?.code).toBe('CONFLICT');
     expect(builtin.message).toContain('built into this server');
+    // An upgrade to the version already installed, or of a built-in plugin, is refused. (A real
+    // upgrade loads new code, which Jest's module registry would not; plugin-upgrade.e2e-spec.ts
+    // does it on a server process.)
+    const UPGRADE = `mutation ($id: ID!, $spec: String!) { upgradePlugin(id: $id, spec: $spec) { id version } }`;
+    expect(await fails(UPGRADE, { id: 'memo', spec: folder })).toMatchObject({ message: expect.stringContaining('already at version 0.3.0'), extensions: { code: 'CONFLICT' } });
+    expect((await fails(UPGRADE, { id: 'ethereum', spec: folder })).message).toContain('built into this server');
     expect((await ok(PLUGINS)).plugins).toEqual(before);
 
     expect((await ok(`mutation ($id: ID!) { deleteNode(id: $id) { id name } }`, { id: desk.id })).deleteNode).toEqual({ id: desk.id, name: 'desk' });
