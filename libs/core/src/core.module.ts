@@ -18,6 +18,7 @@ import { VerifyJob } from './backups/verify.job';
 import { CATALOG_ENTITIES } from './catalog/catalog-options';
 import { DestinationService } from './destinations/destination.service';
 import { JOB_HANDLERS } from './jobs/job-handler';
+import { JobLogStore } from './jobs/job-log';
 import { JobService } from './jobs/job.service';
 import { JobWorker } from './jobs/job.worker';
 import { WebhookService } from './jobs/webhook.service';
@@ -48,6 +49,7 @@ const services = [
   BackupService,
   ChainHistoryService,
   DestinationService,
+  JobLogStore,
   JobService,
   MetricsService,
   NetworkService,

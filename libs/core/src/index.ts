@@ -19,6 +19,7 @@ export { FILE_PAGE_MAX, pageOfFiles } from './backups/file-page';
 export { BackupService, backupCursor, dependencyIds, type BackupFilter, type BackupPage, type BackupReport } from './backups/backup.service';
 export { ChainHistoryService } from './backups/chain-history.service';
 export { DestinationService, DEFAULT_DESTINATION_NAME, type CreateDestination } from './destinations/destination.service';
+export { JobLogStore, MAX_LOG_LINES } from './jobs/job-log';
 export { JobService, TERMINAL_JOB_STATUSES, JOB_PAGE_DEFAULT, JOB_PAGE_MAX, jobCursor, type JobFilter, type JobPage } from './jobs/job.service';
 export { JobWorker } from './jobs/job.worker';
 export * from './metrics';

@@ -114,20 +114,20 @@ export class BackupResolver {
   }
 
   @Query(() => Job, { nullable: true })
-  async job(@Args('id', { type: () => ID }) id: string, @SeesPaths() seesPaths: boolean): Promise<Job | null> {
+  async job(@Args('id', { type: () => ID }) id: string): Promise<Job | null> {
     const job = await orNull(this.jobService.get(id));
-    return job && toJob(job, seesPaths);
+    return job && toJob(job);
   }
 
   @Subscription(() => Job, {
     description: 'The job as it is now, then at each change (progress, log, end), until it has ended.',
     resolve: (job: Job) => job,
   })
-  async jobProgress(@Args('jobId', { type: () => ID }) jobId: string, @SeesPaths() seesPaths: boolean): Promise<AsyncIterator<Job>> {
+  async jobProgress(@Args('jobId', { type: () => ID }) jobId: string): Promise<AsyncIterator<Job>> {
     await this.jobService.get(jobId);
     const updates = this.jobService.follow(jobId);
     return (async function* () {
-      for await (const job of updates) yield toJob(job, seesPaths);
+      for await (const job of updates) yield toJob(job);
     })();
   }
 

@@ -1,10 +1,10 @@
 /** Listing jobs a page at a time, with the backup each job produced or works on. */
 import { Args, Context, ID, Int, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
-import { BackupService, JOB_PAGE_DEFAULT, JOB_PAGE_MAX, JobService, jobCursor, type JobFilter as CoreJobFilter } from '@chainvault/core';
+import { BackupService, JOB_PAGE_DEFAULT, JOB_PAGE_MAX, JobLogStore, JobService, MAX_LOG_LINES, jobCursor, type JobFilter as CoreJobFilter } from '@chainvault/core';
 import { requestLoader } from '../loading/batch-loader';
 import { JobFilter } from '../types/inputs';
 import { toBackup, toJob } from '../types/mappers';
-import { Backup, Job, JobConnection } from '../types/objects';
+import { Backup, Job, JobConnection, JobLogLine } from '../types/objects';
 import { JobKind, JobStatus } from '../types/enums';
 import { SeesPaths } from './actor';
 
@@ -20,11 +20,11 @@ export class JobResolver {
   constructor(
     private readonly jobService: JobService,
     private readonly backupService: BackupService,
+    private readonly jobLog: JobLogStore,
   ) {}
 
   @Query(() => [Job], { description: 'Newest first, a page at a time (jobPage also gives the total and whether more follow).' })
   async jobs(
-    @SeesPaths() seesPaths: boolean,
     @Args('status', { type: () => [JobStatus], nullable: true }) status?: JobStatus[],
     @Args('kind', { type: () => [JobKind], nullable: true }) kind?: JobKind[],
     @Args('policyId', { type: () => ID, nullable: true }) policyId?: string,
@@ -34,24 +34,32 @@ export class JobResolver {
     @Args('after', AFTER) after?: string,
   ): Promise<Job[]> {
     const page = await this.jobService.page(coreFilter({ status, kind, policyId, nodeId, since }), first ?? JOB_PAGE_DEFAULT, after);
-    return page.items.map((j) => toJob(j, seesPaths));
+    return page.items.map((j) => toJob(j));
   }
 
   @Query(() => JobConnection, { description: 'Newest first, a page at a time, with the number of jobs the filter matches.' })
   async jobPage(
-    @SeesPaths() seesPaths: boolean,
     @Args('filter', { type: () => JobFilter, nullable: true }) filter?: JobFilter,
     @Args('first', FIRST) first?: number,
     @Args('after', AFTER) after?: string,
   ): Promise<JobConnection> {
     const page = await this.jobService.page(coreFilter(filter), first ?? JOB_PAGE_DEFAULT, after);
-    const nodes = page.items.map((j) => toJob(j, seesPaths));
+    const nodes = page.items.map((j) => toJob(j));
     return {
       nodes,
       edges: nodes.map((node, i) => ({ node, cursor: jobCursor(page.items[i]) })),
       pageInfo: { endCursor: page.endCursor, hasNextPage: page.hasNextPage },
       totalCount: await this.jobService.count(coreFilter(filter)),
     };
+  }
+
+  @ResolveField(() => [JobLogLine], {
+    description: `What the job said, oldest first (its last ${MAX_LOG_LINES} lines, over every attempt); empty for a VIEWER when paths are hidden from viewers. Loaded for a whole page at once.`,
+  })
+  async log(@Parent() job: Job, @SeesPaths() seesPaths: boolean, @Context() context: object): Promise<JobLogLine[]> {
+    if (!seesPaths) return [];
+    const loader = requestLoader(context, 'log', (ids: string[]) => this.jobLog.forJobs(ids));
+    return (await loader.load(job.id)) ?? [];
   }
 
   @ResolveField(() => Backup, { nullable: true, description: 'The backup the job produced (BACKUP) or works on (RESTORE, VERIFY, EXPORT, REPLICATE); loaded for a whole page at once.' })

@@ -95,8 +95,8 @@ export function toRetentionResult(r: RetentionReport): RetentionResult {
   };
 }
 
-/** A job; without `seesPaths` its log (which names paths) is left out. */
-export function toJob(j: JobEntity, seesPaths = true): Job {
+/** A job; its log is a field of its own (JobResolver.log), read from the catalog's job_log. */
+export function toJob(j: JobEntity): Job {
   return {
     id: j.id,
     kind: j.kind,
@@ -105,7 +105,6 @@ export function toJob(j: JobEntity, seesPaths = true): Job {
     backupId: j.backupId,
     restoreId: j.restoreId,
     progress: j.progress ? { ...j.progress } : null,
-    log: seesPaths ? j.log : [],
     error: j.error,
     result: j.result,
     attempts: j.attempts,

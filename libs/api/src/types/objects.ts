@@ -229,7 +229,6 @@ export class Job {
   @Field(() => ID, { nullable: true }) backupId!: string | null;
   @Field(() => ID, { nullable: true }) restoreId!: string | null;
   @Field(() => JobProgress, { nullable: true }) progress!: JobProgress | null;
-  @Field(() => [JobLogLine]) log!: JobLogLine[];
   @Field(() => String, { nullable: true }) error!: string | null;
   @Field(() => JsonScalar, { nullable: true }) result!: unknown;
   @Field(() => Int) attempts!: number;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { CATALOG_MIGRATIONS, catalogOptions } from './catalog-options';
-import { BackupEntity, BackupStatus, JobEntity, JobKind, JobStatus, NetworkEntity, PolicyEntity, VerificationState } from './entities';
+import { BackupEntity, BackupStatus, JobEntity, JobKind, JobLogLineEntity, JobStatus, NetworkEntity, PolicyEntity, VerificationState } from './entities';
 
 const POSTGRES_ADMIN_URL = process.env.CHAINVAULT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const TABLES = ['network', 'node', 'destination', 'policy', 'backup', 'backup_replica', 'job', 'restore', 'audit_event', 'instance', 'api_token', 'restore_template'];
@@ -158,7 +158,6 @@ describe.each(['sqlite', 'postgres'] as const)('the catalog schema on %s', (kind
         restoreId: null,
         payload: {},
         progress: null,
-        log: [],
         error: null,
         result: null,
         attempts: 0,
@@ -192,6 +191,50 @@ describe.each(['sqlite', 'postgres'] as const)('the catalog schema on %s', (kind
     expect(await columnsOf('backup')).toEqual(expect.arrayContaining(['depends_on_ids', 'report']));
     expect(await columnsOf('job')).toContain('plugin_state');
     expect(await existingTables(dataSource)).toEqual(TABLES);
+    // A job's log moves back into its row, and out again into job_log, line for line.
+    const hasJobLog = async () => {
+      const runner = dataSource.createQueryRunner();
+      try {
+        return await runner.hasTable('job_log');
+      } finally {
+        await runner.release();
+      }
+    };
+    expect(await hasJobLog()).toBe(true);
+    const logged = Object.assign(new JobEntity(), {
+      id: randomUUID(),
+      kind: JobKind.VERIFY,
+      status: JobStatus.COMPLETED,
+      policyId: null,
+      backupId: null,
+      restoreId: null,
+      payload: {},
+      progress: null,
+      error: null,
+      result: null,
+      attempts: 2,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      createdAt: new Date(),
+      startedAt: null,
+      finishedAt: null,
+    });
+    await dataSource.getRepository(JobEntity).insert(logged);
+    const lines = [
+      { at: '2026-12-01T10:00:00.000Z', level: 'info' as const, message: 'started by a (attempt 1)' },
+      { at: '2026-12-01T10:00:01.000Z', level: 'error' as const, message: 'node unreachable; "quoted", ünïcode' },
+      { at: '2026-12-01T10:01:00.000Z', level: 'info' as const, message: 'started by b (attempt 2)' },
+    ];
+    await dataSource.getRepository(JobLogLineEntity).insert(lines.map((line, i) => ({ jobId: logged.id, seq: i + 1, ...line })));
+    await dataSource.undoLastMigration({ transaction: 'each' });
+    expect(await hasJobLog()).toBe(false);
+    const [row] = await dataSource.query(`SELECT "log" FROM "job" WHERE "id" = ${kind === 'postgres' ? '$1' : '?'}`, [logged.id]);
+    expect(JSON.parse(row.log)).toEqual(lines);
+    await dataSource.runMigrations({ transaction: 'each' });
+    expect(await columnsOf('job')).not.toContain('log');
+    const moved = await dataSource.getRepository(JobLogLineEntity).find({ where: { jobId: logged.id }, order: { seq: 'ASC' } });
+    expect(moved.map(({ at, level, message }) => ({ at, level, message }))).toEqual(lines);
+    await dataSource.undoLastMigration({ transaction: 'each' });
     const jobIndexes = async () => {
       const runner = dataSource.createQueryRunner();
       try {
@@ -228,8 +271,9 @@ describe.each(['sqlite', 'postgres'] as const)('the catalog schema on %s', (kind
     expect(await existingTables(dataSource)).toEqual(before.filter((t) => t !== 'backup_replica' && t !== 'instance' && t !== 'api_token'));
     await dataSource.undoLastMigration({ transaction: 'each' });
     expect(await destinationColumns()).not.toContain('secrets');
-    for (let i = 8; i < CATALOG_MIGRATIONS.length; i += 1) await dataSource.undoLastMigration({ transaction: 'each' });
+    for (let i = 9; i < CATALOG_MIGRATIONS.length; i += 1) await dataSource.undoLastMigration({ transaction: 'each' });
     expect(await existingTables(dataSource)).toEqual([]);
+    expect(await hasJobLog()).toBe(false);
     expect(await dataSource.showMigrations()).toBe(true);
 
     const applied = await dataSource.runMigrations({ transaction: 'each' });

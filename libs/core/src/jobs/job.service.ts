@@ -81,7 +81,6 @@ export class JobService {
       restoreId: input.restoreId ?? null,
       payload: input.payload ?? {},
       progress: null,
-      log: [],
       error: input.error ?? null,
       result: null,
       attempts: 0,

@@ -26,6 +26,7 @@ import { nextWindowStart, windowAt, type MaintenanceWindow } from '../policies/m
 import { CLOCK, type Clock } from '../scheduler/clock';
 import { JobSkipped, describeFailure } from './failure';
 import { JOB_HANDLERS, type CleanupReason, type JobHandler, type JobRun } from './job-handler';
+import { JobLogStore, type JobLogWriter } from './job-log';
 import { JobService } from './job.service';
 import { DestinationBusy } from '../destinations/destination-busy';
 
@@ -42,7 +43,6 @@ const MAX_POLL_PAGES = 20;
  * so those fail and the operator chooses.
  */
 const RETRIED_KINDS = new Set([JobKind.BACKUP, JobKind.VERIFY, JobKind.REPLICATE, JobKind.PRUNE, JobKind.CHECK]);
-const MAX_LOG_LINES = 1000;
 const SHUTDOWN_GRACE_MS = 10_000;
 /** How long a disruptive job's cleanup may take by default (starting a network again). */
 const CLEANUP_GRACE_MS = 5 * 60_000;
@@ -61,9 +61,8 @@ interface ActiveJob {
   progress: JobProgress | null;
   /** Where the rate behind the ETA is measured from: the first update in the current unit. */
   rateBase?: { unit: string; at: number; done: number };
-  log: JobLogLine[];
-  /** How long the log was before this attempt added its lines. */
-  logBefore: number;
+  /** Adds this attempt's lines to the job's log; flushed with the progress. */
+  log: JobLogWriter;
   dirty: boolean;
   done: Promise<void>;
 }
@@ -101,6 +100,7 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly jobService: JobService,
     private readonly audit: AuditService,
+    private readonly jobLog: JobLogStore,
   ) {
     this.leaseMs = config.leaseMs ?? JOB_DEFAULTS.leaseMs;
     this.maxAttempts = config.jobMaxAttempts ?? JOB_DEFAULTS.jobMaxAttempts;
@@ -163,7 +163,7 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
           next.job.payload = { ...next.job.payload, disruptive: true };
           await this.jobs.update({ id: next.job.id }, { payload: next.job.payload });
         }
-        this.start(next.job, next.windowEndsAt, disruptive);
+        this.start(next.job, await this.jobLog.open(next.job.id), next.windowEndsAt, disruptive);
       }
     } catch (error) {
       this.logger.error(`polling for jobs failed: ${(error as Error).message}`);
@@ -228,9 +228,9 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
 
   /** Ends a queued job as SKIPPED with the reason, unless something else has taken it meanwhile. */
   private async skipQueued(job: JobEntity, reason: string): Promise<void> {
-    const log = [...job.log, { at: new Date().toISOString(), level: 'info' as const, message: `skipped: ${reason}` }];
-    const updated = await this.jobs.update({ id: job.id, status: JobStatus.QUEUED }, { status: JobStatus.SKIPPED, error: reason, log, finishedAt: new Date() });
+    const updated = await this.jobs.update({ id: job.id, status: JobStatus.QUEUED }, { status: JobStatus.SKIPPED, error: reason, finishedAt: new Date() });
     if (updated.affected !== 1) return;
+    await this.jobLog.append(job.id, { at: new Date().toISOString(), level: 'info', message: `skipped: ${reason}` });
     this.jobService.events.emit('changed', job.id);
     this.jobService.events.emit('ended', job.id, JobStatus.SKIPPED);
   }
@@ -324,15 +324,13 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
     if (updated.affected === 1) this.jobService.events.emit('changed', id);
   }
 
-  private start(job: JobEntity, windowEndsAt?: Date, disruptive = false): void {
+  /** `log` continues the job's log: an attempt after a failed or interrupted one adds to the same log. */
+  private start(job: JobEntity, log: JobLogWriter, windowEndsAt?: Date, disruptive = false): void {
     const handler = this.handlers.get(job.kind)!;
-    // An attempt after a failed or interrupted one continues the same log.
-    const log = [...(job.log ?? [])];
-    const active: ActiveJob = { controller: new AbortController(), disruptive, progress: null, log, logBefore: log.length, dirty: false, done: Promise.resolve() };
+    const active: ActiveJob = { controller: new AbortController(), disruptive, progress: null, log, dirty: false, done: Promise.resolve() };
     this.active.set(job.id, active);
     const line = (level: JobLogLine['level'], message: string) => {
-      active.log.push({ at: new Date().toISOString(), level, message });
-      if (active.log.length > MAX_LOG_LINES) active.log.splice(0, active.log.length - MAX_LOG_LINES);
+      active.log.add(level, message);
       active.dirty = true;
     };
     const run: JobRun = {
@@ -428,13 +426,14 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
    * Runs a disruptive job's plugin cleanup with a signal of its own that ends with the grace
    * period. Returns what happened, for the job's error; the lines go into the log.
    */
-  private async cleanUp(job: JobEntity, log: JobLogLine[], reason: CleanupReason, line: (level: JobLogLine['level'], message: string) => void): Promise<string> {
+  private async cleanUp(job: JobEntity, log: JobLogWriter, reason: CleanupReason, line: (level: JobLogLine['level'], message: string) => void): Promise<string> {
     const handler = this.handlers.get(job.kind)!;
     if (!handler.cleanup) return 'nothing to clean up';
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new Error(`the cleanup did not finish within its grace period of ${Math.round(this.cleanupGraceMs / 1000)} s`)), this.cleanupGraceMs);
     line('info', `cleanup (${reason}): the plugin starts again what the run stopped, within ${Math.round(this.cleanupGraceMs / 1000)} s`);
-    const flush = setInterval(() => void this.jobs.update({ id: job.id, leaseOwner: this.owner }, { log }).then(() => this.jobService.events.emit('changed', job.id)).catch(() => undefined), FLUSH_MS);
+    // Its own flush: the worker's timers stop at a shutdown, and the cleanup's lines still count.
+    const flush = setInterval(() => void log.flush().then(() => this.jobService.events.emit('changed', job.id)).catch(() => undefined), FLUSH_MS);
     try {
       const fresh = await this.jobs.findOneBy({ id: job.id });
       await handler.cleanup(
@@ -460,6 +459,8 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
   }
 
   private async finish(job: JobEntity, active: ActiveJob, status: JobStatus, error: string | null, result: JsonMap | null): Promise<void> {
+    // The last lines go in first, so whoever sees the job ended sees its whole log.
+    await active.log.flush().catch((failure: Error) => this.logger.warn(`job ${job.id}: its last log lines could not be written: ${failure.message}`));
     // Only while this instance still holds the job: a job taken over is the new holder's to record.
     const updated = await this.jobs.update(
       { id: job.id, leaseOwner: this.owner },
@@ -468,7 +469,6 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
         error,
         result,
         progress: active.progress,
-        log: active.log,
         finishedAt: new Date(),
         leaseOwner: null,
         leaseExpiresAt: null,
@@ -491,14 +491,14 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
    */
   private async waitForLock(job: JobEntity, active: ActiveJob, busy: DestinationBusy): Promise<void> {
     // The attempt's own lines (its start) would repeat at every try; the wait is said once.
-    active.log.splice(active.logBefore);
-    if (active.log[active.log.length - 1]?.message !== busy.message) active.log.push({ at: new Date().toISOString(), level: 'info', message: busy.message });
+    await active.log.discardOwn().catch(() => undefined);
+    if (active.log.lastLine?.message !== busy.message) active.log.add('info', busy.message);
+    await active.log.flush().catch(() => undefined);
     const progress: JobProgress = { ...(active.progress ?? { unit: 'bytes', done: 0 }), message: busy.message, updatedAt: new Date().toISOString() };
     const updated = await this.jobs.update(
       { id: job.id, status: JobStatus.RUNNING, leaseOwner: this.owner },
       {
         status: JobStatus.QUEUED,
-        log: active.log,
         progress,
         notBefore: new Date(this.clock.now().getTime() + LOCK_WAIT_MS),
         leaseOwner: null,
@@ -523,10 +523,12 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
    * while it is RUNNING under `holder` (this instance, or the dead one being taken over): a job
    * cancelled or taken over meanwhile stays as it is.
    */
-  private async requeue(job: JobEntity, log: JobLogLine[], error: string, notBefore: Date, progress: JobProgress | null, holder: string | null = this.owner): Promise<boolean> {
+  private async requeue(job: JobEntity, log: JobLogWriter, error: string, notBefore: Date, progress: JobProgress | null, holder: string | null = this.owner): Promise<boolean> {
+    // The lines go in while the job is still held, so the next attempt continues after them.
+    await log.flush().catch((failure: Error) => this.logger.warn(`job ${job.id}: log lines could not be written: ${failure.message}`));
     const updated = await this.jobs.update(
       { id: job.id, status: JobStatus.RUNNING, leaseOwner: holder === null ? IsNull() : holder },
-      { status: JobStatus.QUEUED, error, log, progress, notBefore, leaseOwner: null, leaseExpiresAt: null, backupId: null },
+      { status: JobStatus.QUEUED, error, progress, notBefore, leaseOwner: null, leaseExpiresAt: null, backupId: null },
     );
     if (updated.affected === 1) {
       this.jobService.events.emit('changed', job.id);
@@ -546,7 +548,9 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
     for (const [id, active] of this.active) {
       if (!active.dirty) continue;
       active.dirty = false;
-      await this.jobs.update({ id, status: In(HELD), leaseOwner: this.owner }, { progress: active.progress, log: active.log }).catch(() => undefined);
+      // Only the new lines are written, and only while this instance holds the job.
+      const held = await this.jobs.update({ id, status: In(HELD), leaseOwner: this.owner }, { progress: active.progress }).catch(() => ({ affected: 0 }));
+      if (held.affected === 1) await active.log.flush().catch(() => (active.dirty = true));
       this.jobService.events.emit('changed', id);
     }
   }
@@ -601,9 +605,9 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
     if (taken.affected !== 1) return;
     this.jobService.events.emit('changed', job.id);
     const reason = `interrupted: the server running this job (${job.leaseOwner ?? 'unknown'}) stopped before it finished; not run again by itself, since its method stops nodes`;
-    const active: ActiveJob = { controller: new AbortController(), disruptive: true, progress: job.progress, log: [...job.log], logBefore: job.log.length, dirty: true, done: Promise.resolve() };
+    const active: ActiveJob = { controller: new AbortController(), disruptive: true, progress: job.progress, log: await this.jobLog.open(job.id), dirty: true, done: Promise.resolve() };
     const line = (level: JobLogLine['level'], message: string) => {
-      active.log.push({ at: new Date().toISOString(), level, message });
+      active.log.add(level, message);
       active.dirty = true;
     };
     line('error', reason);
@@ -645,19 +649,21 @@ export class JobWorker implements OnApplicationBootstrap, OnApplicationShutdown 
       const at = new Date().toISOString();
       if (!result && RETRIED_KINDS.has(job.kind) && job.attempts < this.maxAttempts) {
         const notBefore = this.retryTime(job.attempts);
-        const log = [...job.log, { at, level: 'warn' as const, message: `${reason}; taken over by ${this.owner}, attempt ${job.attempts + 1} of ${this.maxAttempts} from ${notBefore.toISOString()}` }];
+        const log = await this.jobLog.open(job.id);
+        log.add('warn', `${reason}; taken over by ${this.owner}, attempt ${job.attempts + 1} of ${this.maxAttempts} from ${notBefore.toISOString()}`, at);
         if (await this.requeue(job, log, reason, notBefore, job.progress, job.leaseOwner)) this.logger.warn(`job ${job.id} (${job.kind}) of ${job.leaseOwner} taken over after its worker stopped`);
         continue;
       }
       if (!result && handler.afterInterruption) reason = `${reason}; ${handler.afterInterruption}`;
-      const log = [...job.log, { at, level: (result ? 'info' : 'error') as JobLogLine['level'], message: result ? 'the server stopped after the work was complete; recovered on restart' : reason }];
       const updated = await this.jobs.update(
         { id: job.id, status: JobStatus.RUNNING, leaseOwner: job.leaseOwner === null ? IsNull() : job.leaseOwner },
         result
-          ? { status: JobStatus.COMPLETED, result, log, finishedAt: new Date(), leaseOwner: null, leaseExpiresAt: null }
-          : { status: JobStatus.FAILED, error: reason, log, finishedAt: new Date(), leaseOwner: null, leaseExpiresAt: null },
+          ? { status: JobStatus.COMPLETED, result, finishedAt: new Date(), leaseOwner: null, leaseExpiresAt: null }
+          : { status: JobStatus.FAILED, error: reason, finishedAt: new Date(), leaseOwner: null, leaseExpiresAt: null },
       );
       if (updated.affected === 1) {
+        // Ended, so no holder writes to its log any more.
+        await this.jobLog.append(job.id, { at, level: result ? 'info' : 'error', message: result ? 'the server stopped after the work was complete; recovered on restart' : reason });
         this.jobService.events.emit('ended', job.id, result ? JobStatus.COMPLETED : JobStatus.FAILED);
         this.logger.warn(`job ${job.id} (${job.kind}) ${result ? 'recovered' : 'marked failed'} after an interruption`);
         await this.audit.record({ actor: 'system', action: result ? 'job.recovered' : 'job.interrupted', subjectType: 'job', subjectId: job.id, details: { kind: job.kind } });

@@ -3,6 +3,7 @@ export * from './backup.entity';
 export * from './backup-replica.entity';
 export * from './destination.entity';
 export * from './job.entity';
+export * from './job-log-line.entity';
 export * from './network.entity';
 export * from './node.entity';
 export * from './policy.entity';

@@ -71,9 +71,6 @@ export class JobEntity {
   @JsonColumn({ nullable: true })
   progress!: JobProgress | null;
 
-  @JsonColumn()
-  log!: JobLogLine[];
-
   @Column({ type: 'text', nullable: true })
   error!: string | null;
 
