@@ -54,9 +54,31 @@ export class ApiClient {
   }
 }
 
+/**
+ * The server's base URL: CHAINVAULT_URL, where `host:port` without a scheme means http (as
+ * curl reads it), or else the address `serve` listens on by the same CHAINVAULT_* variables.
+ */
 export function serverUrl(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.CHAINVAULT_URL) return env.CHAINVAULT_URL.replace(/\/+$/, '');
+  const given = env.CHAINVAULT_URL?.trim();
+  if (given) return parseServerUrl(given);
   const host = env.CHAINVAULT_HOST && !['0.0.0.0', '::'].includes(env.CHAINVAULT_HOST) ? env.CHAINVAULT_HOST : '127.0.0.1';
   const scheme = env.CHAINVAULT_TLS_CERT ? 'https' : 'http';
   return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${env.CHAINVAULT_PORT ?? '4800'}`;
+}
+
+function parseServerUrl(given: string): string {
+  const refuse = (why: string) =>
+    new CliError(`CHAINVAULT_URL must be the server's address, such as http://127.0.0.1:4800, https://backup.example.com or 127.0.0.1:4800; "${given}" ${why}`);
+  // `localhost:4800` would parse as a URL of scheme "localhost:", so only `scheme://` counts as a scheme.
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(given) ? given : `http://${given}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw refuse('is not a URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw refuse(`has scheme ${url.protocol.slice(0, -1)}; use http or https`);
+  if (!url.hostname) throw refuse('names no host');
+  if (url.search || url.hash || url.username || url.password) throw refuse('carries a query, fragment or credentials; give the token in CHAINVAULT_TOKEN');
+  return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
 }

@@ -29,7 +29,7 @@ export async function serve(): Promise<void> {
   }
   // Loaded after the check: a start that stops there does not wait for Nest and the API to load.
   const { createServer } = await import('./server.js');
-  const app = await createServer(config);
+  const app = await createServer(config, { exitZeroOnSignal: true });
   await app.listen(config.port, config.host);
   const url = `${config.tlsCert ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
   console.log(`chainvault listening on ${url} (GraphQL ${url}/graphql, GraphiQL ${url}/graphiql), data in ${config.dataDir}, catalog ${config.databaseUrl ? 'PostgreSQL' : 'SQLite'}`);

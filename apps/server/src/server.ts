@@ -11,6 +11,11 @@ import { AppModule } from './app.module';
 
 export interface ServerOptions {
   logLevels?: LogLevel[];
+  /**
+   * End with code 0 once closed after SIGINT or SIGTERM (`serve`, where a stop asked for is no
+   * failure); otherwise the signal is raised again, so a test run killed still reads as killed.
+   */
+  exitZeroOnSignal?: boolean;
 }
 
 /**
@@ -26,7 +31,8 @@ export async function createServer(config: ChainvaultConfig, options: ServerOpti
     abortOnError: false,
     httpsOptions,
   });
-  app.enableShutdownHooks();
+  // SIGINT or SIGTERM closes the application (the worker hands back its jobs), then ends the process.
+  app.enableShutdownHooks([], { useProcessExit: options.exitZeroOnSignal ?? false });
   gateHttpRequests(app);
   await app.init();
   gateWebSocketUpgrades(app);
