@@ -27,6 +27,10 @@ describe('job progress formatting', () => {
     expect(progressLine('RUNNING', { unit: 'blocks', done: 1500 }, 250, 80)).toBe('running  1,500 blocks  250 blocks/s');
   });
 
+  it('leaves out the time left once everything is done', () => {
+    expect(progressLine('COMPLETED', { unit: 'bytes', done: 1024, total: 1024, etaSeconds: 0 }, 512, 80)).toBe('completed  [##########] 100%  1.0 KiB / 1.0 KiB  512 B/s');
+  });
+
   it('fits the line to the terminal', () => {
     const line = progressLine('RUNNING', { unit: 'files', done: 3, total: 10, message: 'x'.repeat(200) }, null, 60);
     expect(line.length).toBeLessThanOrEqual(59);

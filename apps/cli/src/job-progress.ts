@@ -88,7 +88,7 @@ function progressFacts(progress: ProgressReport, rate: number | null): string[] 
   const facts = [known ? of() : formatAmount(progress.unit, progress.done)];
   if (rate !== null && rate > 0) facts.push(formatRate(progress.unit, rate));
   const eta = typeof progress.etaSeconds === 'number' ? progress.etaSeconds : known && rate ? ((progress.total as number) - progress.done) / rate : null;
-  if (known && eta !== null && Number.isFinite(eta)) facts.push(`ETA ${formatDuration(eta)}`);
+  if (known && progress.done < (progress.total as number) && eta !== null && Number.isFinite(eta)) facts.push(`ETA ${formatDuration(eta)}`);
   return facts;
 }
 

@@ -40,7 +40,7 @@ export class JobWatch {
     this.rate.add(this.now(), job.progress.done);
     const perSecond = this.rate.perSecond();
     if (this.out.isTTY) {
-      this.out.write(`\r\x1b[K${progressLine(job.status, job.progress, perSecond, this.out.columns ?? 80)}`);
+      this.out.write(`\r\x1b[K${progressLine(job.status, job.progress, perSecond, this.out.columns || 80)}`);
       this.barShown = true;
       return;
     }
