@@ -54,10 +54,11 @@ export async function readSecretFromStdin(prompt: string, stdin: NodeJS.ReadStre
     for await (const chunk of stdin) chunks.push(Buffer.from(chunk));
     return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
   }
-  stderr.write(prompt);
+  // Echo off before the prompt shows: what is typed after it never reaches the screen.
   stdin.setRawMode(true);
-  stdin.resume();
   stdin.setEncoding('utf8');
+  stdin.resume();
+  stderr.write(prompt);
   try {
     return await new Promise<string>((done, fail) => {
       let typed = '';

@@ -6,7 +6,7 @@
  * no phantom backup id, relative paths, CHAINVAULT_URL without a scheme, and `serve` stopped by
  * SIGTERM.
  */
-import { compareTrees, startS3rver, writeSampleTree, type RunningS3rver } from '@chainvault/testing';
+import { compareTrees, startS3rver, startSshd, writeSampleTree, type RunningS3rver, type RunningSshd } from '@chainvault/testing';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
@@ -27,6 +27,7 @@ interface Run {
 describe('the CLI over the whole API', () => {
   let server: TestServer;
   let s3: RunningS3rver;
+  let sshd: RunningSshd;
   let work: string;
   const s3Secret = 'a-cli-secret-that-must-not-show';
 
@@ -52,7 +53,7 @@ describe('the CLI over the whole API', () => {
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'chainvault-cli-lifecycle-'));
-    s3 = await startS3rver();
+    [s3, sshd] = await Promise.all([startS3rver(), startSshd()]);
     server = await startTestServer({ config: { retryBackoffMs: 200, jobMaxAttempts: 3 } });
     await writeSampleTree(join(work, 'source'), { bigFileBytes: 256 * 1024 });
     expect((await cli('networks', 'create', '--name', 'lab', '--protocol', 'directory')).code).toBe(0);
@@ -62,7 +63,7 @@ describe('the CLI over the whole API', () => {
 
   afterAll(async () => {
     await server?.close();
-    await s3?.stop();
+    await Promise.all([s3?.stop(), sshd?.stop()]);
     await rm(work, { recursive: true, force: true });
   });
 
@@ -200,6 +201,32 @@ describe('the CLI over the whole API', () => {
     // --destination given to update replaces the list.
     expect((await cli('policies', 'update', 'by-hand', '--destination', 'local', '--destination', 'here')).code).toBe(0);
     expect((await cli('policies', 'show', 'by-hand')).stdout).toContain('writes to  local, here');
+  });
+
+  it('creates an SFTP destination from a key file, with the repository passphrase typed at a hidden prompt on a terminal', async () => {
+    await writeFile(join(work, 'id_test'), sshd.privateKey, { mode: 0o600 });
+    const passphrase = 'typed-at-the-prompt-only';
+    const args = ['destinations', 'create', 'vault', '--kind', 'sftp', '--host', sshd.host, '--port', String(sshd.port), '--user', sshd.username,
+      '--path', join(sshd.root, 'vault'), '--private-key-file', 'id_test', '--host-key-sha256', sshd.hostKeySha256, '--passphrase-file', '-'];
+    // `script` gives the CLI a terminal, as a user at a shell has.
+    const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const { CHAINVAULT_DATA_DIR: _d, ...rest } = process.env;
+    const child = spawn('script', ['-qfc', quoted, '/dev/null'], { cwd: work, env: { ...rest, CHAINVAULT_URL: server.url, CHAINVAULT_TOKEN: server.token } });
+    let screen = '';
+    child.stdout.on('data', (d) => {
+      screen += d;
+      if (screen.endsWith('Repository passphrase: ')) child.stdin.write(`${passphrase}\r`);
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(screen).toContain('Repository passphrase: ');
+    expect(screen).not.toContain(passphrase);
+    expect(screen).toMatch(/destination vault \S+/);
+    expect(code).toBe(0);
+    const vault = (await json('destinations', 'list')).find((d: { name: string }) => d.name === 'vault');
+    expect(vault).toMatchObject({ kind: 'SFTP', config: { host: sshd.host, port: sshd.port, username: sshd.username, path: join(sshd.root, 'vault') } });
+    expect([...vault.secretFields].sort()).toEqual(['passphrase', 'privateKey']);
+    expect((await cli('--json', 'destinations', 'list')).stdout).not.toContain('PRIVATE KEY');
+    expect((await cli('destinations', 'delete', 'vault')).code).toBe(0);
   });
 
   it('deletes a node only once no policy uses it, and a policy with or without its backups', async () => {
