@@ -43,6 +43,8 @@ export interface ConformanceCase {
    */
   cancelAfterMs?: number;
   assertNodesRunning?(nodes: NodeHandle[]): Promise<void>;
+  /** Told of each check as it passes or fails (backup, verify, restore, …), for a runner that prints them. */
+  onCheck?(name: string, outcome: { ok: boolean; error?: string }): void;
 }
 
 export interface ConformanceReport {
@@ -97,6 +99,18 @@ export async function runConformance(testCase: ConformanceCase): Promise<Conform
   };
   const network = { id: 'conformance-network', name: 'conformance', protocol: plugin.protocols[0] };
 
+  /** Runs one named check, telling `onCheck` how it went; a failure still ends the run. */
+  const check = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await work();
+      testCase.onCheck?.(name, { ok: true });
+      return result;
+    } catch (error) {
+      testCase.onCheck?.(name, { ok: false, error: (error as Error)?.message ?? String(error) });
+      throw error;
+    }
+  };
+
   let previous: BackupRecord | null = null;
   const records = new Map<string, BackupRecord>();
   // Each backup with the chain of backups it depends on, as the host hands them to a restore.
@@ -104,7 +118,8 @@ export async function runConformance(testCase: ConformanceCase): Promise<Conform
   const roundTrip = async (round: number) => {
     const store = new DirectoryArtifacts(join(work, `backup-${round}`));
     const controller = new AbortController();
-    const outcome = await method.backup({
+    const named = (what: string) => (round === 1 ? what : `${what} (incremental)`);
+    const outcome = await check(named('backup'), () => method.backup({
       ...common(controller.signal, join(work, `tmp-backup-${round}`)),
       network,
       node: method.scope === 'node' ? testCase.nodes[0] : undefined,
@@ -113,7 +128,7 @@ export async function runConformance(testCase: ConformanceCase): Promise<Conform
       artifacts: store,
       state: memoryState(),
       trigger: 'manual',
-    });
+    }));
     const dependsOn = outcome?.dependsOn ?? (outcome?.dependsOnPrevious && previous ? [previous.id] : []);
     const unknown = dependsOn.filter((id) => !records.has(id));
     if (unknown.length > 0) throw new Error(`backup ${round} depends on backups that do not exist: ${unknown.join(', ')}`);
@@ -136,10 +151,13 @@ export async function runConformance(testCase: ConformanceCase): Promise<Conform
     report.backups.push({ metadata: record.metadata, dependsOnPrevious: outcome?.dependsOnPrevious ?? false, dependsOn });
 
     if (method.verify) {
-      const verdict = await method.verify({ ...common(controller.signal, join(work, `tmp-verify-${round}`)), backup: record, artifacts: store });
-      if (verdict.problems.length > 0) throw new Error(`verify of an intact backup reported problems: ${verdict.problems.join('; ')}`);
+      await check(named('verify'), async () => {
+        const verdict = await method.verify!({ ...common(controller.signal, join(work, `tmp-verify-${round}`)), backup: record, artifacts: store });
+        if (verdict.problems.length > 0) throw new Error(`verify of an intact backup reported problems: ${verdict.problems.join('; ')}`);
+      });
     }
 
+    await check(named('restore'), async () => {
     const target = await testCase.makeTarget();
     await method.checkRestoreTarget?.({ sources: testCase.nodes, target, options: testCase.restoreOptions ?? {} });
     await method.restore({
@@ -153,6 +171,7 @@ export async function runConformance(testCase: ConformanceCase): Promise<Conform
       state: memoryState(),
     });
     await testCase.assertRestored(target, testCase.nodes);
+    });
     previous = record;
   };
 
@@ -234,6 +253,7 @@ export async function runConformance(testCase: ConformanceCase): Promise<Conform
       await testCase.change();
       await roundTrip(2);
     }
+    await check('a cancelled backup fails', async () => {
     const aborted = new AbortController();
     aborted.abort();
     const refused = await method
@@ -252,8 +272,9 @@ export async function runConformance(testCase: ConformanceCase): Promise<Conform
         () => true,
       );
     if (!refused) throw new Error('a backup started with an aborted signal must fail instead of completing');
-    if (testCase.restoreSet) await restoreSet(testCase.restoreSet.makeTargets);
-    if (method.disruptive) await cancelMidRun();
+    });
+    if (testCase.restoreSet) await check('restore set', () => restoreSet(testCase.restoreSet!.makeTargets));
+    if (method.disruptive) await check('cancel mid-run and clean up', cancelMidRun);
     return report;
   } finally {
     for (const machines of machineProviders) await machines.close().catch(() => undefined);

@@ -39,6 +39,8 @@ async function summarize(root: string): Promise<TreeSummary> {
 
 async function listTree(root: string): Promise<ArtifactEntry[]> {
   const entries: ArtifactEntry[] = [];
+  // A backup that stored nothing (an incremental run with nothing new) lists as empty, as the host's does.
+  if (!(await stat(root).catch(() => null))) return entries;
   const walk = async (dir: string) => {
     for (const name of (await readdir(dir)).sort()) {
       const full = join(dir, name);

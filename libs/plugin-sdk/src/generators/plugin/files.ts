@@ -217,7 +217,7 @@ export function newPluginFiles(options: NewPluginOptions): Record<string, string
       devDependencies: { '@chainvault/plugin-sdk': options.sdkSpec ?? apiRange, '@types/jest': '^30.0.0', '@types/node': '^20.19.0', jest: '^30.0.0', 'ts-jest': '^29.4.0', typescript: '~5.9.0' },
     });
     files['tsconfig.json'] = `${JSON.stringify(
-      { compilerOptions: { target: 'ES2022', module: 'commonjs', moduleResolution: 'node16', strict: true, declaration: true, esModuleInterop: true, skipLibCheck: true, rootDir: 'src', outDir: 'dist', types: ['node', 'jest'] }, include: ['src/**/*.ts'], exclude: ['src/**/*.spec.ts'] },
+      { compilerOptions: { target: 'ES2022', module: 'node16', moduleResolution: 'node16', strict: true, declaration: true, esModuleInterop: true, skipLibCheck: true, rootDir: 'src', outDir: 'dist', types: ['node', 'jest'] }, include: ['src/**/*.ts'], exclude: ['src/**/*.spec.ts'] },
       null,
       2,
     )}\n`;
