@@ -55,6 +55,15 @@ export function addPluginCommands(program: Command, { api, show }: CommandKit): 
     const { uninstallPlugin } = await api().request(`mutation ($id: ID!) { uninstallPlugin(id: $id) { id version } }`, { id });
     show(uninstallPlugin, () => [`plugin ${uninstallPlugin.id} ${uninstallPlugin.version} uninstalled`]);
   });
+  for (const [verb, mutation, what] of [
+    ['disable', 'disablePlugin', 'turn a plugin off without removing it: its nodes and policies stay, its runs are refused, saying so, and its code is not loaded at the next start'],
+    ['enable', 'enablePlugin', 'turn a disabled plugin on again'],
+  ] as const) {
+    example(plugins.command(`${verb} <id>`).description(what), `plugins ${verb} notes`).action(async (id: string) => {
+      const answer = (await api().request(`mutation ($id: ID!) { ${mutation}(id: $id) { id version status error } }`, { id }))[mutation];
+      show(answer, () => [`plugin ${answer.id} ${answer.version}: ${answer.status}${answer.error ? ` (${answer.error})` : ''}`]);
+    });
+  }
   example(
     plugins.command('upgrade <id> <spec>').description(
       "replace an installed plugin with another version of its package (registry name@version, or a tarball or folder relative to the current directory), keeping its nodes and policies; refused, with nothing changed, when the new version does not fit them",

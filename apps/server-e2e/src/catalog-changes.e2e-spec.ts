@@ -251,4 +251,32 @@ describe('changing and deleting what was created', () => {
     expect(refused.message).toContain('unknown plugin "tally"');
     expect((await audit('plugin.uninstall')).map((e) => e.subjectId)).toEqual(['tally']);
   });
+
+  it('disables a plugin, keeping its nodes and policies, refusing its runs with the reason, and enables it again', async () => {
+    const source = join(work, 'disabled-source');
+    await writeSampleTree(source, { bigFileBytes: 1024 });
+    const made = await createDirectoryPolicy(client, 'paused-plugin', source, join(work, 'paused-plugin-repository'));
+    const DISABLE = `mutation ($id: ID!) { disablePlugin(id: $id) { id status } }`;
+    const ENABLE = `mutation ($id: ID!) { enablePlugin(id: $id) { id status } }`;
+    expect((await client.ok(DISABLE, { id: 'directory' })).disablePlugin).toEqual({ id: 'directory', status: 'DISABLED' });
+    expect((await client.ok(PLUGINS)).plugins.find((p: { id: string }) => p.id === 'directory').status).toBe('DISABLED');
+    expect((await client.fails(DISABLE, { id: 'directory' })).extensions?.code).toBe('CONFLICT');
+    expect((await client.fails(DISABLE, { id: 'no-such-plugin' })).extensions?.code).toBe('NOT_FOUND');
+
+    // Its node and policy stay; a run is refused saying why; nothing new can use it.
+    expect((await client.ok(NODES)).nodes.map((n: { id: string }) => n.id)).toContain(made.nodeId);
+    const run = await client.fails(RUN_BACKUP, { policyId: made.policyId });
+    expect({ code: run.extensions?.code, message: run.message }).toEqual({ code: 'BAD_USER_INPUT', message: expect.stringContaining('plugin "directory" is disabled') });
+    const refused = await client.fails(REGISTER_NODE, { input: { networkId: made.networkId, name: 'more', plugin: 'directory', role: 'node', config: { path: source } } });
+    expect(refused.message).toContain('plugin "directory" is disabled');
+    // Kept across restarts: the data directory says so.
+    const { readFile } = await import('node:fs/promises');
+    expect(JSON.parse(await readFile(join(server.config.dataDir, 'plugins', 'disabled.json'), 'utf8'))).toEqual(['directory']);
+
+    expect((await client.ok(ENABLE, { id: 'directory' })).enablePlugin).toEqual({ id: 'directory', status: 'LOADED' });
+    expect((await client.fails(ENABLE, { id: 'directory' })).extensions?.code).toBe('CONFLICT');
+    expect((await backupNow(client, made.policyId)).status).toBe('COMPLETED');
+    expect((await audit('plugin.disable')).map((e) => e.subjectId)).toEqual(['directory']);
+    expect((await audit('plugin.enable')).map((e) => e.subjectId)).toEqual(['directory']);
+  });
 });

@@ -127,4 +127,16 @@ describe('upgrading an installed plugin in place', () => {
     const events = (await client.ok(`{ auditEvents(filter: { action: "plugin.upgrade" }) { nodes { subjectId details } } }`)).auditEvents.nodes;
     expect(events).toEqual([{ subjectId: 'ledger', details: expect.objectContaining({ from: '1.0.0', to: '2.0.0', nodes: ['book'] }) }]);
   });
+
+  it('keeps a disabled plugin disabled across a restart, without running its code', async () => {
+    await client.ok(`mutation { disablePlugin(id: "ledger") { id } }`);
+    server.child.kill('SIGTERM');
+    await server.exited;
+    server = await spawnServer({ dataDir: join(work, 'data') });
+    client = server.client;
+    const { plugins } = await client.ok(`{ plugins { id version status methods { name } } }`);
+    // Only its manifest was read: no methods known, no code run.
+    expect(plugins.find((p: { id: string }) => p.id === 'ledger')).toEqual({ id: 'ledger', version: '2.0.0', status: 'DISABLED', methods: [] });
+    expect((await client.ok(`mutation { enablePlugin(id: "ledger") { id status methods { name } } }`)).enablePlugin).toEqual({ id: 'ledger', status: 'LOADED', methods: [{ name: 'snapshot' }] });
+  });
 });

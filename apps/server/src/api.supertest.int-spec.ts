@@ -698,6 +698,11 @@ describe('the GraphQL API over HTTP, in-process (supertest)', () => {
     expect((await fails(UPGRADE, { id: 'ethereum', spec: folder })).message).toContain('built into this server');
     expect((await ok(PLUGINS)).plugins).toEqual(before);
 
+    // Turned off and on again, keeping its node.
+    expect((await ok(`mutation ($id: ID!) { disablePlugin(id: $id) { id status } }`, { id: 'memo' })).disablePlugin).toEqual({ id: 'memo', status: 'DISABLED' });
+    expect((await fails(`mutation ($id: ID!) { disablePlugin(id: $id) { id } }`, { id: 'memo' })).extensions?.code).toBe('CONFLICT');
+    expect((await ok(`mutation ($id: ID!) { enablePlugin(id: $id) { id status } }`, { id: 'memo' })).enablePlugin).toEqual({ id: 'memo', status: 'LOADED' });
+    expect((await fails(`mutation ($id: ID!) { enablePlugin(id: $id) { id } }`, { id: 'memo' })).extensions?.code).toBe('CONFLICT');
     expect((await ok(`mutation ($id: ID!) { deleteNode(id: $id) { id name } }`, { id: desk.id })).deleteNode).toEqual({ id: desk.id, name: 'desk' });
     expect((await ok(UNINSTALL, { id: 'memo' })).uninstallPlugin).toMatchObject({ id: 'memo', packageName: 'chainvault-plugin-memo' });
     expect((await ok(PLUGINS)).plugins.map((p: { id: string }) => p.id)).not.toContain('memo');

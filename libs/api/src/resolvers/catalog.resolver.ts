@@ -177,6 +177,24 @@ export class CatalogResolver {
     return toPlugin(await this.pluginUpgrades.upgrade(id, spec, actor));
   }
 
+  @Mutation(() => Plugin, {
+    description: "Turns a plugin off without removing it (built-in ones too): its nodes and policies stay, its runs are refused, saying it is disabled, and its code is not loaded at the next start. Kept across restarts.",
+  })
+  @RequiresRole(ApiRole.ADMIN)
+  async disablePlugin(@Args('id', { type: () => ID }) id: string, @Actor() actor: string): Promise<Plugin> {
+    const record = await this.pluginRegistry.disable(id);
+    await this.audit.record({ actor, action: 'plugin.disable', subjectType: 'plugin', subjectId: id, details: { version: record.version } });
+    return toPlugin(record);
+  }
+
+  @Mutation(() => Plugin, { description: 'Turns a disabled plugin on again, loading it as at a start (FAILED, saying why, when it does not load).' })
+  @RequiresRole(ApiRole.ADMIN)
+  async enablePlugin(@Args('id', { type: () => ID }) id: string, @Actor() actor: string): Promise<Plugin> {
+    const record = await this.pluginRegistry.enable(id);
+    await this.audit.record({ actor, action: 'plugin.enable', subjectType: 'plugin', subjectId: id, details: { version: record.version, status: record.status } });
+    return toPlugin(record);
+  }
+
   @Mutation(() => Plugin, { description: 'Removes an installed plugin (not a built-in one) and unloads it. Refused while nodes use it.' })
   @RequiresRole(ApiRole.ADMIN)
   async uninstallPlugin(@Args('id', { type: () => ID }) id: string, @Actor() actor: string): Promise<Plugin> {

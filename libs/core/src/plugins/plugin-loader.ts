@@ -59,7 +59,13 @@ export class PluginLoader {
   private readonly ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true });
 
   /** Loads the plugin package at `dir`, or returns null if the package declares no plugin. */
-  async load(dir: string, source: PluginRecord['source'], integrity: string | null = null): Promise<{ record: PluginRecord; loaded: LoadedPlugin | null } | null> {
+  async load(
+    dir: string,
+    source: PluginRecord['source'],
+    integrity: string | null = null,
+    /** Plugins whose code is not to be run: recorded as DISABLED from their manifest alone. */
+    disabled: ReadonlySet<string> = new Set(),
+  ): Promise<{ record: PluginRecord; loaded: LoadedPlugin | null } | null> {
     const location = await realpath(dir).catch(() => dir);
     const pkg = await readPackageJson(location);
     if (!pkg || !declaresPlugin(pkg)) return null;
@@ -92,6 +98,10 @@ export class PluginLoader {
     }
     record.id = manifest.id;
     record.apiVersion = manifest.apiVersion;
+    if (disabled.has(manifest.id)) {
+      record.status = PluginStatus.DISABLED;
+      return { record, loaded: null };
+    }
     if (!semver.validRange(manifest.apiVersion)) return fail(`"chainvault.plugin.apiVersion" is not a semver range: "${manifest.apiVersion}"`);
     if (!semver.intersects(manifest.apiVersion, SUPPORTED_PLUGIN_API_RANGE)) {
       return fail(`${packageName} needs plugin API ${manifest.apiVersion}, but this chainvault loads plugins built for ${SUPPORTED_PLUGIN_API_RANGE} (it implements ${PLUGIN_API_VERSION})`);

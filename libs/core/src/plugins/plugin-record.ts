@@ -4,6 +4,8 @@ import type { ValidateFunction } from 'ajv';
 export enum PluginStatus {
   LOADED = 'LOADED',
   FAILED = 'FAILED',
+  /** Turned off by an admin: its code is not loaded and its jobs fail, saying so, until it is enabled. */
+  DISABLED = 'DISABLED',
 }
 
 export interface MethodDescription {

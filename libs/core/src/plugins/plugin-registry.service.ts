@@ -44,6 +44,10 @@ export class PluginRegistry implements OnModuleInit {
   private readonly loaded = new Map<string, LoadedPlugin>();
   /** Installs rewrite one package.json: one at a time. */
   private readonly installs = new OneAtATime<unknown>();
+  /** Ids an admin disabled; their code is not run. */
+  private disabled = new Set<string>();
+  /** Disabled plugins that were loaded when disabled, ready to be enabled again. */
+  private readonly parked = new Map<string, LoadedPlugin>();
 
   constructor(
     @Inject(CHAINVAULT_CONFIG) private readonly config: ChainvaultConfig,
@@ -60,6 +64,7 @@ export class PluginRegistry implements OnModuleInit {
   }
 
   async onModuleInit(): Promise<void> {
+    this.disabled = await this.directory.disabled();
     const builtinRoots = [hostNodeModules(), ...this.config.pluginPaths.map((p) => resolve(p))].filter((p): p is string => p !== null);
     for (const root of builtinRoots) {
       for (const dir of await listPackageDirs(root)) await this.register(dir, 'builtin');
@@ -91,6 +96,7 @@ export class PluginRegistry implements OnModuleInit {
     const loaded = this.loaded.get(id);
     if (loaded) return loaded;
     const record = this.records.get(id);
+    if (record?.status === PluginStatus.DISABLED) throw ChainvaultError.badInput(`plugin "${id}" is disabled; an admin enables it again with enablePlugin`);
     if (record) throw ChainvaultError.badInput(`plugin "${id}" is installed but failed to load: ${record.error}`);
     const known = [...this.loaded.keys()].sort().join(', ') || 'none';
     throw ChainvaultError.badInput(`unknown plugin "${id}"; loaded plugins: ${known}`);
@@ -365,8 +371,53 @@ export class PluginRegistry implements OnModuleInit {
     });
   }
 
+  /**
+   * Turns a plugin off without removing it: its nodes and policies stay, its jobs fail saying it
+   * is disabled, and its code is not loaded at the next start (a plugin that breaks the server
+   * can be stopped this way). Kept across restarts.
+   */
+  async disable(id: string): Promise<PluginRecord> {
+    return this.installs.run('install', async (): Promise<PluginRecord> => {
+      const record = this.records.get(id);
+      if (!record) throw ChainvaultError.notFound('plugin', id);
+      if (record.status === PluginStatus.DISABLED) throw ChainvaultError.conflict(`plugin "${id}" is already disabled`);
+      this.disabled.add(id);
+      await this.directory.setDisabled(this.disabled);
+      const loaded = this.loaded.get(id);
+      if (loaded) this.parked.set(id, loaded);
+      this.loaded.delete(id);
+      record.status = PluginStatus.DISABLED;
+      this.logger.log(`disabled plugin ${id}`);
+      return record;
+    });
+  }
+
+  /** Turns a disabled plugin on again: loaded as at a start (FAILED, saying why, when it does not load). */
+  async enable(id: string): Promise<PluginRecord> {
+    return this.installs.run('install', async (): Promise<PluginRecord> => {
+      const record = this.records.get(id);
+      if (!record) throw ChainvaultError.notFound('plugin', id);
+      if (record.status !== PluginStatus.DISABLED) throw ChainvaultError.conflict(`plugin "${id}" is not disabled`);
+      this.disabled.delete(id);
+      await this.directory.setDisabled(this.disabled);
+      const parked = this.parked.get(id);
+      this.parked.delete(id);
+      if (parked) {
+        this.records.set(id, parked.record);
+        this.loaded.set(id, parked);
+        parked.record.status = PluginStatus.LOADED;
+        return parked.record;
+      }
+      const result = await this.loader.load(record.location, record.source, record.integrity);
+      if (!result) throw new ChainvaultError(ChainvaultErrorCode.INTERNAL, `${record.packageName} no longer declares a plugin`);
+      this.accept(result.record, result.loaded);
+      this.logger.log(`enabled plugin ${id} (${result.record.status})`);
+      return result.record;
+    });
+  }
+
   private async register(dir: string, source: PluginRecord['source'], integrity: string | null = null): Promise<void> {
-    const result = await this.loader.load(dir, source, integrity);
+    const result = await this.loader.load(dir, source, integrity, this.disabled);
     if (!result) return;
     const taken = this.records.get(result.record.id);
     if (taken) {

@@ -106,6 +106,23 @@ export class PluginsDirectory {
     }
   }
 
+  /** The ids of the plugins an admin disabled (built-in ones too), kept across restarts. */
+  async disabled(): Promise<Set<string>> {
+    try {
+      const parsed = JSON.parse(await readFile(join(this.root, 'disabled.json'), 'utf8')) as unknown;
+      return new Set(Array.isArray(parsed) ? parsed.filter((id): id is string => typeof id === 'string') : []);
+    } catch {
+      return new Set();
+    }
+  }
+
+  async setDisabled(ids: Set<string>): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+    const file = join(this.root, 'disabled.json');
+    await writeFile(`${file}.tmp`, `${JSON.stringify([...ids].sort(), null, 2)}\n`);
+    await rename(`${file}.tmp`, file);
+  }
+
   /** Drops a package from the directory's package.json, so no later npm install brings it back. */
   async removeDependency(name: string): Promise<void> {
     const pkg = JSON.parse(await readFile(this.manifestFile, 'utf8')) as { dependencies?: Record<string, string> };
