@@ -3,54 +3,22 @@
  * id to pack and offset. Each blob is compressed (optionally) and then encrypted (when the
  * repository is). A pack ends with its own header, so a pack whose index was never written —
  * a backup killed after uploading it — can be indexed again from the pack alone and reused.
- *
- * Pack layout: blob bytes, one after another; then the header (JSON, sealed when encrypted);
- * then the header's length as a 4-byte little-endian integer. A pack is named by 32 random
- * bytes: chunks are content-addressed, packs need only a unique name (and hashing every
- * pack again to name it would cost as much as hashing the data).
+ * The pack and index formats themselves are defined in pack-format.ts.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RepositoryBackend } from './backend';
-import { decodeBlob, encodeBlob, type BlobEncoding, type CompressionName } from './compression';
+import { decodeBlob, encodeBlob, type CompressionName } from './compression';
 import { AsyncCrypto, blobId, seal, unseal, type MasterKey } from './crypto';
 import { LocalBackend } from './local-backend';
+import { indexObject, newIndexKey, newPackId, packIdOf, packKey, packObject, readIndexObject, readPackHeader, type ObjectSealing, type PackBlob, type PackRecord } from './pack-format';
 import { RepositoryError, describeFreeSpace, formatBytes } from './repository.errors';
 
-export interface BlobLocation {
+export { packBytes, packIdOf, packKey, type PackBlob, type PackRecord } from './pack-format';
+
+/** Where a blob is stored: its pack, and the pack header's record of it. */
+export interface BlobLocation extends Omit<PackBlob, 'id'> {
   pack: string;
-  offset: number;
-  /** Stored bytes (after compression and encryption). */
-  length: number;
-  /** Plaintext bytes. */
-  rawLength: number;
-  encoding: BlobEncoding;
-}
-
-export interface PackBlob extends Omit<BlobLocation, 'pack'> {
-  id: string;
-}
-
-export interface PackRecord {
-  id: string;
-  blobs: PackBlob[];
-}
-
-interface IndexFile {
-  version: 1;
-  packs: PackRecord[];
-}
-
-export function packKey(id: string): string {
-  return `data/${id.slice(0, 2)}/${id}`;
-}
-
-const PACK_KEY = /^data\/[0-9a-f]{2}\/([0-9a-f]{64})$/;
-
-/** The pack id a storage key names, or undefined for anything else under `data/`. */
-export function packIdOf(key: string): string | undefined {
-  return PACK_KEY.exec(key)?.[1];
 }
 
 /**
@@ -74,11 +42,6 @@ export interface PackInventory {
   missing: Map<string, PackBlob[]>;
 }
 
-/** Stored bytes of a pack's blobs: what removing it frees, but for its small header. */
-export function packBytes(blobs: readonly PackBlob[]): number {
-  return blobs.reduce((n, b) => n + b.length, 0);
-}
-
 /** Chainvault's own writes stop short of this much free space, so a prune can still take its lock and write its index. */
 export const KEPT_FREE_BYTES = 1024 * 1024;
 
@@ -96,7 +59,7 @@ export async function freeSpace(backend: RepositoryBackend): Promise<{ free: num
   }
 }
 
-export class BlobStore {
+export class BlobStore implements ObjectSealing {
   private readonly locations = new Map<string, BlobLocation>();
   private readonly indexedPacks = new Set<string>();
   /** The blobs each pack holds, so a pack is checked without scanning every location. */
@@ -141,17 +104,17 @@ export class BlobStore {
     const named = new Map<string, PackBlob[]>();
     for (const key of await this.backend.list('index/')) {
       inventory.indexKeys.push(key);
-      let file: IndexFile;
+      let packs: PackRecord[];
       try {
         const bytes = await this.backend.get(key);
-        file = JSON.parse(this.open(bytes, key).toString('utf8')) as IndexFile;
+        packs = readIndexObject(bytes, key, this);
         inventory.indexBytes.set(key, bytes.length);
       } catch (error) {
         // A damaged index loses nothing: every pack carries its own header and is indexed from it below.
         inventory.damagedIndexes.push(`${key}: ${(error as Error).message}`);
         continue;
       }
-      for (const pack of file.packs) named.set(pack.id, pack.blobs);
+      for (const pack of packs) named.set(pack.id, pack.blobs);
     }
     const present = new Set<string>();
     for (const key of await this.backend.list('data/')) {
@@ -168,7 +131,7 @@ export class BlobStore {
       let bytes: Buffer | undefined;
       try {
         bytes = await this.backend.get(key);
-        inventory.packs.set(id, this.readPackHeader(bytes, key));
+        inventory.packs.set(id, readPackHeader(bytes, key, this));
         inventory.unindexed.add(id);
       } catch {
         // Unreadable (truncated, damaged, or removed meanwhile): nothing can use it; prune removes it.
@@ -240,14 +203,6 @@ export class BlobStore {
     return new BlobWriter(this, adopted, options.signal);
   }
 
-  /** A whole pack, as the README lays it out: the stored blobs, the header, the header's length. */
-  packObject(parts: readonly Uint8Array[], blobs: readonly PackBlob[]): Uint8Array[] {
-    const header = this.close(Buffer.from(JSON.stringify({ version: 1, blobs })));
-    const length = Buffer.alloc(4);
-    length.writeUInt32LE(header.length);
-    return [...parts, header, length];
-  }
-
   /** Seals an object's bytes when the repository is encrypted. */
   close(plaintext: Buffer): Buffer {
     return this.master ? seal(this.master.data, plaintext) : plaintext;
@@ -264,14 +219,6 @@ export class BlobStore {
     for (const blob of pack.blobs) {
       if (!this.locations.has(blob.id)) this.locations.set(blob.id, { pack: pack.id, offset: blob.offset, length: blob.length, rawLength: blob.rawLength, encoding: blob.encoding });
     }
-  }
-
-  readPackHeader(bytes: Buffer, what: string): PackBlob[] {
-    if (bytes.length < 4) throw new RepositoryError('CORRUPT', `${what} is too short to be a pack`);
-    const headerLength = bytes.readUInt32LE(bytes.length - 4);
-    if (headerLength > bytes.length - 4) throw new RepositoryError('CORRUPT', `${what} has an impossible header length`);
-    const header = this.open(bytes.subarray(bytes.length - 4 - headerLength, bytes.length - 4), `the header of ${what}`);
-    return (JSON.parse(header.toString('utf8')) as { blobs: PackBlob[] }).blobs;
   }
 
   private async decode(id: string, stored: Buffer, where: BlobLocation, what: string): Promise<Buffer> {
@@ -341,10 +288,9 @@ export class BlobWriter {
     await Promise.all(this.uploads);
     const packs = [...this.adopted, ...this.written];
     if (packs.length === 0) return;
-    const file: IndexFile = { version: 1, packs };
-    const index = this.store.close(Buffer.from(JSON.stringify(file)));
+    const index = indexObject(packs, this.store);
     try {
-      await this.store.backend.put(`index/${randomUUID()}`, index);
+      await this.store.backend.put(newIndexKey(), index);
     } catch (error) {
       throw await this.explainShortage(error, `the index of the packs it wrote (${formatBytes(index.length)})`, index.length);
     }
@@ -353,9 +299,9 @@ export class BlobWriter {
   private async flushPack(): Promise<void> {
     if (this.entries.length === 0) return;
     if (this.signal?.aborted) throw new RepositoryError('ABORTED', 'the operation was cancelled');
-    const pack = this.store.packObject(this.parts, this.entries);
+    const pack = packObject(this.parts, this.entries, this.store);
     const bytes = pack.reduce((n, part) => n + part.length, 0);
-    const record: PackRecord = { id: randomBytes(32).toString('hex'), blobs: this.entries };
+    const record: PackRecord = { id: newPackId(), blobs: this.entries };
     this.parts = [];
     this.entries = [];
     this.size = 0;

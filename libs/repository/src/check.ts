@@ -4,7 +4,7 @@
  */
 import type { PackInventory } from './blob-store';
 import type { Manifest } from './manifest';
-import { planPrune } from './prune';
+import { planPrune } from './prune-plan';
 
 export interface UnreferencedData {
   /** Packs no backup uses, and their stored bytes: what a prune deletes outright. */

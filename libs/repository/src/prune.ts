@@ -1,13 +1,15 @@
 /**
  * Prune: removes what no backup references. Run under the repository's exclusive lock, so no
- * backup is writing. `planPrune` decides from what is on storage; `prune` does it in an order
- * that frees space before it needs any and leaves a valid repository wherever it is killed:
- * packs no index names and nothing uses → repacked packs → one new index of everything kept →
- * the old indexes → the packs nothing indexes any more. See README.md, "Prune".
+ * backup is writing. `planPrune` (prune-plan.ts) decides from what is on storage;
+ * `applyPrunePlan` does it in an order that frees space before it needs any and leaves a valid
+ * repository wherever it is killed: packs no index names and nothing uses → repacked packs →
+ * one new index of everything kept → the old indexes → the packs nothing indexes any more.
+ * See README.md, "Prune".
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import { freeSpace, packBytes, packKey, type BlobStore, type PackBlob, type PackInventory, type PackRecord } from './blob-store';
+import { freeSpace, type BlobStore, type PackInventory } from './blob-store';
 import type { Manifest } from './manifest';
+import { indexObject, newIndexKey, newPackId, packKey, packObject, type PackBlob, type PackRecord } from './pack-format';
+import { planPrune, withoutRepacking, type PrunePlan } from './prune-plan';
 import { RepositoryError, describeFreeSpace, formatBytes, throwIfAborted } from './repository.errors';
 
 export interface PruneOptions {
@@ -31,91 +33,20 @@ export interface PruneResult {
   dryRun: boolean;
 }
 
-/** A pack nothing uses: prune deletes it. */
-export interface UnusedPack {
-  id: string;
-  /** Stored bytes (for an unreadable pack, its size on storage). */
-  bytes: number;
-  blobs: number;
-  /** False for a pack no index names: left by a backup that failed or was killed before its index. */
-  indexed: boolean;
-}
-
-export interface PrunePlan {
-  backups: number;
-  packsBefore: number;
-  /** Packs kept whole, as the new index lists them. */
-  keep: PackRecord[];
-  /** Packs at least the threshold unused: the blobs still needed are copied out, then the pack goes. */
-  repack: { id: string; blobs: PackBlob[]; bytes: number; indexed: boolean }[];
-  remove: UnusedPack[];
-  blobsRemoved: number;
-  bytesFreed: number;
-  /** Chunks the backups use that no pack holds. */
-  missing: string[];
-}
-
-/** What a prune would do with the repository `inventory` describes, for these backups. */
-export function planPrune(inventory: PackInventory, manifests: Manifest[], repackThreshold = 0.5): PrunePlan {
-  const referenced = new Set<string>();
-  for (const manifest of manifests) {
-    for (const entry of manifest.entries) if (entry.type === 'file') for (const id of entry.chunks) referenced.add(id);
-  }
-  // Keep whole packs that are mostly used first, so a blob stored twice is kept once.
-  const usage = [...inventory.packs].map(([id, blobs]) => {
-    const total = packBytes(blobs);
-    const used = packBytes(blobs.filter((b) => referenced.has(b.id)));
-    return { id, blobs, total, used };
-  });
-  usage.sort((a, b) => b.used / Math.max(1, b.total) - a.used / Math.max(1, a.total));
-  const plan: PrunePlan = {
-    backups: manifests.length,
-    packsBefore: inventory.packs.size + inventory.unreadable.size,
-    keep: [],
-    repack: [],
-    remove: [...inventory.unreadable].map(([id, bytes]) => ({ id, bytes, blobs: 0, indexed: false })),
-    blobsRemoved: 0,
-    bytesFreed: 0,
-    missing: [],
-  };
-  const kept = new Set<string>();
-  for (const pack of usage) {
-    const needed = pack.blobs.filter((b) => referenced.has(b.id) && !kept.has(b.id));
-    const neededBytes = packBytes(needed);
-    const indexed = !inventory.unindexed.has(pack.id);
-    if (needed.length === 0) {
-      plan.remove.push({ id: pack.id, bytes: pack.total, blobs: pack.blobs.length, indexed });
-      plan.blobsRemoved += pack.blobs.length;
-      plan.bytesFreed += pack.total;
-    } else if (pack.total - neededBytes >= repackThreshold * pack.total && pack.total - neededBytes > 0) {
-      plan.repack.push({ id: pack.id, blobs: needed, bytes: pack.total, indexed });
-      plan.blobsRemoved += pack.blobs.length - needed.length;
-      plan.bytesFreed += pack.total - neededBytes;
-      for (const b of needed) kept.add(b.id);
-    } else {
-      plan.keep.push({ id: pack.id, blobs: pack.blobs });
-      for (const b of pack.blobs) kept.add(b.id);
-    }
-  }
-  // A pack an index names but storage lacks stays in the index while a backup needs a chunk only
-  // it held: the damage stays visible to verify instead of turning into "in no pack".
-  for (const [id, blobs] of inventory.missing) {
-    if (!blobs.some((b) => referenced.has(b.id) && !kept.has(b.id))) continue;
-    plan.keep.push({ id, blobs });
-    for (const b of blobs) kept.add(b.id);
-  }
-  for (const id of referenced) if (!kept.has(id)) plan.missing.push(id);
-  return plan;
-}
-
+/** Plans a prune of what is on storage for these backups and, unless it is a dry run, carries it out. */
 export async function prune(store: BlobStore, manifests: Manifest[], options: PruneOptions = {}): Promise<PruneResult> {
-  const backend = store.backend;
   const inventory = await store.readInventory();
   const plan = planPrune(inventory, manifests, options.repackThreshold ?? 0.5);
   if (plan.missing.length > 0) {
     throw new RepositoryError('CORRUPT', `prune stopped: ${plan.missing.length} chunk(s) that backups need are in no pack (first: ${plan.missing[0]}); run verify to see which backups are hurt`);
   }
-  const result: PruneResult = {
+  if (options.dryRun || (plan.remove.length === 0 && plan.repack.length === 0)) return { ...summarize(plan), dryRun: Boolean(options.dryRun) };
+  return applyPrunePlan(store, inventory, plan, options.signal);
+}
+
+/** What a plan does, in the figures a prune reports. */
+function summarize(plan: PrunePlan): PruneResult {
+  return {
     backups: plan.backups,
     packsBefore: plan.packsBefore,
     packsDeleted: plan.remove.length,
@@ -124,9 +55,16 @@ export async function prune(store: BlobStore, manifests: Manifest[], options: Pr
     blobsRemoved: plan.blobsRemoved,
     bytesFreed: plan.bytesFreed,
     packsNotRepacked: 0,
-    dryRun: Boolean(options.dryRun),
+    dryRun: false,
   };
-  if (options.dryRun || (plan.remove.length === 0 && plan.repack.length === 0)) return result;
+}
+
+/**
+ * Carries out `plan`, made from `inventory`, on storage. When the destination has no room for
+ * the repacked copies, it falls back to the plan without repacking (and says so in the result).
+ */
+export async function applyPrunePlan(store: BlobStore, inventory: PackInventory, plan: PrunePlan, signal?: AbortSignal): Promise<PruneResult> {
+  const backend = store.backend;
   const deleted = new Set<string>();
   const deletePack = async (id: string) => {
     await backend.delete(packKey(id));
@@ -138,7 +76,7 @@ export async function prune(store: BlobStore, manifests: Manifest[], options: Pr
   //    destination this is the failed backup's data, and the room the rest is written into.
   for (const pack of plan.remove) {
     if (pack.indexed) continue;
-    throwIfAborted(options.signal);
+    throwIfAborted(signal);
     await deletePack(pack.id);
   }
 
@@ -146,28 +84,24 @@ export async function prune(store: BlobStore, manifests: Manifest[], options: Pr
   //    are: each blob is sealed on its own, so nothing is decrypted or re-encrypted. Without
   //    room for the copies, the half-empty packs stay whole this time.
   const written: PackRecord[] = [];
-  let repack = plan.repack;
+  let packsNotRepacked = 0;
   try {
-    await copyStillNeeded(store, repack, written, options.signal);
+    await copyStillNeeded(store, plan.repack, written, signal);
   } catch (error) {
     if (!(error instanceof RepositoryError && error.code === 'NO_SPACE')) throw error;
     // The copies written so far are named by no index, and the blobs in them are still in their
     // source packs, which stay: deleting the copies loses nothing.
     for (const pack of written.splice(0)) await backend.delete(packKey(pack.id));
-    plan.keep.push(...repack.map((pack) => ({ id: pack.id, blobs: inventory.packs.get(pack.id)! })));
-    result.packsNotRepacked = repack.length;
-    result.packsRepacked = 0;
-    result.bytesFreed -= repack.reduce((n, pack) => n + pack.bytes - packBytes(pack.blobs), 0);
-    result.blobsRemoved -= repack.reduce((n, pack) => n + inventory.packs.get(pack.id)!.length - pack.blobs.length, 0);
-    repack = [];
+    packsNotRepacked = plan.repack.length;
+    plan = withoutRepacking(plan, inventory);
   }
-  result.packsWritten = written.length;
+  const result: PruneResult = { ...summarize(plan), packsWritten: written.length, packsNotRepacked };
 
   // 3. One index of everything kept, then 4. the old indexes go, then 5. the packs.
-  throwIfAborted(options.signal);
-  const index = store.close(Buffer.from(JSON.stringify({ version: 1, packs: [...plan.keep, ...written] })));
-  const indexKey = `index/${randomUUID()}`;
-  const leftToDelete = [...plan.remove.filter((p) => p.indexed), ...repack];
+  throwIfAborted(signal);
+  const index = indexObject([...plan.keep, ...written], store);
+  const indexKey = newIndexKey();
+  const leftToDelete = [...plan.remove.filter((p) => p.indexed), ...plan.repack];
   let oldIndexesGone = false;
   try {
     await backend.put(indexKey, index);
@@ -203,8 +137,8 @@ async function copyStillNeeded(store: BlobStore, repack: PrunePlan['repack'], wr
   let size = 0;
   const flush = async () => {
     if (entries.length === 0) return;
-    const id = randomBytes(32).toString('hex');
-    await store.backend.put(packKey(id), store.packObject(parts, entries));
+    const id = newPackId();
+    await store.backend.put(packKey(id), packObject(parts, entries, store));
     written.push({ id, blobs: entries });
     parts = [];
     entries = [];

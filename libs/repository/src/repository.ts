@@ -11,10 +11,11 @@ import type { CompressionName } from './compression';
 import { DEFAULT_CHUNK_SIZES, checkChunkSizes, type ChunkSizes } from './content-chunker';
 import { DEFAULT_SCRYPT, createKeyFile, newMasterKey, openKeyFile, type KeyFile, type MasterKey } from './crypto';
 import { findUnreferenced, type UnreferencedData } from './check';
+import { checkChunks } from './check-chunks';
 import { checkManifestStructure, type Manifest } from './manifest';
 import { prune, type PruneOptions, type PruneResult } from './prune';
 import { DEFAULT_LOCK_TIMING, RepositoryLock, type LockTiming } from './repository-lock';
-import { RepositoryError, throwIfAborted } from './repository.errors';
+import { RepositoryError } from './repository.errors';
 
 export const REPOSITORY_FORMAT = 'chainvault-repository';
 export const REPOSITORY_VERSION = 2;
@@ -321,28 +322,11 @@ export class Repository {
         }
       }
     }
-    const damaged = new Map<string, string>();
-    const packs = new Map<string, string[]>();
-    for (const chunk of users.keys()) {
-      const where = this.blobs.location(chunk);
-      if (!where) damaged.set(chunk, `chunk ${chunk} is in no pack of the index`);
-      else packs.set(where.pack, [...(packs.get(where.pack) ?? []), chunk]);
-    }
-    let bytesRead = 0;
-    for (const [pack, chunks] of [...packs].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      throwIfAborted(options.signal);
-      if (options.readData) {
-        const problems = await this.blobs.checkPack(pack);
-        for (const chunk of chunks) {
-          const problem = problems.get(chunk);
-          if (problem) damaged.set(chunk, problem);
-          else bytesRead += this.blobs.location(chunk)!.rawLength;
-        }
-        options.onProgress?.({ files: 0, bytes: bytesRead });
-      } else if (!(await this.backend.has(`data/${pack.slice(0, 2)}/${pack}`))) {
-        for (const chunk of chunks) damaged.set(chunk, `pack ${pack} is missing`);
-      }
-    }
+    const { damaged, packs, bytesRead } = await checkChunks(this.blobs, users.keys(), {
+      readData: options.readData,
+      signal: options.signal,
+      onBytes: (bytes) => options.onProgress?.({ files: 0, bytes }),
+    });
     for (const [chunk, problem] of damaged) {
       for (const { backup, path } of users.get(chunk) ?? []) {
         const line = `file "${path}": ${problem}`;
@@ -352,7 +336,7 @@ export class Repository {
     // Read again rather than kept from the last load: a long-lived repository need not hold every index record twice.
     const unreferenced = unreadable ? null : findUnreferenced(await this.blobs.readInventory(), manifests);
     const sharedLocks = (await RepositoryLock.live(this.backend)).filter((l) => !l.record.exclusive).length;
-    return { backups, general, packs: packs.size, bytesRead, unreferenced, sharedLocks };
+    return { backups, general, packs, bytesRead, unreferenced, sharedLocks };
   }
 
   async verify(backupId: string, options: VerifyOptions): Promise<VerifyResult> {
@@ -380,28 +364,14 @@ export class Repository {
       }
     }
     result.chunks = users.size;
-    const damaged = new Map<string, string>();
-    const packs = new Map<string, string[]>();
-    for (const id of users.keys()) {
-      const where = this.blobs.location(id);
-      if (!where) damaged.set(id, `chunk ${id} is in no pack of the index`);
-      else packs.set(where.pack, [...(packs.get(where.pack) ?? []), id]);
-    }
-    result.packs = packs.size;
-    for (const [pack, ids] of [...packs].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      throwIfAborted(options.signal);
-      if (options.readData) {
-        const problems = await this.blobs.checkPack(pack);
-        for (const id of ids) {
-          const problem = problems.get(id);
-          if (problem) damaged.set(id, problem);
-          else result.bytesRead += this.blobs.location(id)!.rawLength;
-        }
-        options.onProgress?.({ files: result.files, bytes: result.bytesRead });
-      } else if (!(await this.backend.has(`data/${pack.slice(0, 2)}/${pack}`))) {
-        for (const id of ids) damaged.set(id, `pack ${pack} is missing`);
-      }
-    }
+    const checked = await checkChunks(this.blobs, users.keys(), {
+      readData: options.readData,
+      signal: options.signal,
+      onBytes: (bytes) => options.onProgress?.({ files: result.files, bytes }),
+    });
+    const damaged = checked.damaged;
+    result.packs = checked.packs;
+    result.bytesRead = checked.bytesRead;
     const reported = new Set<string>();
     for (const [id, problem] of damaged) {
       for (const path of users.get(id) ?? []) {
