@@ -27,11 +27,21 @@ function gearTable(seed: string): Uint32Array {
   return table;
 }
 
-const GEAR = gearTable('chainvault-cdc-v1');
+/** The gear table: one 32-bit word per byte value (README.md, "Chunks"). */
+export const GEAR = gearTable('chainvault-cdc-v1');
 
 /** A mask of `bits` one-bits at the top of a 32-bit word (the bits that depend on the most input bytes). */
 function topMask(bits: number): number {
   return bits <= 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+}
+
+/**
+ * The masks a cut point must clear: the stricter one before the average size (two bits more
+ * than log2(avg), rounded), the looser one after it (two bits fewer).
+ */
+export function chunkMasks(sizes: ChunkSizes): { strict: number; loose: number } {
+  const bits = Math.round(Math.log2(sizes.avg));
+  return { strict: topMask(bits + 2), loose: topMask(bits - 2) };
 }
 
 export function checkChunkSizes(sizes: ChunkSizes): void {
@@ -51,9 +61,9 @@ export class ContentChunker {
 
   constructor(private readonly sizes: ChunkSizes = DEFAULT_CHUNK_SIZES) {
     checkChunkSizes(sizes);
-    const bits = Math.round(Math.log2(sizes.avg));
-    this.maskStrict = topMask(bits + 2);
-    this.maskLoose = topMask(bits - 2);
+    const masks = chunkMasks(sizes);
+    this.maskStrict = masks.strict;
+    this.maskLoose = masks.loose;
   }
 
   /** Adds bytes; returns the chunks completed by them. */

@@ -61,7 +61,8 @@ export function unseal(key: Buffer, sealed: Uint8Array, what: string): Buffer {
   }
 }
 
-function deriveKey(passphrase: string, kdf: ScryptParams): Promise<Buffer> {
+/** The key that wraps the master key: scrypt of the passphrase in Unicode NFC, as UTF-8, 32 bytes. */
+export function deriveKey(passphrase: string, kdf: ScryptParams): Promise<Buffer> {
   return new Promise((resolve, reject) =>
     scrypt(passphrase.normalize('NFC'), Buffer.from(kdf.salt, 'base64'), 32, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 256 * kdf.N * kdf.r }, (error, key) =>
       error ? reject(error) : resolve(key),
