@@ -429,6 +429,26 @@ describe('the GraphQL API over HTTP, in-process (supertest)', () => {
     expect(jobPage).toMatchObject({ totalCount: 1, pageInfo: { hasNextPage: false }, nodes: [{ id: runBackup.id, backup: { id: firstBackupId, status: 'COMPLETED' } }] });
   });
 
+  it("tells each policy's last success and last failure, and previews a schedule before it is saved; refuses a bad time zone or count", async () => {
+    const OUTCOMES = `{ policies { id lastSuccess { at backupId jobId error } lastFailure { at jobId error } } }`;
+    const { policies } = await ok(OUTCOMES);
+    const { backup } = await ok(`query ($id: ID!) { backup(id: $id) { createdAt jobId } }`, { id: firstBackupId });
+    expect(policies.find((p: { id: string }) => p.id === nightly.id)).toEqual({
+      id: nightly.id, lastSuccess: { at: backup.createdAt, backupId: firstBackupId, jobId: backup.jobId, error: null }, lastFailure: null,
+    });
+    expect(policies.find((p: { id: string }) => p.id === windowed.id)).toEqual({ id: windowed.id, lastSuccess: null, lastFailure: null });
+
+    const PREVIEW = `query ($schedule: ScheduleInput!, $count: Int) { schedulePreview(schedule: $schedule, count: $count) }`;
+    // 04:00 in Berlin on 29 February is 03:00 UTC (winter time), in leap years only.
+    expect((await ok(PREVIEW, { schedule: { cron: '0 4 29 2 *', timeZone: 'Europe/Berlin' }, count: 2 })).schedulePreview).toEqual(['2028-02-29T03:00:00.000Z', '2032-02-29T03:00:00.000Z']);
+    expect((await ok(PREVIEW, { schedule: { preset: 'HOURLY' } })).schedulePreview).toHaveLength(5);
+    expect(await fails(PREVIEW, { schedule: { cron: '0 4 * * *', timeZone: 'Mars/Olympus' } })).toMatchObject({
+      message: 'schedule.timeZone: "Mars/Olympus" is not an IANA time zone (for example Europe/Berlin)', extensions: { code: 'BAD_USER_INPUT' },
+    });
+    expect((await fails(PREVIEW, { schedule: { cron: '0 4 * *' } })).extensions?.code).toBe('BAD_USER_INPUT');
+    expect(await fails(PREVIEW, { schedule: { preset: 'DAILY' }, count: 51 })).toMatchObject({ message: 'count must be between 1 and 50, got 51', extensions: { code: 'BAD_USER_INPUT' } });
+  });
+
   it('follows a backup over graphql-ws (jobProgress) to its end; an unknown job is NOT_FOUND', async () => {
     await writeFile(join(source, 'a.txt'), 'alpha, changed\n');
     const { runBackup } = await ok(RUN_BACKUP, { policyId: nightly.id });

@@ -9,6 +9,7 @@ import { GraphQLError, parse, validate, type DocumentNode, type ExecutionResult 
 import type { IncomingMessage } from 'node:http';
 import { DomainErrorFilter } from './domain-error.filter';
 import { formatGraphqlError } from './errors';
+import { ConsoleController } from './http/console.controller';
 import { GraphiqlController } from './http/graphiql.controller';
 import { HealthController } from './http/health.controller';
 import { MetricsController } from './http/metrics.controller';
@@ -149,7 +150,7 @@ function graphqlWsOptions(config: ChainvaultConfig, gate: ApiGate, sessions: Web
       },
     }),
   ],
-  controllers: [GraphiqlController, HealthController, MetricsController],
+  controllers: [ConsoleController, GraphiqlController, HealthController, MetricsController],
   providers: [
     AccessResolver,
     CatalogResolver,

@@ -27,6 +27,7 @@ import { NetworkService } from './networks/network.service';
 import { NodeService } from './nodes/node.service';
 import { PluginRegistry } from './plugins/plugin-registry.service';
 import { PolicyService } from './policies/policy.service';
+import { PolicyOutcomes } from './policies/policy-outcomes';
 import { InterruptedRestores } from './restores/interrupted-restores';
 import { RestoreJob } from './restores/restore.job';
 import { RestoreRoots } from './restores/restore-roots';
@@ -57,6 +58,7 @@ const services = [
   PluginRegistry,
   PluginUpgrades,
   PolicyService,
+  PolicyOutcomes,
   RestoreRoots,
   RestoreService,
   RestoreTemplateService,

@@ -9,8 +9,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { FailedAuthLimiter } from './failed-auth-limiter';
 import { RequestOriginPolicy } from './request-origin';
 
-/** Routes served without a token: the health check and the static files of GraphiQL. */
-const PUBLIC_ROUTES = [/^\/health\/?$/, /^\/graphiql\/?$/, /^\/graphiql\/assets\/[^/]+$/];
+/** Routes served without a token: the health check and the static files of GraphiQL and of the console (its page asks for a token). */
+const PUBLIC_ROUTES = [/^\/health\/?$/, /^\/graphiql\/?$/, /^\/graphiql\/assets\/[^/]+$/, /^\/$/, /^\/assets\/[^/]+$/];
 
 export type Transport = 'http' | 'websocket';
 

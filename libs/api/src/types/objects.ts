@@ -333,3 +333,11 @@ export class Restore {
   @Field() createdAt!: Date;
   @Field(() => Date, { nullable: true }) finishedAt!: Date | null;
 }
+
+@ObjectType({ description: "How a policy's backups last ended one way: when, through which job, with which backup or error." })
+export class PolicyOutcome {
+  @Field() at!: Date;
+  @Field(() => ID, { nullable: true }) jobId!: string | null;
+  @Field(() => ID, { nullable: true }) backupId!: string | null;
+  @Field(() => String, { nullable: true }) error!: string | null;
+}

@@ -17,7 +17,7 @@ import { requireName, requireObject } from '../validation';
 import { CLOCK, type Clock } from '../scheduler/clock';
 import { checkMaintenanceWindows } from './maintenance-window';
 import { retiredName } from '../catalog/retired-name';
-import { checkCron } from './schedule';
+import { checkCron, nextFireTimes } from './schedule';
 
 export interface CreatePolicy {
   name: string;
@@ -398,6 +398,16 @@ export class PolicyService {
     return places;
   }
 
+  /**
+   * The next `count` fires of a schedule not saved yet, checked as createPolicy checks it, so a
+   * form can show them (across a daylight-saving change, too) before the policy exists.
+   */
+  previewSchedule(schedule: NonNullable<CreatePolicy['schedule']>, count: number): Date[] {
+    if (!Number.isInteger(count) || count < 1 || count > 50) throw ChainvaultError.badInput(`count must be between 1 and 50, got ${count}`);
+    const checked = this.checkSchedule(schedule)!;
+    return nextFireTimes(checked, this.clock.now(), count);
+  }
+
   private checkSchedule(schedule: CreatePolicy['schedule']): PolicySchedule | null {
     if (!schedule) return null;
     const timeZone = schedule.timeZone ?? 'UTC';
@@ -413,7 +423,7 @@ export class PolicyService {
     }
     const outside = schedule.outsideWindow ?? undefined;
     if (outside !== undefined && outside !== 'WAIT' && outside !== 'SKIP') throw ChainvaultError.badInput(`schedule.outsideWindow must be WAIT or SKIP, got "${String(outside)}"`);
-    const extra = { ...(jitter ? { jitterSeconds: jitter } : {}), ...(outside ? { outsideWindow: outside } : {}) };
+    const extra = { ...(jitter ? { jitterSeconds: jitter } : {}), ...(outside ? { outsideWindow: outside as 'WAIT' | 'SKIP' } : {}) };
     if (schedule.preset) {
       if (!Object.values(SchedulePreset).includes(schedule.preset)) throw ChainvaultError.badInput(`schedule.preset: unknown preset "${schedule.preset}"`);
       return { preset: schedule.preset, timeZone, ...extra };

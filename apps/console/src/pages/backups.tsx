@@ -1,0 +1,212 @@
+/**
+ * Backups: a filtered list, the details of one (files, copies, verification, dependencies),
+ * its actions (verify, pin, delete, export) and the restore wizard, which ends on the live job.
+ */
+import { useState } from 'preact/hooks';
+import { call } from '../api';
+import {
+  BackupDetail, Backups, Catalog, DeleteBackup, ExportBackup, PinBackup, RestoreBackup, VerifyBackup,
+  type BackupStatus, type BackupsVariables, type CatalogResult, type BackupDetailResult,
+} from '../graphql/generated';
+import { SchemaForm, cleanValue, fieldErrors, type FormValue, type JsonSchema } from '../schema-form';
+import { ErrorNote, Section, Status, bytes, go, inZone, useAction, useQuery } from '../ui';
+
+const STATUSES: BackupStatus[] = ['COMPLETED', 'PARTIAL', 'FAILED', 'RUNNING', 'DELETED'];
+const PAGE = 50;
+
+function BackupList({ catalog, initialPolicy }: { catalog: CatalogResult; initialPolicy?: string }) {
+  const [filter, setFilter] = useState<{ networkId?: string; nodeId?: string; policyId?: string; status?: string }>({ policyId: initialPolicy });
+  const [after, setAfter] = useState<string[]>([]);
+  const variables: BackupsVariables = {
+    first: PAGE,
+    after: after[after.length - 1] ?? null,
+    filter: { networkId: filter.networkId || null, nodeId: filter.nodeId || null, policyId: filter.policyId || null, status: filter.status ? [filter.status as BackupStatus] : null },
+  };
+  const backups = useQuery(Backups, variables, JSON.stringify(variables));
+  const nodeNames = new Map(catalog.nodes.map((n) => [n.id, n.name]));
+  const set = (key: keyof typeof filter) => (e: Event) => {
+    setAfter([]);
+    setFilter({ ...filter, [key]: (e.currentTarget as HTMLSelectElement).value || undefined });
+  };
+  const page = backups.data?.backups;
+  return (
+    <Section title={`Backups${page ? ` (${page.totalCount})` : ''}`}>
+      <div class="grid filters" role="search">
+        <div class="field"><label for="filter-network">Network</label>
+          <select id="filter-network" value={filter.networkId ?? ''} onChange={set('networkId')}><option value="">all</option>{catalog.networks.map((n) => <option key={n.id} value={n.id}>{n.name}</option>)}</select></div>
+        <div class="field"><label for="filter-node">Node</label>
+          <select id="filter-node" value={filter.nodeId ?? ''} onChange={set('nodeId')}><option value="">all</option>{catalog.nodes.map((n) => <option key={n.id} value={n.id}>{n.name}</option>)}</select></div>
+        <div class="field"><label for="filter-status">Status</label>
+          <select id="filter-status" value={filter.status ?? ''} onChange={set('status')}><option value="">all</option>{STATUSES.map((s) => <option key={s} value={s}>{s.toLowerCase()}</option>)}</select></div>
+        {filter.policyId ? <div class="field"><span>Policy</span><button class="secondary" onClick={() => setFilter({ ...filter, policyId: undefined })}>{filter.policyId.slice(0, 8)} ×</button></div> : null}
+      </div>
+      <ErrorNote error={backups.error} />
+      {page ? (
+        <>
+          <div class="table-wrap">
+            <table>
+              <thead><tr><th>Created</th><th>Node</th><th>Method</th><th>Status</th><th>Size</th><th>Files</th><th>Verification</th></tr></thead>
+              <tbody>
+                {page.nodes.map((b) => (
+                  <tr key={b.id}>
+                    <td><a href={`#/backups/${b.id}`}>{inZone(b.createdAt)}</a>{b.pinned ? <span class="badge">pinned</span> : null}</td>
+                    <td>{b.nodeId ? nodeNames.get(b.nodeId) ?? b.nodeId.slice(0, 8) : 'network'}</td>
+                    <td>{b.plugin} · {b.method}</td>
+                    <td><Status value={b.status} /></td>
+                    <td>{bytes(b.logicalSize)} <span class="hint">({bytes(b.storedSize)} stored)</span></td>
+                    <td>{b.fileCount}</td>
+                    <td><Status value={b.verification} /></td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <div class="actions">
+            <button class="secondary" disabled={after.length === 0} onClick={() => setAfter(after.slice(0, -1))}>Newer</button>
+            <button class="secondary" disabled={!page.pageInfo.hasNextPage} onClick={() => setAfter([...after, page.pageInfo.endCursor ?? ''])}>Older</button>
+          </div>
+        </>
+      ) : <p>Loading…</p>}
+    </Section>
+  );
+}
+
+type Detail = NonNullable<BackupDetailResult['backup']>;
+
+function BackupView({ id, catalog }: { id: string; catalog: CatalogResult }) {
+  const detail = useQuery(BackupDetail, { id }, id);
+  const action = useAction();
+  const [exportPath, setExportPath] = useState('');
+  const b: Detail | null | undefined = detail.data?.backup;
+  if (!detail.data) return detail.error ? <ErrorNote error={detail.error} /> : <p>Loading…</p>;
+  if (!b) return <p class="error">No backup {id}.</p>;
+  const destinations = new Map(catalog.destinations.map((d) => [d.id, d.name]));
+  return (
+    <div>
+      <Section title={`Backup ${b.id.slice(0, 8)}`} actions={<a class="button" href={`#/restore/${b.id}`}>Restore…</a>}>
+        <dl class="facts">
+          <dt>Status</dt><dd><Status value={b.status} /></dd>
+          <dt>Created</dt><dd>{inZone(b.createdAt)}</dd>
+          <dt>Method</dt><dd>{b.plugin} · {b.method}</dd>
+          <dt>Size</dt><dd>{bytes(b.logicalSize)} in {b.fileCount} files ({bytes(b.storedSize)} stored)</dd>
+          <dt>Destination</dt><dd>{destinations.get(b.destinationId) ?? b.destinationId}</dd>
+          <dt>Verification</dt><dd><Status value={b.verification} /> {b.verifiedAt ? inZone(b.verifiedAt) : ''} {b.verificationProblems.join('; ')}</dd>
+          <dt>Depends on</dt><dd>{b.dependsOn.length ? b.dependsOn.map((d) => <a key={d} href={`#/backups/${d}`}>{d.slice(0, 8)} </a>) : 'nothing'}</dd>
+          <dt>Pinned</dt><dd>{b.pinned ? 'yes: retention keeps it' : 'no'}</dd>
+        </dl>
+        <div class="actions">
+          <button onClick={async () => { const r = await action.run(() => call(VerifyBackup, { backupId: b.id })); if (r) go('jobs', r.verifyBackup.id); }}>Verify</button>
+          <button class="secondary" onClick={async () => { if (await action.run(() => call(PinBackup, { id: b.id, pinned: !b.pinned }))) detail.reload(); }}>{b.pinned ? 'Unpin' : 'Pin'}</button>
+          <button class="danger" onClick={async () => { if (confirm('Delete this backup? Its data is freed by the next prune.') && (await action.run(() => call(DeleteBackup, { id: b.id })))) go('backups'); }}>Delete</button>
+        </div>
+        <form class="inline" onSubmit={async (e) => { e.preventDefault(); const r = await action.run(() => call(ExportBackup, { backupId: b.id, path: exportPath })); if (r) go('jobs', r.exportBackup.id); }}>
+          <label for="export-path">Export to folder</label>
+          <input id="export-path" value={exportPath} placeholder="/path/under/a/restore/root" onInput={(e) => setExportPath(e.currentTarget.value)} />
+          <button type="submit" class="secondary">Export</button>
+        </form>
+        <ErrorNote error={action.error} />
+      </Section>
+      <Section title="Copies">
+        {b.replicas.length === 0 ? <p class="hint">No copy in another destination.</p> : (
+          <ul>{b.replicas.map((r) => <li key={r.destinationId}>{destinations.get(r.destinationId) ?? r.destinationId}: <Status value={r.state} /> {inZone(r.updatedAt)} {r.error}</li>)}</ul>
+        )}
+      </Section>
+      <Section title="Restores">
+        {detail.data.restores.length === 0 ? <p class="hint">Never restored.</p> : (
+          <ul>{detail.data.restores.map((r) => <li key={r.id}><Status value={r.status} /> {inZone(r.createdAt)} → {r.targetNodeId ?? JSON.stringify(r.targetConfig)} {r.error}</li>)}</ul>
+        )}
+      </Section>
+      <Section title={`Files (${b.fileCount}${b.fileCount > b.files.length ? `, first ${b.files.length}` : ''})`}>
+        <div class="table-wrap">
+          <table>
+            <thead><tr><th>Path</th><th>Type</th><th>Size</th></tr></thead>
+            <tbody>{b.files.map((f) => <tr key={f.path}><td><code>{f.path}</code></td><td>{f.type}</td><td>{bytes(f.size)}</td></tr>)}</tbody>
+          </table>
+        </div>
+      </Section>
+      {Object.keys((b.metadata as object) ?? {}).length ? <Section title="Metadata"><pre>{JSON.stringify(b.metadata, null, 2)}</pre></Section> : null}
+    </div>
+  );
+}
+
+/** Choose a version, a target (a registered node or a new config), options; confirm; then the live job. */
+export function RestoreWizard({ backupId }: { backupId: string }) {
+  const detail = useQuery(BackupDetail, { id: backupId }, backupId);
+  const catalog = useQuery(Catalog, {}, 'catalog');
+  const [step, setStep] = useState(1);
+  const [target, setTarget] = useState<'config' | 'node'>('config');
+  const [targetNodeId, setTargetNodeId] = useState('');
+  const [targetConfig, setTargetConfig] = useState<FormValue>({});
+  const [options, setOptions] = useState<FormValue>({});
+  const action = useAction();
+  const b = detail.data?.backup;
+  if (!b || !catalog.data) return detail.error || catalog.error ? <ErrorNote error={detail.error ?? catalog.error} /> : <p>Loading…</p>;
+  const method = catalog.data.plugins.find((p) => p.id === b.plugin)?.methods.find((m) => m.name === b.method);
+  const targetSchema = (method?.restoreTargetSchema ?? { type: 'object', properties: {} }) as JsonSchema;
+  const optionsSchema = (method?.restoreOptionsSchema ?? { type: 'object', properties: {} }) as JsonSchema;
+  const sameKind = catalog.data.nodes.filter((n) => n.plugin === b.plugin);
+  const errors = action.error?.code === 'BAD_USER_INPUT' ? fieldErrors(action.error.message, 'targetConfig') : new Map<string, string>();
+
+  const start = async () => {
+    const input = target === 'node'
+      ? { backupId, targetNodeId, options: cleanValue(optionsSchema, options) }
+      : { backupId, targetConfig: cleanValue(targetSchema, targetConfig), options: cleanValue(optionsSchema, options) };
+    const job = await action.run(() => call(RestoreBackup, { input }));
+    if (job) go('jobs', job.restoreBackup.id);
+  };
+
+  return (
+    <div class="panel wizard" aria-label="Restore wizard">
+      <h2>Restore backup {b.id.slice(0, 8)}</h2>
+      <ol class="steps">
+        {['Version', 'Target', 'Options', 'Confirm'].map((s, i) => <li key={s} class={step === i + 1 ? 'current' : ''} aria-current={step === i + 1 ? 'step' : undefined}>{s}</li>)}
+      </ol>
+      {step === 1 ? (
+        <div>
+          <p>Version: the backup of <strong>{inZone(b.createdAt)}</strong> ({b.plugin} · {b.method}, {b.fileCount} files, {bytes(b.logicalSize)}), <Status value={b.verification} />.</p>
+          <p class="hint">To restore another version, open it from the <a href={`#/backups/by-policy/${b.policyId}`}>backups of its policy</a>.</p>
+        </div>
+      ) : null}
+      {step === 2 ? (
+        <div>
+          <fieldset>
+            <legend>Restore onto</legend>
+            <label><input type="radio" name="target" checked={target === 'config'} onChange={() => setTarget('config')} /> a new location</label>
+            <label><input type="radio" name="target" checked={target === 'node'} onChange={() => setTarget('node')} disabled={sameKind.length === 0} /> a registered node</label>
+          </fieldset>
+          {target === 'node' ? (
+            <div class="field">
+              <label for="restore-node">Node</label>
+              <select id="restore-node" value={targetNodeId} onChange={(e) => setTargetNodeId(e.currentTarget.value)}>
+                <option value="">choose…</option>
+                {sameKind.map((n) => <option key={n.id} value={n.id}>{n.name}</option>)}
+              </select>
+            </div>
+          ) : (
+            <SchemaForm id="restore-target" schema={targetSchema} value={targetConfig} onChange={setTargetConfig} errors={errors} />
+          )}
+        </div>
+      ) : null}
+      {step === 3 ? <SchemaForm id="restore-options" schema={optionsSchema} value={options} onChange={setOptions} /> : null}
+      {step === 4 ? (
+        <div>
+          <p>Restore the backup of {inZone(b.createdAt)} onto {target === 'node' ? `node ${catalog.data.nodes.find((n) => n.id === targetNodeId)?.name ?? '(none chosen)'}` : <code>{JSON.stringify(cleanValue(targetSchema, targetConfig))}</code>}{method?.phasedRestore ? ', in the phases the plugin orders' : ''}.</p>
+          <ErrorNote error={errors.size ? null : action.error} />
+          {errors.size ? <p class="error" role="alert">{[...errors.values()].join('; ')}</p> : null}
+        </div>
+      ) : null}
+      <div class="actions">
+        <button class="secondary" disabled={step === 1} onClick={() => setStep(step - 1)}>Back</button>
+        {step < 4 ? <button onClick={() => setStep(step + 1)}>Next</button> : <button onClick={start} disabled={action.busy}>Start restore</button>}
+      </div>
+    </div>
+  );
+}
+
+export function BackupsPage({ route }: { route: string[] }) {
+  const catalog = useQuery(Catalog, {}, 'catalog');
+  if (!catalog.data) return catalog.error ? <ErrorNote error={catalog.error} /> : <p>Loading…</p>;
+  if (route[1] === 'by-policy') return <BackupList key={route[2]} catalog={catalog.data} initialPolicy={route[2]} />;
+  if (route[1]) return <BackupView id={route[1]} catalog={catalog.data} />;
+  return <BackupList catalog={catalog.data} />;
+}

@@ -1,0 +1,265 @@
+/**
+ * The web console in the machine's Chromium against the real server, as an operator uses it:
+ * sign in (a wrong token is refused with a clear message), create a network and register a
+ * directory node through the form made from the plugin's schema (an empty path is refused with
+ * the schema's message under the field), create a policy with a cron in Europe/Berlin and see
+ * its preview with the daylight-saving change, run it and watch the progress reach 100%,
+ * restore through the wizard into a new folder (compared with the source), and see a failed
+ * job on the overview with its error. Each page's screenshot goes to docs/console.
+ */
+import { compareTrees, writeSampleTree } from '@chainvault/testing';
+import { GraphQLSchemaHost } from '@nestjs/graphql';
+import { printSchema } from 'graphql';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { get as httpGet } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, screenshot, signedInPage } from './support/console-browser';
+import { startTestServer, type TestServer } from './support/test-server';
+
+jest.setTimeout(180_000);
+
+/** The console's operation generator (apps/console/codegen), loaded by path: the console is no library to import. */
+const codegen = require(join(__dirname, '..', '..', 'console', 'codegen', 'graphql-types.cjs')) as { generateFor: (sdl: string) => string; OUTPUT: string };
+
+describe('the web console', () => {
+  let server: TestServer;
+  let browser: Browser;
+  let work: string;
+  let page: Page;
+  let problems: string[];
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'chainvault-console-'));
+    // One attempt per job: the failed backup below fails at once instead of waiting for retries.
+    server = await startTestServer({ config: { jobMaxAttempts: 1 } });
+    browser = await launchChromium();
+    ({ page, problems } = await signedInPage(browser, null));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('keeps its typed operations generated from the schema the server serves', async () => {
+    const generated = codegen.generateFor(printSchema(server.app.get(GraphQLSchemaHost).schema));
+    // After changing an operation or the API, write the file again with
+    // CHAINVAULT_WRITE_CONSOLE_TYPES=1 npx jest apps/server-e2e/src/console.e2e-spec.ts -t typed
+    // (or `node apps/console/codegen/graphql-types.cjs` from the committed libs/api/schema.graphql).
+    if (process.env.CHAINVAULT_WRITE_CONSOLE_TYPES === '1') await writeFile(codegen.OUTPUT, generated);
+    expect(await readFile(codegen.OUTPUT, 'utf8')).toBe(generated);
+  });
+
+  it('serves the page and its assets without a token, under a strict Content-Security-Policy', async () => {
+    const response = await fetch(`${server.url}/`);
+    expect(response.status).toBe(200);
+    const csp = response.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    const html = await response.text();
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    expect(html).not.toMatch(/https?:\/\//);
+    const asset = await fetch(`${server.url}${script}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('content-type')).toMatch(/javascript/);
+    expect((await fetch(`${server.url}/assets/..%2Fpackage.json`)).status).toBe(404);
+    // The API itself still needs a token, and a foreign Host is still refused, console or not.
+    expect((await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ policies { id } }"}' })).status).toBe(401);
+    expect(await statusWithHost(`${server.url}/`, 'evil.example')).toBe(403);
+    expect(await statusWithHost(`${server.url}${script}`, 'evil.example')).toBe(403);
+  });
+
+  it('refuses a wrong token with a clear message, then signs in', async () => {
+    await page.goto(`${server.url}/`);
+    await page.getByLabel('API token').fill('cvt_not-a-real-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expectText(page.getByRole('alert'), 'The server refused this token: the token is not valid.');
+    await screenshot(page, 'sign-in');
+    await page.getByLabel('API token').fill(server.token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    expect(await page.evaluate(() => sessionStorage.getItem('chainvault-token'))).toBe(server.token);
+  });
+
+  it('registers a directory node through the form made from its schema, refusing an empty path with the schema message in place', async () => {
+    const source = join(work, 'source');
+    await writeSampleTree(source, { bigFileBytes: 8 * 1024 * 1024 });
+    await page.getByRole('link', { name: 'Networks & nodes' }).click();
+    await page.getByRole('button', { name: 'New network' }).click();
+    await page.getByLabel('Name').fill('lab');
+    await page.getByLabel('Protocol').selectOption('directory');
+    await page.getByRole('button', { name: 'Create network' }).click();
+    await page.getByRole('heading', { name: 'lab · directory' }).waitFor();
+
+    await page.getByRole('button', { name: 'Register node' }).click();
+    const form = page.getByRole('form', { name: 'Register a node' });
+    await form.getByLabel('Name').fill('files');
+    await form.getByLabel('Role').fill('node');
+    // The path field comes from the plugin's nodeConfigSchema, with its description.
+    await expectText(form.locator('.field', { has: page.locator('#node-config-path') }), 'Absolute path of the directory.');
+    await form.getByRole('button', { name: 'Register node' }).click();
+    const pathError = form.locator('#node-config-path-error');
+    await expectText(pathError, 'must NOT have fewer than 1 characters');
+    await screenshot(page, 'node-form-error');
+    expect((await server.client.ok('{ nodes { id } }')).nodes).toEqual([]);
+
+    await form.locator('#node-config-path').fill(source);
+    await form.getByRole('button', { name: 'Register node' }).click();
+    await page.locator('tr[data-node="files"]').waitFor();
+    await expectText(page.locator('tr[data-node="files"]'), source);
+    await screenshot(page, 'networks-and-nodes');
+  });
+
+  let policyId: string;
+
+  it('creates a policy on a cron in Europe/Berlin, previewing its fires with the daylight-saving change', async () => {
+    await page.getByRole('link', { name: 'Policies' }).click();
+    await page.getByRole('link', { name: 'New policy' }).first().click();
+    const form = page.getByRole('form', { name: 'New policy' });
+    await form.getByLabel('Name').fill('nightly-files');
+    await form.getByLabel('Method').selectOption('snapshot');
+    await expectText(form, 'Copies the whole tree');
+    // 03:00 on the last days of March and October: the fires cross a daylight-saving change whatever today is.
+    await form.getByLabel('Cron').fill('0 3 25-31 3,10 *');
+    await form.getByLabel('Time zone').fill('Europe/Berlin');
+    const preview = form.getByTestId('schedule-preview');
+    await expectText(preview.locator('li').first(), '03:00');
+    await preview.locator('.dst').first().waitFor();
+    const dst = (await preview.locator('.dst').first().textContent()) ?? '';
+    expect(dst).toMatch(/daylight-saving change: GMT\+(1 → GMT\+2|2 → GMT\+1)/);
+    for (const line of await preview.locator('li').allTextContents()) expect(line).toContain('03:00');
+    await form.getByLabel('keep last').fill('5');
+    await screenshot(page, 'policy-form');
+    await form.getByRole('button', { name: 'Create policy' }).click();
+    await page.locator('tr[data-policy="nightly-files"]').waitFor();
+    const { policies } = await server.client.ok('{ policies { id name schedule { cron timeZone } retention { keepLast } destinationIds } }');
+    expect(policies).toEqual([expect.objectContaining({ name: 'nightly-files', schedule: { cron: '0 3 25-31 3,10 *', timeZone: 'Europe/Berlin' }, retention: { keepLast: 5 } })]);
+    expect(policies[0].destinationIds).toHaveLength(1);
+    policyId = policies[0].id;
+    await screenshot(page, 'policies');
+  });
+
+  it('runs the policy now and shows the job live until its progress reaches 100%', async () => {
+    await page.locator('tr[data-policy="nightly-files"]').getByRole('button', { name: 'Run now' }).click();
+    await page.waitForURL(/#\/jobs\/[0-9a-f-]+$/);
+    await expectText(page.getByTestId('job-status'), 'COMPLETED', 60_000);
+    await page.locator('[role=progressbar][aria-valuenow="100"]').waitFor();
+    await expectText(page.locator('.log'), 'snapshot');
+    await screenshot(page, 'job');
+    const { jobs } = await server.client.ok(`query ($p: ID) { jobs(policyId: $p) { id status progress { done total } } }`, { p: policyId });
+    expect(jobs).toEqual([expect.objectContaining({ status: 'COMPLETED' })]);
+  });
+
+  it('restores the backup through the wizard into a new folder, ending on the live job; the folder equals the source', async () => {
+    const target = join(work, 'restored');
+    await page.getByRole('link', { name: 'Backups' }).click();
+    await page.locator('table a').first().click();
+    await page.getByRole('heading', { name: /^Backup / }).waitFor();
+    await expectText(page.locator('dl.facts'), 'COMPLETED');
+    await screenshot(page, 'backup');
+    await page.getByRole('link', { name: 'Restore…' }).click();
+    const wizard = page.getByLabel('Restore wizard');
+    await expectText(wizard, 'Version: the backup of');
+    await wizard.getByRole('button', { name: 'Next' }).click();
+    await wizard.locator('#restore-target-path').fill(target);
+    await wizard.getByRole('button', { name: 'Next' }).click();
+    await wizard.getByRole('button', { name: 'Next' }).click();
+    await expectText(wizard, target);
+    await screenshot(page, 'restore-wizard');
+    await wizard.getByRole('button', { name: 'Start restore' }).click();
+    await page.waitForURL(/#\/jobs\/[0-9a-f-]+$/);
+    await expectText(page.getByRole('heading', { level: 2 }), 'restore job');
+    await expectText(page.getByTestId('job-status'), 'COMPLETED', 60_000);
+    expect(await compareTrees(join(work, 'source'), target)).toEqual([]);
+  });
+
+  it('shows a failed job on the overview, failing policies first, with its error', async () => {
+    // A node whose folder went away after registration: its backup fails.
+    const gone = await mkdtemp(join(work, 'gone-'));
+    const { networks } = await server.client.ok('{ networks { id name } }');
+    const { registerNode } = await server.client.ok(`mutation ($input: RegisterNodeInput!) { registerNode(input: $input) { id } }`, {
+      input: { networkId: networks[0].id, name: 'vanishing', plugin: 'directory', role: 'node', config: { path: gone } },
+    });
+    const { destinations } = await server.client.ok('{ destinations { id } }');
+    const { createPolicy } = await server.client.ok(`mutation ($input: CreatePolicyInput!) { createPolicy(input: $input) { id } }`, {
+      input: { name: 'a-broken-one', nodeId: registerNode.id, method: 'snapshot', destinationIds: [destinations[0].id] },
+    });
+    await rm(gone, { recursive: true });
+    const { runBackup } = await server.client.ok(`mutation ($id: ID!) { runBackup(policyId: $id) { id } }`, { id: createPolicy.id });
+    const failed = await server.client.waitForJob(runBackup.id);
+    expect(failed.status).toBe('FAILED');
+
+    await page.getByRole('link', { name: 'Overview' }).click();
+    const rows = page.locator('.orow[data-policy]');
+    await rows.first().waitFor();
+    // Failures first: the broken policy leads, red, with its error; the healthy one follows, green.
+    expect(await rows.evaluateAll((all) => all.map((row) => [row.getAttribute('data-policy'), row.getAttribute('data-health')]))).toEqual([
+      ['a-broken-one', 'red'],
+      ['nightly-files', 'green'],
+    ]);
+    await expectText(rows.first().locator('.failure-text'), failed.error as string);
+    await expectText(page.getByTestId('health-summary'), '1 failing');
+    await screenshot(page, 'overview');
+  });
+
+  it('lists jobs, audit events and plugins, and stays usable at a phone width and by keyboard', async () => {
+    await page.getByRole('link', { name: 'Jobs' }).click();
+    await expectText(page.locator('table'), 'restore');
+    await screenshot(page, 'jobs');
+    await page.getByRole('link', { name: 'Audit' }).click();
+    await expectText(page.locator('table'), 'node.register');
+    await screenshot(page, 'audit');
+    await page.getByRole('link', { name: 'Plugins' }).click();
+    await expectText(page.locator('main'), 'directory');
+    await expectText(page.locator('main'), 'Copies the whole tree');
+    await screenshot(page, 'plugins');
+
+    // The keyboard reaches the navigation: Tab to the skip link, then the pages.
+    await page.goto(`${server.url}/#/overview`);
+    await page.reload();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.keyboard.press('Tab');
+    await expect(page.evaluate(() => document.activeElement?.textContent)).resolves.toBe('Skip to the page');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    await expect(page.evaluate(() => document.activeElement?.textContent)).resolves.toBe('Networks & nodes');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Networks & nodes' }).waitFor();
+
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${server.url}/#/overview`);
+    await page.locator('.orow[data-policy]').first().waitFor();
+    // Nothing but the tables' own scrolling boxes is wider than the phone's screen.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await screenshot(page, 'overview-phone');
+    expect(problems).toEqual([]);
+  });
+});
+
+/** The status of a GET naming another Host (fetch may not set Host itself). */
+function statusWithHost(url: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpGet(url, { headers: { host } }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('error', reject);
+  });
+}
+
+/** Waits until the element's text contains `text`. */
+async function expectText(locator: import('playwright-core').Locator, text: string, timeout = 15_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  let seen = '';
+  while (Date.now() < deadline) {
+    seen = (await locator.first().textContent({ timeout: Math.max(1, deadline - Date.now()) }).catch(() => '')) ?? '';
+    if (seen.includes(text)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`expected ${String(locator)} to contain ${JSON.stringify(text)}, saw ${JSON.stringify(seen)}`);
+}
