@@ -6,55 +6,18 @@
  * is refused.
  */
 import { compareTrees, writeSampleTree } from '@chainvault/testing';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GraphqlClient } from './support/graphql-client';
 import { CREATE_NETWORK, CREATE_POLICY, REGISTER_NODE, backupNow, restoreTo } from './support/scenario';
+import { ledgerSource, writeLedger } from './support/ledger-plugin';
 import { spawnServer, type ServerProcess } from './support/server-process';
 
 const PLUGINS = `{ plugins { id version status integrity } }`;
 const NODES = `{ nodes { id name config secretFields } }`;
 const UPGRADE = `mutation ($id: ID!, $spec: String!) { upgradePlugin(id: $id, spec: $spec) { id version status integrity } }`;
 const INSTALL = `mutation ($spec: String!) { installPlugin(spec: $spec) { id version status integrity } }`;
-
-/** A plugin that backs up the folder its config names, under the field name `field`. */
-function ledgerSource(field: string, extra: { required?: string[]; migrate?: string } = {}): string {
-  const properties = { [field]: { type: 'string', minLength: 1 }, token: { type: 'string', writeOnly: true }, region: { type: 'string' } };
-  return `'use strict';
-const { definePlugin, PluginError } = require('@chainvault/plugin-sdk');
-module.exports = definePlugin({
-  id: 'ledger',
-  protocols: ['ledger'],
-  nodeConfigSchema: { type: 'object', properties: ${JSON.stringify(properties)}, required: ${JSON.stringify([field, ...(extra.required ?? [])])}, additionalProperties: false },
-  ${extra.migrate ? `migrateNodeConfig: ${extra.migrate},` : ''}
-  methods: {
-    snapshot: {
-      scope: 'node',
-      description: 'Copies the ledger folder.',
-      restoreTargetSchema: { type: 'object', properties: { path: { type: 'string' } }, required: ['path'] },
-      async backup(ctx) {
-        if (typeof ctx.node.config.token !== 'string') throw new PluginError('INVALID_CONFIG', 'no token');
-        const summary = await ctx.artifacts.addTree(ctx.node.config.${field});
-        return { metadata: { files: summary.files } };
-      },
-      async restore(ctx) {
-        await ctx.artifacts.extractTree(ctx.target.config.path);
-      },
-    },
-  },
-});
-`;
-}
-
-async function writeLedger(root: string, folder: string, version: string, index: string, apiVersion = '^2.0.0'): Promise<string> {
-  const dir = join(root, folder);
-  await mkdir(dir, { recursive: true });
-  const pkg = { name: 'chainvault-plugin-ledger', version, main: 'index.js', chainvault: { plugin: { id: 'ledger', apiVersion, entry: './index.js' } }, peerDependencies: { '@chainvault/plugin-sdk': '^2.0.0' } };
-  await writeFile(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
-  await writeFile(join(dir, 'index.js'), index);
-  return dir;
-}
 
 describe('upgrading an installed plugin in place', () => {
   let server: ServerProcess;
