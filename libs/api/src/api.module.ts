@@ -4,6 +4,7 @@ import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, ModuleRef } from '@nestjs/core';
 import { GraphQLModule, GraphQLSchemaHost, type GraphQLWsSubscriptionsConfig } from '@nestjs/graphql';
 import type { ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { CHAINVAULT_CONFIG, CoreModule, QUERY_LIMIT_DEFAULTS, type ChainvaultConfig } from '@chainvault/core';
 import { GraphQLError, parse, validate, type DocumentNode, type ExecutionResult } from 'graphql';
 import type { IncomingMessage } from 'node:http';
@@ -141,7 +142,8 @@ function graphqlWsOptions(config: ChainvaultConfig, gate: ApiGate, sessions: Web
           validationRules: queryLimitRules(limits),
           // Parsing stops past this many tokens, before graphql-js's own rules (some quadratic) see the document.
           parseOptions: { maxTokens: limits.maxTokens },
-          plugins: [costWithVariables(limits.maxCost)],
+          // Cache-control hints serve HTTP caches of GraphQL answers, which nothing here uses; off, no field is wrapped to compute them.
+          plugins: [costWithVariables(limits.maxCost), ApolloServerPluginCacheControlDisabled()],
           formatError: formatGraphqlError,
           context: ({ req }: { req: IncomingMessage & { principal?: ApiContext['principal'] } }): ApiContext => ({ req, principal: req.principal, transport: 'http', hidePathsFromViewers: config.viewerHidesPaths }),
           // jobProgress (and any operation) over WebSocket with the graphql-ws protocol, on the same path.

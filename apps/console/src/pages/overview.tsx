@@ -99,7 +99,7 @@ export function OverviewPage() {
             </div>
             {rows.map(({ p, h }) => (
               <div role="row" key={p.id} class={`orow health-${h.state}`} data-policy={p.name} data-health={h.state}>
-                <span role="cell"><span class={`dot ${h.state}`} aria-hidden="true" />{h.why}</span>
+                <span role="cell" class={`state ${h.state}`}>{h.why}</span>
                 <span role="cell"><a href={`#/policies/${p.id}`}>{p.name}</a><small>{p.plugin} · {p.method}</small></span>
                 <span role="cell">{p.nodeId ? nodeNames.get(p.nodeId) ?? '—' : 'whole network'}</span>
                 <span role="cell">{p.lastSuccess ? <a href={`#/backups/${p.lastSuccess.backupId}`}>{inZone(p.lastSuccess.at, p.schedule?.timeZone)}</a> : '—'}</span>

@@ -5,7 +5,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, type Repository } from 'typeorm';
+import type { Repository } from 'typeorm';
 import { BackupEntity, BackupStatus, JobEntity, JobKind, JobStatus, PolicyEntity } from '../catalog/entities';
 
 export interface PolicyOutcome {
@@ -27,7 +27,6 @@ function chunks<T>(items: T[]): T[][] {
 @Injectable()
 export class PolicyOutcomes {
   constructor(
-    @InjectRepository(BackupEntity) private readonly backups: Repository<BackupEntity>,
     @InjectRepository(JobEntity) private readonly jobs: Repository<JobEntity>,
     @InjectRepository(PolicyEntity) private readonly policies: Repository<PolicyEntity>,
   ) {}
@@ -41,16 +40,18 @@ export class PolicyOutcomes {
     const found = new Map<string, PolicyOutcome>();
     for (const ids of chunks([...new Set(policyIds)])) {
       if (ids.length === 0) continue;
-      const newest: { backupId: string | null }[] = await this.policies
+      const newest = 'SELECT n.id FROM backup n WHERE n.policy_id = p.id AND n.status = :completed ORDER BY n.created_at DESC LIMIT 1';
+      const rows: { policyId: string; backupId: string; at: string; jobId: string | null }[] = await this.policies
         .createQueryBuilder('p')
         .withDeleted()
-        .select((sub) => sub.select('b.id').from(BackupEntity, 'b').where('b.policy_id = p.id').andWhere('b.status = :completed').orderBy('b.created_at', 'DESC').limit(1), 'backupId')
+        .innerJoin(BackupEntity, 'b', `b.id = (${newest})`)
+        .select('p.id', 'policyId')
+        .addSelect('b.id', 'backupId')
+        .addSelect('b.created_at', 'at')
+        .addSelect('b.job_id', 'jobId')
         .where('p.id IN (:...ids)', { ids, completed: BackupStatus.COMPLETED })
         .getRawMany();
-      const backupIds = newest.map((row) => row.backupId).filter((id): id is string => id !== null);
-      if (backupIds.length === 0) continue;
-      const backups = await this.backups.find({ select: { id: true, policyId: true, createdAt: true, jobId: true }, where: { id: In(backupIds) } });
-      for (const b of backups) found.set(b.policyId, { at: b.createdAt, backupId: b.id, jobId: b.jobId, error: null });
+      for (const row of rows) found.set(row.policyId, { at: new Date(row.at), backupId: row.backupId, jobId: row.jobId, error: null });
     }
     return found;
   }
