@@ -42,27 +42,35 @@ function secure(response: Response): Response {
   return response.setHeader('Content-Security-Policy', CONSOLE_CSP).setHeader('X-Frame-Options', 'DENY').setHeader('X-Content-Type-Options', 'nosniff').setHeader('Referrer-Policy', 'no-referrer');
 }
 
+/** Answers GET / from the console folder `dist`: its index.html, or how to build it. */
+export function sendConsolePage(dist: string, response: Response): void {
+  const index = join(dist, 'index.html');
+  secure(response).setHeader('Cache-Control', 'no-cache');
+  if (!existsSync(index)) {
+    response.status(503).type('html').send(NOT_BUILT);
+    return;
+  }
+  response.type('html').sendFile(index);
+}
+
+/** Answers GET /assets/<name> from the console folder `dist`; anything else is not found. */
+export function sendConsoleAsset(dist: string, name: string, response: Response): void {
+  const file = ASSET_NAME.test(name) ? join(dist, 'assets', name) : null;
+  if (!file || !existsSync(file)) throw new NotFoundException(`no console asset ${name}`);
+  // Vite names each asset by its content's hash, so a name never changes its content.
+  secure(response).setHeader('Cache-Control', 'public, max-age=31536000, immutable');
+  response.sendFile(file);
+}
+
 @Controller()
 export class ConsoleController {
-  private readonly dist = CONSOLE_DIRECTORY;
-
   @Get()
   page(@Res() response: Response): void {
-    const index = join(this.dist, 'index.html');
-    secure(response).setHeader('Cache-Control', 'no-cache');
-    if (!existsSync(index)) {
-      response.status(503).type('html').send(NOT_BUILT);
-      return;
-    }
-    response.type('html').sendFile(index);
+    sendConsolePage(CONSOLE_DIRECTORY, response);
   }
 
   @Get('assets/:name')
   asset(@Param('name') name: string, @Res() response: Response): void {
-    const file = ASSET_NAME.test(name) ? join(this.dist, 'assets', name) : null;
-    if (!file || !existsSync(file)) throw new NotFoundException(`no console asset ${name}`);
-    // Vite names each asset by its content's hash, so a name never changes its content.
-    secure(response).setHeader('Cache-Control', 'public, max-age=31536000, immutable');
-    response.sendFile(file);
+    sendConsoleAsset(CONSOLE_DIRECTORY, name, response);
   }
 }
