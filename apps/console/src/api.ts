@@ -4,7 +4,7 @@
  * only) and goes to this server only.
  */
 import { createClient, type Client } from 'graphql-ws';
-import type { Operation } from './graphql/generated';
+import { Ping, type Operation } from './graphql/generated';
 
 const TOKEN_KEY = 'chainvault-token';
 
@@ -66,7 +66,7 @@ async function post<R>(query: string, variables: unknown, token: string | null):
 export async function signIn(token: string): Promise<void> {
   const trimmed = token.trim();
   if (!trimmed) throw new ApiError('paste an API token (the first start wrote an admin token to admin.token in the data directory)', 'EMPTY');
-  await post('query Ping { __typename }', {}, trimmed);
+  await post(Ping, {}, trimmed);
   sessionStorage.setItem(TOKEN_KEY, trimmed);
 }
 

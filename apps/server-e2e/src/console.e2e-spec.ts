@@ -89,7 +89,7 @@ describe('the web console', () => {
   it('registers a directory node through the form made from its schema, refusing an empty path with the schema message in place', async () => {
     const source = join(work, 'source');
     await writeSampleTree(source, { bigFileBytes: 8 * 1024 * 1024 });
-    await page.getByRole('link', { name: 'Networks & nodes' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Networks & nodes' }).click();
     await page.getByRole('button', { name: 'New network' }).click();
     await page.getByLabel('Name').fill('lab');
     await page.getByLabel('Protocol').selectOption('directory');
@@ -118,7 +118,7 @@ describe('the web console', () => {
   let policyId: string;
 
   it('creates a policy on a cron in Europe/Berlin, previewing its fires with the daylight-saving change', async () => {
-    await page.getByRole('link', { name: 'Policies' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Policies' }).click();
     await page.getByRole('link', { name: 'New policy' }).first().click();
     const form = page.getByRole('form', { name: 'New policy' });
     await form.getByLabel('Name').fill('nightly-files');
@@ -157,7 +157,7 @@ describe('the web console', () => {
 
   it('restores the backup through the wizard into a new folder, ending on the live job; the folder equals the source', async () => {
     const target = join(work, 'restored');
-    await page.getByRole('link', { name: 'Backups' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Backups' }).click();
     await page.locator('table a').first().click();
     await page.getByRole('heading', { name: /^Backup / }).waitFor();
     await expectText(page.locator('dl.facts'), 'COMPLETED');
@@ -178,6 +178,31 @@ describe('the web console', () => {
     expect(await compareTrees(join(work, 'source'), target)).toEqual([]);
   });
 
+  it('pauses and resumes the policy, previews its retention, and pins and verifies its backup', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Policies' }).click();
+    const row = page.locator('tr[data-policy="nightly-files"]');
+    await row.getByRole('button', { name: 'Pause' }).click();
+    await expectText(row, 'paused');
+    expect((await server.client.ok('{ policies { enabled } }')).policies).toEqual([{ enabled: false }]);
+    await row.getByRole('button', { name: 'Resume' }).click();
+    await row.getByRole('button', { name: 'Pause' }).waitFor();
+    expect((await server.client.ok('{ policies { enabled } }')).policies).toEqual([{ enabled: true }]);
+    await row.getByRole('button', { name: 'Retention dry run' }).click();
+    await expectText(page.getByTestId('retention-preview'), 'Retention dry run: 1 kept, 0 would be deleted');
+    expect((await server.client.ok('{ backups(first: 5) { totalCount } }')).backups.totalCount).toBe(1);
+
+    await page.getByRole('navigation').getByRole('link', { name: 'Backups' }).click();
+    await page.locator('table a').first().click();
+    await page.getByRole('button', { name: 'Pin' }).click();
+    await page.getByRole('button', { name: 'Unpin' }).waitFor();
+    expect((await server.client.ok('{ backups(first: 1) { nodes { pinned } } }')).backups.nodes).toEqual([{ pinned: true }]);
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.waitForURL(/#\/jobs\/[0-9a-f-]+$/);
+    await expectText(page.getByRole('heading', { level: 2 }), 'verify job');
+    await expectText(page.getByTestId('job-status'), 'COMPLETED', 60_000);
+    expect((await server.client.ok('{ backups(first: 1) { nodes { verification } } }')).backups.nodes).toEqual([{ verification: 'VERIFIED' }]);
+  });
+
   it('shows a failed job on the overview, failing policies first, with its error', async () => {
     // A node whose folder went away after registration: its backup fails.
     const gone = await mkdtemp(join(work, 'gone-'));
@@ -194,7 +219,7 @@ describe('the web console', () => {
     const failed = await server.client.waitForJob(runBackup.id);
     expect(failed.status).toBe('FAILED');
 
-    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Overview' }).click();
     const rows = page.locator('.orow[data-policy]');
     await rows.first().waitFor();
     // Failures first: the broken policy leads, red, with its error; the healthy one follows, green.
@@ -208,13 +233,13 @@ describe('the web console', () => {
   });
 
   it('lists jobs, audit events and plugins, and stays usable at a phone width and by keyboard', async () => {
-    await page.getByRole('link', { name: 'Jobs' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Jobs' }).click();
     await expectText(page.locator('table'), 'restore');
     await screenshot(page, 'jobs');
-    await page.getByRole('link', { name: 'Audit' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Audit' }).click();
     await expectText(page.locator('table'), 'node.register');
     await screenshot(page, 'audit');
-    await page.getByRole('link', { name: 'Plugins' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Plugins' }).click();
     await expectText(page.locator('main'), 'directory');
     await expectText(page.locator('main'), 'Copies the whole tree');
     await screenshot(page, 'plugins');

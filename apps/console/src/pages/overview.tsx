@@ -26,7 +26,8 @@ const ORDER: Record<Health, number> = { red: 0, amber: 1, green: 2 };
 type LiveJob = OverviewResult['jobs'][number];
 
 export function OverviewPage() {
-  const overview = useQuery(Overview, {}, 'overview', 5_000);
+  // Read again every 15 s; running jobs are followed live in between.
+  const overview = useQuery(Overview, {}, 'overview', 15_000);
   const [live, setLive] = useState<Record<string, LiveJob>>({});
   const data = overview.data;
 
