@@ -242,7 +242,22 @@ describe('the web console', () => {
     await page.getByRole('navigation').getByRole('link', { name: 'Plugins' }).click();
     await expectText(page.locator('main'), 'directory');
     await expectText(page.locator('main'), 'Copies the whole tree');
+    // Install a plugin from a folder, as from a package name or a tarball; a URL is refused, saying why.
+    const spec = page.locator('#plugin-spec');
+    await spec.fill('https://example.invalid/chainvault-plugin-mirror.tgz');
+    await page.getByRole('button', { name: 'Install' }).click();
+    const refused = await page.getByRole('alert').textContent();
+    expect(refused).toContain('BAD_USER_INPUT');
+    await spec.fill(join(__dirname, '..', 'test-plugins', 'mirror'));
+    await page.getByRole('button', { name: 'Install' }).click();
+    await expectText(page.getByRole('status'), 'mirror 1.0.0 installed (LOADED).');
+    await page.getByRole('heading', { name: /^mirror / }).waitFor();
+    expect((await server.client.ok('{ plugins { id source } }')).plugins).toContainEqual({ id: 'mirror', source: 'installed' });
     await screenshot(page, 'plugins');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.locator('article', { has: page.getByRole('heading', { name: /^mirror / }) }).getByRole('button', { name: 'Uninstall' }).click();
+    await page.getByRole('heading', { name: /^mirror / }).waitFor({ state: 'detached' });
+    expect((await server.client.ok('{ plugins { id } }')).plugins.map((p: { id: string }) => p.id)).not.toContain('mirror');
 
     // The keyboard reaches the navigation: Tab to the skip link, then the pages.
     await page.goto(`${server.url}/#/overview`);
