@@ -115,6 +115,8 @@ describe('the console overview of a large catalog', () => {
     expect(rows.slice(FAILING).every(([, health]) => health === 'green')).toBe(true);
     await page.locator(`.orow[data-policy="${failing[0][0]}"] .failure-text`).getByText(`UNREACHABLE: ${failing[0][0]} did not answer`).waitFor();
     expect(await page.getByTestId('health-summary').textContent()).toContain(`${FAILING} failing`);
+    // The destination's card follows, summing every backup it holds.
+    await page.locator('[data-destination="fleet-repo"]').getByText(`${POLICIES * BACKUPS_PER_POLICY + 1} backups,`).waitFor();
     await screenshot(page, 'overview-1000-policies');
     expect(problems).toEqual([]);
     await context.close();

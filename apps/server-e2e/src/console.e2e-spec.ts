@@ -229,6 +229,8 @@ describe('the web console', () => {
     ]);
     await expectText(rows.first().locator('.failure-text'), failed.error as string);
     await expectText(page.getByTestId('health-summary'), '1 failing');
+    await expectText(page.locator('[data-destination="local"]'), '1 backup,');
+    await expectText(page.locator('[data-destination="local"]'), 'never checked');
     await screenshot(page, 'overview');
   });
 

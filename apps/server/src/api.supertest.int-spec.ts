@@ -437,6 +437,9 @@ describe('the GraphQL API over HTTP, in-process (supertest)', () => {
       id: nightly.id, lastSuccess: { at: backup.createdAt, backupId: firstBackupId, jobId: backup.jobId, error: null }, lastFailure: null,
     });
     expect(policies.find((p: { id: string }) => p.id === windowed.id)).toEqual({ id: windowed.id, lastSuccess: null, lastFailure: null });
+    const { destinations } = await ok(`{ destinations { id usage { backups storedBytes lastCheck { status } } } }`);
+    const { backup: stored } = await ok(`query ($id: ID!) { backup(id: $id) { storedSize } }`, { id: firstBackupId });
+    expect(destinations.find((d: { id: string }) => d.id === primary.id).usage).toEqual({ backups: 1, storedBytes: stored.storedSize, lastCheck: null });
 
     const PREVIEW = `query ($schedule: ScheduleInput!, $count: Int) { schedulePreview(schedule: $schedule, count: $count) }`;
     // 04:00 in Berlin on 29 February is 03:00 UTC (winter time), in leap years only.
@@ -620,6 +623,8 @@ describe('the GraphQL API over HTTP, in-process (supertest)', () => {
   it('checks and prunes a destination; refuses an unknown one, queuing nothing', async () => {
     const check = await waitForJob((await ok(`mutation ($id: ID!) { checkDestination(destinationId: $id, readData: true) { id kind } }`, { id: primary.id })).checkDestination.id);
     expect(check).toMatchObject({ kind: 'CHECK', status: 'COMPLETED', error: null });
+    const { destinations } = await ok(`{ destinations { id usage { lastCheck { jobId status at error } } } }`);
+    expect(destinations.find((d: { id: string }) => d.id === primary.id).usage.lastCheck).toEqual({ jobId: check.id, status: 'COMPLETED', at: expect.any(String), error: null });
     const prune = await waitForJob((await ok(`mutation ($id: ID!) { pruneDestination(destinationId: $id, dryRun: true) { id kind } }`, { id: primary.id })).pruneDestination.id);
     expect(prune).toMatchObject({ kind: 'PRUNE', status: 'COMPLETED', error: null });
     const jobs = await jobCount();

@@ -20,6 +20,7 @@ import { AccessResolver } from './resolvers/access.resolver';
 import { BackupResolver } from './resolvers/backup.resolver';
 import { CatalogResolver } from './resolvers/catalog.resolver';
 import { CheckpointResolver } from './resolvers/checkpoint.resolver';
+import { DestinationUsageResolver } from './resolvers/destination-usage.resolver';
 import { JobResolver } from './resolvers/job.resolver';
 import { PolicyResolver } from './resolvers/policy.resolver';
 import { RestoreTemplateResolver } from './resolvers/restore-template.resolver';
@@ -158,6 +159,7 @@ function graphqlWsOptions(config: ChainvaultConfig, gate: ApiGate, sessions: Web
     CatalogResolver,
     BackupResolver,
     CheckpointResolver,
+    DestinationUsageResolver,
     JobResolver,
     RestoreTemplateResolver,
     PolicyResolver,

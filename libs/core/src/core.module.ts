@@ -28,6 +28,7 @@ import { NodeService } from './nodes/node.service';
 import { PluginRegistry } from './plugins/plugin-registry.service';
 import { PolicyService } from './policies/policy.service';
 import { PolicyOutcomes } from './policies/policy-outcomes';
+import { DestinationUsageService } from './destinations/destination-usage';
 import { InterruptedRestores } from './restores/interrupted-restores';
 import { RestoreJob } from './restores/restore.job';
 import { RestoreRoots } from './restores/restore-roots';
@@ -59,6 +60,7 @@ const services = [
   PluginUpgrades,
   PolicyService,
   PolicyOutcomes,
+  DestinationUsageService,
   RestoreRoots,
   RestoreService,
   RestoreTemplateService,

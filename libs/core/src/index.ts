@@ -30,6 +30,7 @@ export { PluginUpgrades } from './plugins/plugin-upgrades.service';
 export { PluginStatus, type PluginRecord, type MethodDescription } from './plugins/plugin-record';
 export { PolicyService, type CreatePolicy } from './policies/policy.service';
 export { PolicyOutcomes, type PolicyOutcome } from './policies/policy-outcomes';
+export { DestinationUsageService, type DestinationUsage } from './destinations/destination-usage';
 export { PRESET_CRON, nextFireTimes } from './policies/schedule';
 export { RestoreRoots, configLocations } from './restores/restore-roots';
 export { RestoreService, type RequestRestore } from './restores/restore.service';

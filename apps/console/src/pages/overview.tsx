@@ -1,12 +1,12 @@
 /**
  * What is protected and what is failing, at a glance: every policy with its last success, last
  * failure and next fire (in its own time zone), failing ones first; running jobs with their
- * live progress; the destinations backups go to.
+ * live progress; the destinations backups go to, with what they hold and their last check.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { subscribe } from '../api';
-import { Overview, JobProgress, type OverviewResult } from '../graphql/generated';
-import { ErrorNote, Progress, Section, Status, inZone, useQuery } from '../ui';
+import { JobProgress, Overview, OverviewDestinations, type OverviewResult } from '../graphql/generated';
+import { ErrorNote, Progress, Section, Status, bytes, inZone, useQuery } from '../ui';
 
 type PolicyRow = OverviewResult['policies'][number];
 type Health = 'red' | 'amber' | 'green';
@@ -24,6 +24,29 @@ export function health(p: PolicyRow): { state: Health; why: string } {
 const ORDER: Record<Health, number> = { red: 0, amber: 1, green: 2 };
 
 type LiveJob = OverviewResult['jobs'][number];
+
+/** The destinations with what they hold and their last check. */
+function Destinations() {
+  const destinations = useQuery(OverviewDestinations, {}, 'overview-destinations', 60_000);
+  const list = destinations.data?.destinations;
+  return (
+    <Section title={`Destinations${list ? ` (${list.length})` : ''}`}>
+      <ErrorNote error={destinations.error} />
+      <ul class="cards">
+        {list?.map((d) => (
+          <li key={d.id} data-destination={d.name}>
+            <strong>{d.name}</strong> <span class="hint">{d.kind}</span>
+            <div class="hint">{typeof (d.config as { path?: string })?.path === 'string' ? (d.config as { path: string }).path : (d.config as { bucket?: string })?.bucket ?? ''}</div>
+            <div>{d.usage.backups} {d.usage.backups === 1 ? 'backup' : 'backups'}, {bytes(d.usage.storedBytes)} stored</div>
+            <div class={d.usage.lastCheck?.status === 'FAILED' ? 'failure-text' : 'hint'}>
+              {d.usage.lastCheck ? `last check ${inZone(d.usage.lastCheck.at)}: ${d.usage.lastCheck.status.toLowerCase()}${d.usage.lastCheck.error ? ` (${d.usage.lastCheck.error})` : ''}` : 'never checked'}
+            </div>
+          </li>
+        )) ?? <li>Loading…</li>}
+      </ul>
+    </Section>
+  );
+}
 
 export function OverviewPage() {
   // Read again every 15 s; running jobs are followed live in between.
@@ -118,16 +141,7 @@ export function OverviewPage() {
           </div>
         </div>
       </Section>
-      <Section title={`Destinations (${data.destinations.length})`}>
-        <ul class="cards">
-          {data.destinations.map((d) => (
-            <li key={d.id}>
-              <strong>{d.name}</strong> <span class="hint">{d.kind}</span>
-              <div class="hint">{typeof (d.config as { path?: string })?.path === 'string' ? (d.config as { path: string }).path : (d.config as { bucket?: string })?.bucket ?? ''}</div>
-            </li>
-          ))}
-        </ul>
-      </Section>
+      <Destinations />
     </div>
   );
 }

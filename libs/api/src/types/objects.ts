@@ -341,3 +341,18 @@ export class PolicyOutcome {
   @Field(() => ID, { nullable: true }) backupId!: string | null;
   @Field(() => String, { nullable: true }) error!: string | null;
 }
+
+@ObjectType({ description: "A destination's last check: its job, how it ended and when." })
+export class DestinationCheck {
+  @Field(() => ID) jobId!: string;
+  @Field(() => JobStatus) status!: JobStatus;
+  @Field() at!: Date;
+  @Field(() => String, { nullable: true }) error!: string | null;
+}
+
+@ObjectType({ description: 'What a destination holds (completed backups written there) and its last check.' })
+export class DestinationUsage {
+  @Field(() => Int) backups!: number;
+  @Field(() => Float, { description: 'Bytes those backups stored there (after deduplication and compression).' }) storedBytes!: number;
+  @Field(() => DestinationCheck, { nullable: true, description: 'The newest check that ended; null if never checked.' }) lastCheck!: DestinationCheck | null;
+}
