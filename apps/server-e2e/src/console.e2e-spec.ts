@@ -187,6 +187,16 @@ describe('the web console', () => {
     await row.getByRole('button', { name: 'Resume' }).click();
     await row.getByRole('button', { name: 'Pause' }).waitFor();
     expect((await server.client.ok('{ policies { enabled } }')).policies).toEqual([{ enabled: true }]);
+    // Edited in the same form: the schedule moves to 05:00, the rest stays.
+    await row.getByRole('link', { name: 'nightly-files' }).click();
+    const form = page.getByRole('form', { name: 'Edit policy nightly-files' });
+    await form.getByLabel('Cron').fill('0 5 25-31 3,10 *');
+    await expectText(form.getByTestId('schedule-preview').locator('li').first(), '05:00');
+    await form.getByRole('button', { name: 'Save policy' }).click();
+    await expectText(page.getByRole('status'), 'Policy saved.');
+    expect((await server.client.ok('{ policies { name schedule { cron timeZone } retention { keepLast } } }')).policies).toEqual([
+      { name: 'nightly-files', schedule: { cron: '0 5 25-31 3,10 *', timeZone: 'Europe/Berlin' }, retention: { keepLast: 5 } },
+    ]);
     await row.getByRole('button', { name: 'Retention dry run' }).click();
     await expectText(page.getByTestId('retention-preview'), 'Retention dry run: 1 kept, 0 would be deleted');
     expect((await server.client.ok('{ backups(first: 5) { totalCount } }')).backups.totalCount).toBe(1);
