@@ -125,9 +125,9 @@ export function OverviewPage() {
               <div role="row" key={p.id} class={`orow health-${h.state}`} data-policy={p.name} data-health={h.state}>
                 <span role="cell" class={`state ${h.state}`}>{h.why}</span>
                 <span role="cell"><a href={`#/policies/${p.id}`}>{p.name}</a><small>{p.plugin} · {p.method}</small></span>
-                <span role="cell">{p.nodeId ? nodeNames.get(p.nodeId) ?? '—' : 'whole network'}</span>
-                <span role="cell">{p.lastSuccess ? <a href={`#/backups/${p.lastSuccess.backupId}`}>{inZone(p.lastSuccess.at, p.schedule?.timeZone)}</a> : '—'}</span>
-                <span role="cell">
+                <span role="cell" data-label="Node">{p.nodeId ? nodeNames.get(p.nodeId) ?? '—' : 'whole network'}</span>
+                <span role="cell" data-label="Last success">{p.lastSuccess ? <a href={`#/backups/${p.lastSuccess.backupId}`}>{inZone(p.lastSuccess.at, p.schedule?.timeZone)}</a> : '—'}</span>
+                <span role="cell" data-label="Last failure">
                   {p.lastFailure ? (
                     <>
                       <a href={`#/jobs/${p.lastFailure.jobId}`}>{inZone(p.lastFailure.at, p.schedule?.timeZone)}</a>
@@ -135,7 +135,7 @@ export function OverviewPage() {
                     </>
                   ) : '—'}
                 </span>
-                <span role="cell">{p.enabled ? inZone(p.nextFireTimes[0], p.schedule?.timeZone) : 'paused'}{p.schedule ? <small>{p.schedule.timeZone}</small> : null}</span>
+                <span role="cell" data-label="Next fire">{p.enabled ? inZone(p.nextFireTimes[0], p.schedule?.timeZone) : 'paused'}{p.schedule ? <small>{p.schedule.timeZone}</small> : null}</span>
               </div>
             ))}
           </div>
