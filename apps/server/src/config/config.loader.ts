@@ -105,6 +105,32 @@ function secretKey(raw: unknown): string {
   return key;
 }
 
+function isolation(raw: unknown): 'installed' | 'none' {
+  if (raw !== 'installed' && raw !== 'none') throw new Error('must be "installed" (installed plugins run in processes of their own) or "none"');
+  return raw;
+}
+
+/** `{ "<plugin id>": { "memoryMb": 512, "idleSeconds": 60 } }`, in the config file or as JSON in the environment. */
+function pluginLimits(raw: unknown): Record<string, { memoryMb?: number; idleSeconds?: number }> {
+  let value = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      throw new Error('must be JSON such as {"mychain": {"memoryMb": 512, "idleSeconds": 60}}');
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('must be an object of plugin ids to { memoryMb, idleSeconds }');
+  for (const [id, limits] of Object.entries(value)) {
+    if (typeof limits !== 'object' || limits === null || Array.isArray(limits)) throw new Error(`"${id}" must be an object such as { "memoryMb": 512 }`);
+    for (const [key, n] of Object.entries(limits)) {
+      if (key !== 'memoryMb' && key !== 'idleSeconds') throw new Error(`"${id}": unknown limit "${key}" (memoryMb, idleSeconds)`);
+      if (!Number.isInteger(n) || (n as number) < 1) throw new Error(`"${id}".${key} must be a whole number of at least 1`);
+    }
+  }
+  return value as Record<string, { memoryMb?: number; idleSeconds?: number }>;
+}
+
 function pathList(raw: unknown): string[] {
   const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(':').filter(Boolean) : null;
   if (!list || list.some((p) => typeof p !== 'string')) throw new Error('must be a list of directories (colon-separated in the environment)');
@@ -120,6 +146,10 @@ export const CONFIG_OPTIONS: Option[] = [
   { key: 'secretKey', env: 'CHAINVAULT_SECRET_KEY', parse: secretKey, describe: 'key for secret node fields' },
   { key: 'jobConcurrency', env: 'CHAINVAULT_JOB_CONCURRENCY', parse: integer(1, 64), describe: 'jobs run at once' },
   { key: 'pluginPaths', env: 'CHAINVAULT_PLUGIN_PATHS', parse: pathList, describe: 'extra plugin directories' },
+  { key: 'pluginIsolation', env: 'CHAINVAULT_PLUGIN_ISOLATION', parse: isolation, describe: 'where installed plugins run their jobs' },
+  { key: 'pluginMemoryMb', env: 'CHAINVAULT_PLUGIN_MEMORY_MB', parse: integer(64, 65_536), describe: "an isolated plugin call's heap limit" },
+  { key: 'pluginIdleSeconds', env: 'CHAINVAULT_PLUGIN_IDLE_SECONDS', parse: integer(1, 86_400), describe: 'an isolated plugin call without progress is stopped after' },
+  { key: 'pluginLimits', env: 'CHAINVAULT_PLUGIN_LIMITS', parse: pluginLimits, describe: 'limits per plugin id' },
   { key: 'schedulerTickMs', env: 'CHAINVAULT_SCHEDULER_TICK_MS', parse: integer(100, 3_600_000), describe: 'how often the scheduler looks for due fires' },
   { key: 'maxJobsPerNode', env: 'CHAINVAULT_MAX_JOBS_PER_NODE', parse: integer(1, 64), describe: 'backups running at once per node' },
   { key: 'maxJobsPerDestination', env: 'CHAINVAULT_MAX_JOBS_PER_DESTINATION', parse: integer(1, 64), describe: 'backups running at once per destination' },

@@ -15,6 +15,14 @@ export interface ChainvaultConfig {
   jobConcurrency: number;
   /** Extra directories whose packages are scanned for plugins, besides the built-in ones. */
   pluginPaths: string[];
+  /** `installed` (default): installed plugins' job calls run in processes of their own; `none`: in the server's. */
+  pluginIsolation?: 'installed' | 'none';
+  /** An isolated plugin call's JavaScript heap, in MiB. Default 1024. */
+  pluginMemoryMb?: number;
+  /** How long an isolated plugin call may go without progress, a log line or a storage call. Default 600 s. */
+  pluginIdleSeconds?: number;
+  /** Per plugin id, limits other than the defaults above. */
+  pluginLimits?: Record<string, { memoryMb?: number; idleSeconds?: number }>;
   /** How often the scheduler looks for due fires. Default 15 s. */
   schedulerTickMs?: number;
   /** Backup jobs running at once against one node (or one network, for network-scope methods), across instances. Default 1. */

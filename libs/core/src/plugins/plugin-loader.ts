@@ -141,6 +141,7 @@ export class PluginLoader {
       const loaded: LoadedPlugin = {
         record,
         plugin,
+        entry: manifest.entry,
         validateNodeConfig: this.compile(plugin.nodeConfigSchema, 'nodeConfigSchema'),
         validateOptions: new Map(),
         validateTarget: new Map(),

@@ -55,6 +55,8 @@ export interface PluginRecord {
 export interface LoadedPlugin {
   record: PluginRecord;
   plugin: ChainvaultPlugin;
+  /** The package's entry file (relative to its folder), which an isolated call loads again. */
+  entry: string;
   validateNodeConfig: ValidateFunction;
   validateOptions: Map<string, ValidateFunction>;
   validateTarget: Map<string, ValidateFunction>;

@@ -18,6 +18,7 @@ import { PluginLoader, describeSchemaErrors, listPackageDirs, readPackageJson } 
 import { classifyPluginSpec, isPackageName, type PluginSource } from './plugin-spec';
 import { PluginsDirectory, hostNodeModules } from './plugins-directory';
 import { PluginStatus, type AnyMethod, type LoadedPlugin, type PluginRecord } from './plugin-record';
+import { isolatePlugin, type IsolationLimits } from './isolation/isolated-plugin';
 
 const SDK_DIR = dirname(require.resolve('@chainvault/plugin-sdk/package.json'));
 
@@ -432,7 +433,22 @@ export class PluginRegistry implements OnModuleInit {
 
   private accept(record: PluginRecord, loaded: LoadedPlugin | null): void {
     this.records.set(record.id, record);
-    if (loaded) this.loaded.set(record.id, loaded);
+    if (loaded) this.loaded.set(record.id, this.isolated(loaded));
+  }
+
+  /** An installed plugin, with its job calls run in processes of their own (unless isolation is off). */
+  private isolated(loaded: LoadedPlugin): LoadedPlugin {
+    if (loaded.record.source !== 'installed' || (this.config.pluginIsolation ?? 'installed') === 'none') return loaded;
+    return { ...loaded, plugin: isolatePlugin(loaded.plugin, { location: loaded.record.location, entry: loaded.entry }, (id) => this.limits(id)) };
+  }
+
+  private limits(id: string): IsolationLimits {
+    const own = this.config.pluginLimits?.[id] ?? {};
+    return {
+      memoryMb: own.memoryMb ?? this.config.pluginMemoryMb ?? 1024,
+      idleMs: (own.idleSeconds ?? this.config.pluginIdleSeconds ?? 600) * 1000,
+      cancelGraceMs: this.config.cleanupGraceMs ?? 30_000,
+    };
   }
 
   /** Installed plugins declare the SDK as a peer: the host provides its own copy. */
