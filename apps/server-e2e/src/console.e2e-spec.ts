@@ -266,6 +266,12 @@ describe('the web console', () => {
     await page.getByRole('heading', { name: /^mirror / }).waitFor();
     expect((await server.client.ok('{ plugins { id source } }')).plugins).toContainEqual({ id: 'mirror', source: 'installed' });
     await screenshot(page, 'plugins');
+    // Turned off and on again from its card.
+    const card = page.locator('article', { has: page.getByRole('heading', { name: /^mirror / }) });
+    await card.getByRole('button', { name: 'Disable' }).click();
+    await expectText(card.locator('h3'), 'DISABLED');
+    await card.getByRole('button', { name: 'Enable' }).click();
+    await expectText(card.locator('h3'), 'LOADED');
     page.once('dialog', (dialog) => void dialog.accept());
     await page.locator('article', { has: page.getByRole('heading', { name: /^mirror / }) }).getByRole('button', { name: 'Uninstall' }).click();
     await page.getByRole('heading', { name: /^mirror / }).waitFor({ state: 'detached' });

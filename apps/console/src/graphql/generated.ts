@@ -294,6 +294,18 @@ export interface InstallPluginVariables {
 }
 export const InstallPlugin = "mutation InstallPlugin($spec: String!) { installPlugin(spec: $spec) { id version status } }" as Operation<InstallPluginResult, InstallPluginVariables>;
 
+export type DisablePluginResult = { disablePlugin: { id: string; status: PluginStatus } };
+export interface DisablePluginVariables {
+  id: string;
+}
+export const DisablePlugin = "mutation DisablePlugin($id: ID!) { disablePlugin(id: $id) { id status } }" as Operation<DisablePluginResult, DisablePluginVariables>;
+
+export type EnablePluginResult = { enablePlugin: { id: string; status: PluginStatus } };
+export interface EnablePluginVariables {
+  id: string;
+}
+export const EnablePlugin = "mutation EnablePlugin($id: ID!) { enablePlugin(id: $id) { id status } }" as Operation<EnablePluginResult, EnablePluginVariables>;
+
 export type UninstallPluginResult = { uninstallPlugin: { id: string } };
 export interface UninstallPluginVariables {
   id: string;

@@ -1,7 +1,7 @@
 /** Installed plugins with their status, versions and methods; install one from a package name or tarball. */
 import { useState } from 'preact/hooks';
 import { call } from '../api';
-import { InstallPlugin, Plugins, UninstallPlugin } from '../graphql/generated';
+import { DisablePlugin, EnablePlugin, InstallPlugin, Plugins, UninstallPlugin } from '../graphql/generated';
 import { ErrorNote, Section, Status, useAction, useQuery } from '../ui';
 
 export function PluginsPage() {
@@ -29,7 +29,12 @@ export function PluginsPage() {
             {p.error ? <p class="failure-text">{p.error}</p> : null}
             <p class="hint">Protocols: {p.protocols.join(', ') || '—'} · roles: {p.roles.join(', ') || 'any'}</p>
             <ul>{p.methods.map((m) => <li key={m.name}><strong>{m.name}</strong> ({m.scope}{m.disruptive ? ', stops the node' : ''}): {m.description}</li>)}</ul>
-            {p.source !== 'builtin' ? <button class="danger" onClick={async () => { if (confirm(`Uninstall ${p.id}?`) && (await action.run(() => call(UninstallPlugin, { id: p.id })))) plugins.reload(); }}>Uninstall</button> : null}
+            <div class="actions">
+              {p.status === 'DISABLED'
+                ? <button class="secondary" onClick={async () => { if (await action.run(() => call(EnablePlugin, { id: p.id }))) plugins.reload(); }}>Enable</button>
+                : <button class="secondary" onClick={async () => { if (await action.run(() => call(DisablePlugin, { id: p.id }))) plugins.reload(); }}>Disable</button>}
+              {p.source !== 'builtin' ? <button class="danger" onClick={async () => { if (confirm(`Uninstall ${p.id}?`) && (await action.run(() => call(UninstallPlugin, { id: p.id })))) plugins.reload(); }}>Uninstall</button> : null}
+            </div>
           </article>
         )) ?? <p>Loading…</p>}
       </Section>
