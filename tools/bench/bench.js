@@ -13,7 +13,7 @@
 // ratios to restic, and the peak resident memory of the process that ran each chainvault step.
 // Never asserted anywhere: it measures.
 //
-//   node tools/bench/bench.js [--size 1GiB] [--small-files 200000] [--no-server]
+//   node tools/bench/bench.js [--size 1GiB] [--small-files 200000] [--no-server] [--isolation]
 //                             [--dir /tmp/chainvault-bench] [--keep]
 const { execFileSync, spawnSync } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
@@ -41,6 +41,8 @@ if (!Number.isInteger(smallFiles) || smallFiles < 0) {
 const root = option('dir', join(tmpdir(), 'chainvault-bench'));
 const keep = args.includes('--keep');
 const withServer = !args.includes('--no-server');
+// A second server whose built-in plugins also run in processes of their own: the column `server+iso` beside `server` is the cost of isolation.
+const withIsolation = withServer && args.includes('--isolation');
 
 const repositoryDist = join(__dirname, '..', '..', 'libs', 'repository', 'dist');
 if (!existsSync(join(repositoryDist, 'index.js'))) {
@@ -244,12 +246,13 @@ function restic(source, repoDir) {
 }
 
 /** The tools measured on one data set, each with its own repository under `dir`. */
-async function toolsFor(source, dir, server) {
+async function toolsFor(source, dir, server, isolated) {
   const tools = [chainvault('chainvault', source, join(dir, 'repo-plain'), null), chainvault('chainvault+enc', source, join(dir, 'repo-enc'), PASSPHRASE)];
   if (server) {
     tools.push(await throughServer(server, 'server', source, join(dir, 'repo-server'), null));
     tools.push(await throughServer(server, 'server+enc', source, join(dir, 'repo-server-enc'), PASSPHRASE));
   }
+  if (isolated) tools.push(await throughServer(isolated, 'server+iso', source, join(dir, 'repo-server-iso'), null));
   tools.push(restic(source, join(dir, 'repo-restic')));
   return tools;
 }
@@ -322,15 +325,20 @@ function checkRestores(source, tools, targetOf) {
   }
 
   let server = null;
+  let isolated = null;
   try {
     if (withServer) {
       server = await startChainvault({ dataDir: join(root, 'server-data'), restoreRoots: root });
       console.log(`server started at ${server.url} (pid ${server.child.pid})`);
     }
+    if (withIsolation) {
+      isolated = await startChainvault({ dataDir: join(root, 'server-iso-data'), restoreRoots: root, env: { CHAINVAULT_PLUGIN_ISOLATION: 'all' } });
+      console.log(`server with every plugin isolated started at ${isolated.url} (pid ${isolated.child.pid})`);
+    }
     const output = { size, smallFiles, smallBytes, floor, at: new Date().toISOString() };
 
     // Node data.
-    const tools = await toolsFor(data, join(root, 'node-data'), server);
+    const tools = await toolsFor(data, join(root, 'node-data'), server, isolated);
     const results = Object.fromEntries(tools.map((t) => [t.label, {}]));
     const memory = Object.fromEntries(tools.map((t) => [t.label, {}]));
     const step = stepper(tools, results, memory);
@@ -355,7 +363,7 @@ function checkRestores(source, tools, targetOf) {
 
     // Many small files.
     if (smallFiles > 0) {
-      const smallTools = await toolsFor(small, join(root, 'small-files'), server);
+      const smallTools = await toolsFor(small, join(root, 'small-files'), server, isolated);
       const smallResults = Object.fromEntries(smallTools.map((t) => [t.label, {}]));
       const smallMemory = Object.fromEntries(smallTools.map((t) => [t.label, {}]));
       const smallStep = stepper(smallTools, smallResults, smallMemory);
@@ -375,13 +383,15 @@ function checkRestores(source, tools, targetOf) {
     console.log("\nthe machine's floor:");
     for (const [name, value] of Object.entries(floor)) console.log(`  ${name.padEnd(20)} ${value.toFixed(2)} s`);
     const ratio = (label) => (results[label] ? `${label} ${(results[label]['full backup'] / floor['cp -r']).toFixed(2)}` : null);
-    console.log(`full backup / cp -r (node data): ${['chainvault', 'chainvault+enc', 'server', 'server+enc', 'restic'].map(ratio).filter(Boolean).join(', ')}`);
+    console.log(`full backup / cp -r (node data): ${['chainvault', 'chainvault+enc', 'server', 'server+enc', 'server+iso', 'restic'].map(ratio).filter(Boolean).join(', ')}`);
+    if (results['server+iso']) console.log(`isolation's cost on the full backup: server+iso / server = ${(results['server+iso']['full backup'] / results.server['full backup']).toFixed(3)}`);
 
     const out = join(__dirname, '..', '..', 'tmp');
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, 'bench-results.json'), JSON.stringify(output, null, 2));
   } finally {
     await server?.stop();
+    await isolated?.stop();
     if (!keep) rmSync(root, { recursive: true, force: true });
   }
 })().catch((error) => {

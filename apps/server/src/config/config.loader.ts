@@ -105,8 +105,8 @@ function secretKey(raw: unknown): string {
   return key;
 }
 
-function isolation(raw: unknown): 'installed' | 'none' {
-  if (raw !== 'installed' && raw !== 'none') throw new Error('must be "installed" (installed plugins run in processes of their own) or "none"');
+function isolation(raw: unknown): 'installed' | 'all' | 'none' {
+  if (raw !== 'installed' && raw !== 'all' && raw !== 'none') throw new Error('must be "installed" (installed plugins run in processes of their own), "all" (built-in ones too) or "none"');
   return raw;
 }
 

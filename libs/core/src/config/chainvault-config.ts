@@ -15,8 +15,8 @@ export interface ChainvaultConfig {
   jobConcurrency: number;
   /** Extra directories whose packages are scanned for plugins, besides the built-in ones. */
   pluginPaths: string[];
-  /** `installed` (default): installed plugins' job calls run in processes of their own; `none`: in the server's. */
-  pluginIsolation?: 'installed' | 'none';
+  /** `installed` (default): installed plugins' job calls run in processes of their own; `all`: built-in ones too; `none`: all in the server's. */
+  pluginIsolation?: 'installed' | 'all' | 'none';
   /** An isolated plugin call's JavaScript heap, in MiB. Default 1024. */
   pluginMemoryMb?: number;
   /** How long an isolated plugin call may go without progress, a log line or a storage call. Default 600 s. */

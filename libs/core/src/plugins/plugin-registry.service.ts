@@ -438,7 +438,8 @@ export class PluginRegistry implements OnModuleInit {
 
   /** An installed plugin, with its job calls run in processes of their own (unless isolation is off). */
   private isolated(loaded: LoadedPlugin): LoadedPlugin {
-    if (loaded.record.source !== 'installed' || (this.config.pluginIsolation ?? 'installed') === 'none') return loaded;
+    const mode = this.config.pluginIsolation ?? 'installed';
+    if (mode === 'none' || (mode === 'installed' && loaded.record.source !== 'installed')) return loaded;
     return { ...loaded, plugin: isolatePlugin(loaded.plugin, { location: loaded.record.location, entry: loaded.entry }, (id) => this.limits(id)) };
   }
 
