@@ -8,18 +8,26 @@ import type { Logger } from 'typeorm';
 export class CatalogLogger implements Logger {
   private readonly logger = new NestLogger('catalog');
 
-  logQuery(): void {}
+  logQuery(): void {
+    // Statements that succeed are not logged.
+  }
 
   logQueryError(error: string | Error, query: string): void {
     const message = typeof error === 'string' ? error : error.message;
     this.logger.warn(`statement failed: ${message} (${query.replace(/\s+/g, ' ').slice(0, 300)})`);
   }
 
-  logQuerySlow(): void {}
+  logQuerySlow(): void {
+    // Slow statements are not logged either.
+  }
 
-  logSchemaBuild(): void {}
+  logSchemaBuild(): void {
+    // The schema is built by migrations, which say nothing unless they fail.
+  }
 
-  logMigration(): void {}
+  logMigration(): void {
+    // A migration that fails throws; one that succeeds is not news.
+  }
 
   log(level: 'log' | 'info' | 'warn', message: unknown): void {
     if (level === 'warn') this.logger.warn(String(message));
