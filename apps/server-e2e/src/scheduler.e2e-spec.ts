@@ -274,7 +274,11 @@ describe('the scheduler, driven by a test clock', () => {
     server.app.get(WebhookService).retryDelayMs = () => 50;
     try {
       const good = await policy('hooked', { webhook: { url } });
-      const { registerNode } = await server.client.ok(REGISTER_NODE, { input: { networkId, name: 'gone', plugin: 'directory', role: 'node', config: { path: join(work, 'does-not-exist') } } });
+      // A folder that is there when the node is registered, then goes (an unmounted disk).
+      const gone = join(work, 'gone-later');
+      await mkdir(gone, { recursive: true });
+      const { registerNode } = await server.client.ok(REGISTER_NODE, { input: { networkId, name: 'gone', plugin: 'directory', role: 'node', config: { path: gone } } });
+      await rm(gone, { recursive: true, force: true });
       const bad = (await server.client.ok(CREATE_POLICY, { input: { name: 'hooked-bad', nodeId: registerNode.id, method: 'snapshot', destinationIds: [destinationId], webhook: { url, on: ['FAILURE'] } } })).createPolicy.id;
 
       const ok = await server.client.waitForJob((await server.client.ok(`mutation ($id: ID!) { runBackup(policyId: $id) { id } }`, { id: good })).runBackup.id);
