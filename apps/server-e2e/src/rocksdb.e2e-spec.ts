@@ -239,7 +239,13 @@ describe('the rocksdb plugin', () => {
     expectStatus(await restoreTo(job.result.backupId, targetId), 'COMPLETED');
     expect(await scanBlocks(target)).toMatchObject({ first: 0, last: backup.metadata.checkpointId, contiguous: true, badValues: 0 });
 
-    const { checkpoints: listed } = await client.ok(CHECKPOINTS, { id: nodeId });
+    // The replica writes a new checkpoint every 0.5 s and drops the oldest: a listing can land
+    // while the newest is half written and the one before is being removed, so list until one is whole.
+    let listed: any[] = [];
+    await waitUntil('a listing with a complete checkpoint on the node', async () => {
+      listed = (await client.ok(CHECKPOINTS, { id: nodeId })).checkpoints;
+      return listed.some((c: any) => c.location === 'NODE' && c.complete);
+    });
     const onNode = listed.filter((c: any) => c.location === 'NODE');
     expect(onNode.filter((c: any) => c.complete).length).toBeGreaterThanOrEqual(1);
     expect(onNode.find((c: any) => c.id === '999999999')).toMatchObject({ complete: false });
