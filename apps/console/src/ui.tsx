@@ -140,3 +140,16 @@ export function Section({ title, children, actions }: { title: string; children:
 export function Status({ value }: { value: string }) {
   return <span class={`status status-${value.toLowerCase()}`}>{value}</span>;
 }
+
+/**
+ * Newer/Older buttons over a cursor-paged list: `after` is the stack of cursors of the pages
+ * seen, so Newer goes back one page and Older follows the last page's end cursor.
+ */
+export function Pager({ after, setAfter, pageInfo }: { after: string[]; setAfter: (next: string[]) => void; pageInfo: { hasNextPage: boolean; endCursor?: string | null } }) {
+  return (
+    <div class="actions">
+      <button class="secondary" disabled={after.length === 0} onClick={() => setAfter(after.slice(0, -1))}>Newer</button>
+      <button class="secondary" disabled={!pageInfo.hasNextPage} onClick={() => setAfter([...after, pageInfo.endCursor ?? ''])}>Older</button>
+    </div>
+  );
+}

@@ -9,7 +9,7 @@ import {
   type BackupStatus, type BackupsVariables, type CatalogResult, type BackupDetailResult,
 } from '../graphql/generated';
 import { SchemaForm, cleanValue, fieldErrors, type FormValue, type JsonSchema } from '../schema-form';
-import { ErrorNote, Section, Status, bytes, go, inZone, useAction, useQuery } from '../ui';
+import { ErrorNote, Pager, Section, Status, bytes, go, inZone, useAction, useQuery } from '../ui';
 
 const STATUSES: BackupStatus[] = ['COMPLETED', 'PARTIAL', 'FAILED', 'RUNNING', 'DELETED'];
 const PAGE = 50;
@@ -61,10 +61,7 @@ function BackupList({ catalog, initialPolicy }: { catalog: CatalogResult; initia
               </tbody>
             </table>
           </div>
-          <div class="actions">
-            <button class="secondary" disabled={after.length === 0} onClick={() => setAfter(after.slice(0, -1))}>Newer</button>
-            <button class="secondary" disabled={!page.pageInfo.hasNextPage} onClick={() => setAfter([...after, page.pageInfo.endCursor ?? ''])}>Older</button>
-          </div>
+          <Pager after={after} setAfter={setAfter} pageInfo={page.pageInfo} />
         </>
       ) : <p>Loading…</p>}
     </Section>

@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { call, subscribe, type ApiError } from '../api';
 import { Audit, CancelJob, JobDetail, JobProgress, Jobs, type JobDetailResult, type JobKind, type JobStatus, type JobsVariables } from '../graphql/generated';
-import { ErrorNote, Progress, Section, Status, inZone, useAction, useQuery } from '../ui';
+import { ErrorNote, Pager, Progress, Section, Status, inZone, useAction, useQuery } from '../ui';
 
 const ENDED = ['COMPLETED', 'FAILED', 'CANCELLED', 'SKIPPED'];
 type Job = NonNullable<JobDetailResult['job']>;
@@ -73,10 +73,7 @@ function JobList() {
               </tbody>
             </table>
           </div>
-          <div class="actions">
-            <button class="secondary" disabled={after.length === 0} onClick={() => setAfter(after.slice(0, -1))}>Newer</button>
-            <button class="secondary" disabled={!page.pageInfo.hasNextPage} onClick={() => setAfter([...after, page.pageInfo.endCursor ?? ''])}>Older</button>
-          </div>
+          <Pager after={after} setAfter={setAfter} pageInfo={page.pageInfo} />
         </>
       ) : <p>Loading…</p>}
     </Section>
@@ -113,10 +110,7 @@ export function AuditPage() {
               </tbody>
             </table>
           </div>
-          <div class="actions">
-            <button class="secondary" disabled={after.length === 0} onClick={() => setAfter(after.slice(0, -1))}>Newer</button>
-            <button class="secondary" disabled={!page.pageInfo.hasNextPage} onClick={() => setAfter([...after, page.pageInfo.endCursor ?? ''])}>Older</button>
-          </div>
+          <Pager after={after} setAfter={setAfter} pageInfo={page.pageInfo} />
         </>
       ) : <p>Loading…</p>}
     </Section>
