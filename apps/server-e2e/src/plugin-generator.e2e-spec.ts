@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { CREATE_NETWORK, CREATE_POLICY, REGISTER_NODE, backupNow, restoreTo } from './support/scenario';
 import { spawnServer, type ServerProcess } from './support/server-process';
 
@@ -19,7 +20,8 @@ const ROOT = join(__dirname, '..', '..', '..');
 function run(command: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     execFile(command, args, { cwd: ROOT, env: { ...process.env, NX_DAEMON: 'false', NX_TUI: 'false', ...env }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, output: `${stdout}${stderr}` }),
+      // Nx colours its output whenever it likes (it did under CI=true through a pipe): the words are what count.
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, output: stripVTControlCharacters(`${stdout}${stderr}`) }),
     );
   });
 }
