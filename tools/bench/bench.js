@@ -361,6 +361,24 @@ function checkRestores(source, tools, targetOf) {
     printMemory('node data', tools, memory, steps);
     output.nodeData = { results, memory };
 
+    // Isolation's cost, measured apart: one full backup on each server in turn, three rounds, each
+    // into a new repository, so a burst of load on the machine falls on both columns alike.
+    if (isolated) {
+      const rounds = { server: [], 'server+iso': [] };
+      for (let round = 0; round < 3; round++) {
+        for (const [label, target] of [['server', server], ['server+iso', isolated]]) {
+          const tool = await throughServer(target, label, data, join(root, 'isolation-cost', `${label}-${round}`), null);
+          rounds[label].push(await seconds(() => tool.full()));
+        }
+      }
+      rmSync(join(root, 'isolation-cost'), { recursive: true, force: true });
+      const best = (list) => Math.min(...list);
+      const median = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
+      console.log(`\nisolation's cost, full backup, 3 alternating rounds: server ${rounds.server.map((t) => t.toFixed(2)).join(' / ')} s, server+iso ${rounds['server+iso'].map((t) => t.toFixed(2)).join(' / ')} s`);
+      console.log(`  best server+iso / server = ${(best(rounds['server+iso']) / best(rounds.server)).toFixed(3)}, median ${(median(rounds['server+iso']) / median(rounds.server)).toFixed(3)}`);
+      output.isolationCost = rounds;
+    }
+
     // Many small files.
     if (smallFiles > 0) {
       const smallTools = await toolsFor(small, join(root, 'small-files'), server, isolated);

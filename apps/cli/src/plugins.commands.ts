@@ -12,7 +12,7 @@ import type { JsonObject } from '@chainvault/plugin-sdk';
 import { PLUGIN_ID, newPluginFiles } from '@chainvault/plugin-sdk/scaffold';
 import { example, type CommandKit } from './command-kit';
 
-const PLUGIN_FIELDS = 'id packageName version apiVersion status error source integrity protocols methods { name scope }';
+const PLUGIN_FIELDS = 'id packageName version apiVersion status error lastFault { at message } source integrity protocols methods { name scope }';
 
 function jsonObject(value: unknown, what: string): JsonObject {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CliError(`${what} must be a JSON object, for example '{"path": "/srv/data"}'`);
@@ -31,7 +31,7 @@ export function addPluginCommands(program: Command, { api, show }: CommandKit): 
     show(list, () =>
       list.map(
         (p: any) =>
-          `${p.id.padEnd(16)} ${p.version.padEnd(9)} ${p.status.padEnd(7)} ${p.source.padEnd(9)} ${p.protocols.join(',')}  methods: ${p.methods.map((m: any) => `${m.name}(${m.scope})`).join(', ')}${p.integrity ? `\n  integrity: ${p.integrity}` : ''}${p.error ? `\n  error: ${p.error}` : ''}`,
+          `${p.id.padEnd(16)} ${p.version.padEnd(9)} ${p.status.padEnd(8)} ${p.source.padEnd(9)} ${p.protocols.join(',')}  methods: ${p.methods.map((m: any) => `${m.name}(${m.scope})`).join(', ')}${p.integrity ? `\n  integrity: ${p.integrity}` : ''}${p.error ? `\n  error: ${p.error}` : ''}${p.lastFault && p.lastFault.message !== p.error ? `\n  last fault ${p.lastFault.at}: ${p.lastFault.message}` : ''}`,
       ),
     );
   });

@@ -52,7 +52,7 @@ export interface MaintenanceWindowInput {
   start: string;
 }
 
-export type PluginStatus = 'DISABLED' | 'FAILED' | 'LOADED';
+export type PluginStatus = 'DEGRADED' | 'DISABLED' | 'FAILED' | 'LOADED';
 
 export interface RegisterNodeInput {
   config: unknown;
@@ -284,9 +284,9 @@ export interface AuditVariables {
 }
 export const Audit = "query Audit($first: Int, $after: String) { auditEvents(first: $first, after: $after) { pageInfo { endCursor hasNextPage } nodes { id at actor action subjectType subjectId outcome remoteAddress details } } }" as Operation<AuditResult, AuditVariables>;
 
-export type PluginsResult = { plugins: Array<{ id: string; packageName: string; version: string; status: PluginStatus; source: string; apiVersion: string; protocols: Array<string>; roles: Array<string>; error: string | null; integrity: string | null; methods: Array<{ name: string; description: string; scope: string; disruptive: boolean }> }> };
+export type PluginsResult = { plugins: Array<{ id: string; packageName: string; version: string; status: PluginStatus; source: string; apiVersion: string; protocols: Array<string>; roles: Array<string>; error: string | null; integrity: string | null; lastFault: { at: string; message: string } | null; methods: Array<{ name: string; description: string; scope: string; disruptive: boolean }> }> };
 export type PluginsVariables = Record<string, never>;
-export const Plugins = "query Plugins { plugins { id packageName version status source apiVersion protocols roles error integrity methods { name description scope disruptive } } }" as Operation<PluginsResult, PluginsVariables>;
+export const Plugins = "query Plugins { plugins { id packageName version status source apiVersion protocols roles error integrity lastFault { at message } methods { name description scope disruptive } } }" as Operation<PluginsResult, PluginsVariables>;
 
 export type InstallPluginResult = { installPlugin: { id: string; version: string; status: PluginStatus } };
 export interface InstallPluginVariables {

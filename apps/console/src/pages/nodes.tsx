@@ -12,7 +12,7 @@ type Plugin = CatalogResult['plugins'][number];
 type NodeRow = CatalogResult['nodes'][number];
 
 function NodeForm({ catalog, editing, done }: { catalog: CatalogResult; editing: NodeRow | null; done: () => void }) {
-  const loaded = catalog.plugins.filter((p) => p.status === 'LOADED');
+  const loaded = catalog.plugins.filter((p) => p.status === 'LOADED' || p.status === 'DEGRADED');
   const [networkId, setNetworkId] = useState(editing?.networkId ?? catalog.networks[0]?.id ?? '');
   const network = catalog.networks.find((n) => n.id === networkId);
   const fitting = loaded.filter((p) => !network || p.protocols.includes(network.protocol));
@@ -100,7 +100,7 @@ function NodeForm({ catalog, editing, done }: { catalog: CatalogResult; editing:
 }
 
 function NetworkForm({ catalog, done }: { catalog: CatalogResult; done: () => void }) {
-  const protocols = [...new Set(catalog.plugins.filter((p) => p.status === 'LOADED').flatMap((p) => p.protocols))];
+  const protocols = [...new Set(catalog.plugins.filter((p) => p.status === 'LOADED' || p.status === 'DEGRADED').flatMap((p) => p.protocols))];
   const [name, setName] = useState('');
   const [protocol, setProtocol] = useState(protocols[0] ?? '');
   const action = useAction();

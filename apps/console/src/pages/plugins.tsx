@@ -27,6 +27,7 @@ export function PluginsPage() {
           <article class="panel" key={p.id}>
             <h3>{p.id} <span class="hint">{p.packageName} {p.version} · API {p.apiVersion} · {p.source}</span> <Status value={p.status} /></h3>
             {p.error ? <p class="failure-text">{p.error}</p> : null}
+            {p.lastFault && p.lastFault.message !== p.error ? <p class="hint">Last fault {new Date(p.lastFault.at).toLocaleString()}: {p.lastFault.message}</p> : null}
             <p class="hint">Protocols: {p.protocols.join(', ') || '—'} · roles: {p.roles.join(', ') || 'any'}</p>
             <ul>{p.methods.map((m) => <li key={m.name}><strong>{m.name}</strong> ({m.scope}{m.disruptive ? ', stops the node' : ''}): {m.description}</li>)}</ul>
             <div class="actions">

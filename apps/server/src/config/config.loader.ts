@@ -110,8 +110,8 @@ function isolation(raw: unknown): 'installed' | 'all' | 'none' {
   return raw;
 }
 
-/** `{ "<plugin id>": { "memoryMb": 512, "idleSeconds": 60 } }`, in the config file or as JSON in the environment. */
-function pluginLimits(raw: unknown): Record<string, { memoryMb?: number; idleSeconds?: number }> {
+/** `{ "<plugin id>": { "memoryMb": 512, "idleSeconds": 60, "answerSeconds": 10 } }`, in the config file or as JSON in the environment. */
+function pluginLimits(raw: unknown): Record<string, { memoryMb?: number; idleSeconds?: number; answerSeconds?: number }> {
   let value = raw;
   if (typeof raw === 'string') {
     try {
@@ -120,15 +120,15 @@ function pluginLimits(raw: unknown): Record<string, { memoryMb?: number; idleSec
       throw new Error('must be JSON such as {"mychain": {"memoryMb": 512, "idleSeconds": 60}}');
     }
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('must be an object of plugin ids to { memoryMb, idleSeconds }');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('must be an object of plugin ids to { memoryMb, idleSeconds, answerSeconds }');
   for (const [id, limits] of Object.entries(value)) {
     if (typeof limits !== 'object' || limits === null || Array.isArray(limits)) throw new Error(`"${id}" must be an object such as { "memoryMb": 512 }`);
     for (const [key, n] of Object.entries(limits)) {
-      if (key !== 'memoryMb' && key !== 'idleSeconds') throw new Error(`"${id}": unknown limit "${key}" (memoryMb, idleSeconds)`);
+      if (!['memoryMb', 'idleSeconds', 'answerSeconds'].includes(key)) throw new Error(`"${id}": unknown limit "${key}" (memoryMb, idleSeconds, answerSeconds)`);
       if (!Number.isInteger(n) || (n as number) < 1) throw new Error(`"${id}".${key} must be a whole number of at least 1`);
     }
   }
-  return value as Record<string, { memoryMb?: number; idleSeconds?: number }>;
+  return value as Record<string, { memoryMb?: number; idleSeconds?: number; answerSeconds?: number }>;
 }
 
 function pathList(raw: unknown): string[] {

@@ -17,7 +17,11 @@ export class HealthController {
     const plugins = this.plugins.list();
     const body = {
       catalog: catalogKind(this.config),
-      plugins: { loaded: plugins.filter((p) => p.status === PluginStatus.LOADED).length, failed: plugins.filter((p) => p.status === PluginStatus.FAILED).length },
+      plugins: {
+        loaded: plugins.filter((p) => p.status === PluginStatus.LOADED).length,
+        degraded: plugins.filter((p) => p.status === PluginStatus.DEGRADED).length,
+        failed: plugins.filter((p) => p.status === PluginStatus.FAILED).length,
+      },
     };
     try {
       await this.dataSource.query('SELECT 1');

@@ -17,6 +17,7 @@ export function toPlugin(record: PluginRecord): Plugin {
     source: record.source,
     nodeConfigSchema: record.nodeConfigSchema,
     integrity: record.integrity ?? null,
+    lastFault: record.lastFault ? { ...record.lastFault } : null,
   };
 }
 

@@ -18,6 +18,12 @@ export class PluginMethod {
   @Field(() => JsonScalar, { description: "JSON schema of an ad-hoc restore targetConfig (the plugin's nodeConfigSchema when it declares none)." }) restoreTargetSchema!: unknown;
 }
 
+@ObjectType({ description: "The last time a plugin's own process had to be stopped, or was lost, during a job call." })
+export class PluginFault {
+  @Field() at!: Date;
+  @Field({ description: 'What happened: it hung, ran out of memory, exited, or did not stop when cancelled.' }) message!: string;
+}
+
 @ObjectType()
 export class Plugin {
   @Field() id!: string;
@@ -32,6 +38,7 @@ export class Plugin {
   @Field({ description: 'builtin or installed' }) source!: string;
   @Field(() => JsonScalar, { nullable: true }) nodeConfigSchema!: unknown;
   @Field(() => String, { nullable: true, description: 'sha512 of the installed package (npm SRI form, sha512-…); null for built-in plugins.' }) integrity!: string | null;
+  @Field(() => PluginFault, { nullable: true, description: 'The last fault of its process (isolated plugins), kept after it is LOADED again.' }) lastFault!: PluginFault | null;
 }
 
 @ObjectType()

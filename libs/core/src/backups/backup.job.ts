@@ -105,7 +105,7 @@ export class BackupJob implements JobHandler {
         throw new JobSkipped(outcome.skipped.slice(0, 2000));
       }
       const metadata = (outcome?.metadata ?? {}) as Record<string, unknown>;
-      if (this.history.entries({ pluginId: policy.pluginId, method: policy.method, metadata })) {
+      if (await this.history.entries({ pluginId: policy.pluginId, method: policy.method, metadata })) {
         // Chain-data backups carry the network's whole history document, so every destination
         // (and every copy) holds the record of which file covers which blocks.
         const document = await this.history.document(network.id, { pluginId: policy.pluginId, method: policy.method, createdAt: this.clock.now(), metadata });

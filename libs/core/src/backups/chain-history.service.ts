@@ -42,10 +42,11 @@ export class ChainHistoryService {
   ) {}
 
   /** The entries a backup adds to the history document, or undefined when its method keeps none. */
-  entries(backup: Pick<HistorySource, 'pluginId' | 'method' | 'metadata'>): unknown[] | undefined {
+  async entries(backup: Pick<HistorySource, 'pluginId' | 'method' | 'metadata'>): Promise<unknown[] | undefined> {
     const loaded = this.plugins.find(backup.pluginId);
     const method = loaded?.plugin.methods[backup.method];
-    if (method?.history) return method.history(backup.metadata as never) ?? undefined;
+    // Awaited: an isolated plugin answers from its own process.
+    if (method?.history) return (await method.history(backup.metadata as never)) ?? undefined;
     if (method && loaded && !loaded.plugin.apiVersion.startsWith('1.')) return undefined;
     return metadataHistory(backup.metadata);
   }
@@ -62,7 +63,11 @@ export class ChainHistoryService {
       order: { createdAt: 'ASC' },
     });
     const all: HistorySource[] = [...backups.map((b) => ({ pluginId: b.pluginId, method: b.method, createdAt: b.createdAt, metadata: b.metadata as Record<string, unknown> })), ...(pending ? [pending] : [])];
-    const chained = all.map((b) => ({ ...b, entries: this.entries(b) })).filter((b) => b.entries !== undefined);
+    const chained: (HistorySource & { entries: unknown[] })[] = [];
+    for (const b of all) {
+      const entries = await this.entries(b);
+      if (entries !== undefined) chained.push({ ...b, entries });
+    }
     const latest = chained[chained.length - 1];
     const provider = [...chained].reverse().find((b) => typeof b.metadata.provider === 'string')?.metadata.provider as string | undefined;
     return {

@@ -22,7 +22,7 @@ export interface ChainvaultConfig {
   /** How long an isolated plugin call may go without progress, a log line or a storage call. Default 600 s. */
   pluginIdleSeconds?: number;
   /** Per plugin id, limits other than the defaults above. */
-  pluginLimits?: Record<string, { memoryMb?: number; idleSeconds?: number }>;
+  pluginLimits?: Record<string, { memoryMb?: number; idleSeconds?: number; answerSeconds?: number }>;
   /** How often the scheduler looks for due fires. Default 15 s. */
   schedulerTickMs?: number;
   /** Backup jobs running at once against one node (or one network, for network-scope methods), across instances. Default 1. */

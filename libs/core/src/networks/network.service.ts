@@ -59,7 +59,7 @@ export class NetworkService {
   async create(input: CreateNetwork, actor: string): Promise<NetworkEntity> {
     const name = requireName(input.name, 'name');
     const protocol = requireName(input.protocol, 'protocol');
-    const served = [...new Set(this.plugins.list().filter((p) => p.status === PluginStatus.LOADED).flatMap((p) => p.protocols))].sort();
+    const served = [...new Set(this.plugins.list().filter((p) => p.status === PluginStatus.LOADED || p.status === PluginStatus.DEGRADED).flatMap((p) => p.protocols))].sort();
     if (!served.includes(protocol)) throw ChainvaultError.badInput(`no loaded plugin serves protocol "${protocol}"; the loaded plugins serve: ${served.join(', ') || 'none'}`);
     const taken = () => ChainvaultError.conflict(`a network named "${name}" already exists`);
     if (await this.networks.existsBy({ name })) throw taken();

@@ -17,6 +17,7 @@ import {
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import * as semver from 'semver';
 import { PluginStatus, type LoadedPlugin, type PluginRecord } from './plugin-record';
+import { PluginLoadThrew, importIsolated, type PluginProcesses } from './isolation/isolated-plugin';
 
 const EMPTY_OBJECT_SCHEMA: JsonSchema = { type: 'object', additionalProperties: false, properties: {} };
 
@@ -65,6 +66,8 @@ export class PluginLoader {
     integrity: string | null = null,
     /** Plugins whose code is not to be run: recorded as DISABLED from their manifest alone. */
     disabled: ReadonlySet<string> = new Set(),
+    /** For a plugin to load in processes of its own (never in this one): those processes. */
+    isolate: (id: string, location: string, entry: string) => PluginProcesses | null = () => null,
   ): Promise<{ record: PluginRecord; loaded: LoadedPlugin | null } | null> {
     const location = await realpath(dir).catch(() => dir);
     const pkg = await readPackageJson(location);
@@ -80,6 +83,7 @@ export class PluginLoader {
       integrity,
       status: PluginStatus.FAILED,
       error: null,
+      lastFault: null,
       protocols: [],
       roles: [],
       methods: [],
@@ -108,17 +112,31 @@ export class PluginLoader {
     }
 
     let plugin: ChainvaultPlugin;
-    try {
-      const exported = createRequire(join(location, 'package.json'))(join(location, manifest.entry)) as { default?: unknown };
-      plugin = (exported?.default ?? exported) as ChainvaultPlugin;
-    } catch (error) {
-      return fail(`${packageName} threw while loading ${manifest.entry}: ${(error as Error)?.message ?? String(error)}`);
+    const processes = isolate(manifest.id, location, manifest.entry);
+    if (processes) {
+      try {
+        plugin = await importIsolated(processes);
+      } catch (error) {
+        if (error instanceof PluginLoadThrew) return fail(`${packageName} threw while loading ${manifest.entry}: ${error.message}`);
+        return fail(`${packageName} ${(error as Error).message} (loading ${manifest.entry} in its own process)`);
+      }
+    } else {
+      try {
+        const exported = createRequire(join(location, 'package.json'))(join(location, manifest.entry)) as { default?: unknown };
+        plugin = (exported?.default ?? exported) as ChainvaultPlugin;
+      } catch (error) {
+        return fail(`${packageName} threw while loading ${manifest.entry}: ${(error as Error)?.message ?? String(error)}`);
+      }
     }
+    const refuse = (message: string) => {
+      processes?.close();
+      return fail(message);
+    };
     const problems = describeDefinitionProblems(plugin);
-    if (problems.length > 0) return fail(`${packageName} does not export a valid plugin: ${problems.join('; ')}`);
-    if (plugin.id !== manifest.id) return fail(`${packageName} declares id "${manifest.id}" in package.json but "${plugin.id}" in code`);
+    if (problems.length > 0) return refuse(`${packageName} does not export a valid plugin: ${problems.join('; ')}`);
+    if (plugin.id !== manifest.id) return refuse(`${packageName} declares id "${manifest.id}" in package.json but "${plugin.id}" in code`);
     if (typeof plugin.apiVersion === 'string' && semver.valid(plugin.apiVersion) && !semver.satisfies(plugin.apiVersion, SUPPORTED_PLUGIN_API_RANGE)) {
-      return fail(`${packageName} was built with plugin SDK ${plugin.apiVersion}; this chainvault loads plugins built for ${SUPPORTED_PLUGIN_API_RANGE}`);
+      return refuse(`${packageName} was built with plugin SDK ${plugin.apiVersion}; this chainvault loads plugins built for ${SUPPORTED_PLUGIN_API_RANGE}`);
     }
 
     record.protocols = [...plugin.protocols];
@@ -142,6 +160,7 @@ export class PluginLoader {
         record,
         plugin,
         entry: manifest.entry,
+        processes,
         validateNodeConfig: this.compile(plugin.nodeConfigSchema, 'nodeConfigSchema'),
         validateOptions: new Map(),
         validateTarget: new Map(),
@@ -155,7 +174,7 @@ export class PluginLoader {
       record.status = PluginStatus.LOADED;
       return { record, loaded };
     } catch (error) {
-      return fail(`${packageName}: ${(error as Error).message}`);
+      return refuse(`${packageName}: ${(error as Error).message}`);
     }
   }
 

@@ -1,11 +1,24 @@
 import type { BackupMethod, ChainvaultPlugin, JsonSchema } from '@chainvault/plugin-sdk';
 import type { ValidateFunction } from 'ajv';
+import type { PluginProcesses } from './isolation/isolated-plugin';
 
 export enum PluginStatus {
   LOADED = 'LOADED',
   FAILED = 'FAILED',
   /** Turned off by an admin: its code is not loaded and its jobs fail, saying so, until it is enabled. */
   DISABLED = 'DISABLED',
+  /**
+   * Loaded and in use, but its last job call in its own process went wrong there: it hung, ran out
+   * of memory, exited or did not stop when cancelled (`error` says which). The next call that ends
+   * as calls should makes it LOADED again; `lastFault` stays.
+   */
+  DEGRADED = 'DEGRADED',
+}
+
+/** The last time a plugin's process had to be stopped or was lost during a job call. */
+export interface PluginFault {
+  at: Date;
+  message: string;
 }
 
 export interface MethodDescription {
@@ -44,6 +57,7 @@ export interface PluginRecord {
   integrity: string | null;
   status: PluginStatus;
   error: string | null;
+  lastFault: PluginFault | null;
   protocols: string[];
   /** The node roles the plugin understands; empty: any. */
   roles: string[];
@@ -57,6 +71,8 @@ export interface LoadedPlugin {
   plugin: ChainvaultPlugin;
   /** The package's entry file (relative to its folder), which an isolated call loads again. */
   entry: string;
+  /** The processes it runs in, when it is isolated (null: it runs in the server's). */
+  processes: PluginProcesses | null;
   validateNodeConfig: ValidateFunction;
   validateOptions: Map<string, ValidateFunction>;
   validateTarget: Map<string, ValidateFunction>;

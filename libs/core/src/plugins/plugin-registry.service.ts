@@ -3,7 +3,7 @@
  * the data directory), loads them, validates configs against their schemas, and installs
  * new ones with npm.
  */
-import { Inject, Injectable, Logger, Optional, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { declaresPlugin, readPluginManifest, type JsonObject } from '@chainvault/plugin-sdk';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rename, rm, symlink } from 'node:fs/promises';
@@ -18,7 +18,7 @@ import { PluginLoader, describeSchemaErrors, listPackageDirs, readPackageJson } 
 import { classifyPluginSpec, isPackageName, type PluginSource } from './plugin-spec';
 import { PluginsDirectory, hostNodeModules } from './plugins-directory';
 import { PluginStatus, type AnyMethod, type LoadedPlugin, type PluginRecord } from './plugin-record';
-import { isolatePlugin, type IsolationLimits } from './isolation/isolated-plugin';
+import { PluginProcesses, type IsolationEvents, type IsolationLimits } from './isolation/isolated-plugin';
 
 const SDK_DIR = dirname(require.resolve('@chainvault/plugin-sdk/package.json'));
 
@@ -38,7 +38,7 @@ function keptTarballName(name: string, version: string, integrity: string): stri
 }
 
 @Injectable()
-export class PluginRegistry implements OnModuleInit {
+export class PluginRegistry implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('plugins');
   private readonly loader = new PluginLoader();
   private readonly records = new Map<string, PluginRecord>();
@@ -49,6 +49,27 @@ export class PluginRegistry implements OnModuleInit {
   private disabled = new Set<string>();
   /** Disabled plugins that were loaded when disabled, ready to be enabled again. */
   private readonly parked = new Map<string, LoadedPlugin>();
+  /** The processes of each isolated plugin. */
+  private readonly processes = new Map<string, PluginProcesses>();
+  /** What the plugins' processes report: a fault marks the plugin DEGRADED until a call ends well. */
+  private readonly isolationEvents: IsolationEvents = {
+    fault: (id, message) => {
+      const record = this.records.get(id);
+      if (!record) return;
+      record.lastFault = { at: this.clock.now(), message };
+      if (record.status === PluginStatus.LOADED || record.status === PluginStatus.DEGRADED) {
+        record.status = PluginStatus.DEGRADED;
+        record.error = message;
+      }
+      this.logger.warn(message);
+    },
+    callEnded: (id) => {
+      const record = this.records.get(id);
+      if (record?.status !== PluginStatus.DEGRADED) return;
+      record.status = PluginStatus.LOADED;
+      record.error = null;
+    },
+  };
 
   constructor(
     @Inject(CHAINVAULT_CONFIG) private readonly config: ChainvaultConfig,
@@ -81,6 +102,10 @@ export class PluginRegistry implements OnModuleInit {
     const failed = this.list().filter((r) => r.status === PluginStatus.FAILED);
     this.logger.log(`${this.loaded.size} plugins loaded${failed.length ? `, ${failed.length} failed` : ''}`);
     for (const record of failed) this.logger.warn(`plugin ${record.id} failed to load: ${record.error}`);
+  }
+
+  onModuleDestroy(): void {
+    for (const processes of this.processes.values()) processes.close();
   }
 
   list(): PluginRecord[] {
@@ -183,10 +208,11 @@ export class PluginRegistry implements OnModuleInit {
     }
     await this.provideSdkToInstalledPlugins();
 
-    const result = await this.loader.load(join(directory.nodeModules, installed.name), 'installed', installed.integrity);
+    const result = await this.loader.load(join(directory.nodeModules, installed.name), 'installed', installed.integrity, undefined, this.isolation('installed'));
     if (!result) throw new ChainvaultError(ChainvaultErrorCode.INTERNAL, `${installed.name} was installed but its package.json in ${directory.nodeModules} declares no plugin`);
     const existing = this.loaded.get(result.record.id);
     if (existing) {
+      result.loaded?.processes?.close();
       if (existing.record.packageName === installed.name) throw ChainvaultError.conflict(`plugin "${result.record.id}" is already loaded; restart the server to load version ${result.record.version}`);
       throw ChainvaultError.conflict(`plugin id "${result.record.id}" is already provided by ${existing.record.packageName}`);
     }
@@ -284,17 +310,21 @@ export class PluginRegistry implements OnModuleInit {
           this.forgetModules(packageDir);
         };
         let record: PluginRecord;
+        let candidate: LoadedPlugin | null = null;
         try {
           await npm.install(directory.root, kept, `npm could not install ${name} ${version} (${shown}), so nothing was changed`);
           await this.provideSdkToInstalledPlugins();
           this.forgetModules(packageDir);
-          const result = await this.loader.load(packageDir, 'installed', integrity);
+          const result = await this.loader.load(packageDir, 'installed', integrity, undefined, this.isolation('installed'));
+          candidate = result?.loaded ?? null;
           if (!result?.loaded) throw ChainvaultError.badInput(`${name} ${version} cannot replace ${previous.version}: ${result?.record.error ?? 'it declares no plugin'}; nothing was changed`);
           if (result.record.id !== id) throw ChainvaultError.badInput(`${name} ${version} provides plugin "${result.record.id}", not "${id}"; nothing was changed`);
           await fits(result.loaded, previous);
           record = result.record;
           this.accept(result.record, result.loaded);
         } catch (error) {
+          // The candidate's processes end; the current version's go on.
+          if (candidate?.processes && candidate.processes !== current?.processes) candidate.processes.close();
           await undo();
           if (current) this.loaded.set(id, current);
           throw error;
@@ -365,6 +395,8 @@ export class PluginRegistry implements OnModuleInit {
       }
       this.records.delete(id);
       this.loaded.delete(id);
+      this.processes.get(id)?.close();
+      this.processes.delete(id);
       // A later install of another version loads its own code, not this one's from the module cache.
       this.forgetModules(record.location);
       this.logger.log(`uninstalled plugin ${id} ${record.version} (${record.packageName})`);
@@ -387,6 +419,7 @@ export class PluginRegistry implements OnModuleInit {
       const loaded = this.loaded.get(id);
       if (loaded) this.parked.set(id, loaded);
       this.loaded.delete(id);
+      this.processes.get(id)?.close();
       record.status = PluginStatus.DISABLED;
       this.logger.log(`disabled plugin ${id}`);
       return record;
@@ -407,9 +440,10 @@ export class PluginRegistry implements OnModuleInit {
         this.records.set(id, parked.record);
         this.loaded.set(id, parked);
         parked.record.status = PluginStatus.LOADED;
+        this.processes.get(id)?.open();
         return parked.record;
       }
-      const result = await this.loader.load(record.location, record.source, record.integrity);
+      const result = await this.loader.load(record.location, record.source, record.integrity, undefined, this.isolation(record.source));
       if (!result) throw new ChainvaultError(ChainvaultErrorCode.INTERNAL, `${record.packageName} no longer declares a plugin`);
       this.accept(result.record, result.loaded);
       this.logger.log(`enabled plugin ${id} (${result.record.status})`);
@@ -418,10 +452,11 @@ export class PluginRegistry implements OnModuleInit {
   }
 
   private async register(dir: string, source: PluginRecord['source'], integrity: string | null = null): Promise<void> {
-    const result = await this.loader.load(dir, source, integrity, this.disabled);
+    const result = await this.loader.load(dir, source, integrity, this.disabled, this.isolation(source));
     if (!result) return;
     const taken = this.records.get(result.record.id);
     if (taken) {
+      result.loaded?.processes?.close();
       if (taken.location === result.record.location) return;
       result.record.status = PluginStatus.FAILED;
       result.record.error = `plugin id "${result.record.id}" is already provided by ${taken.packageName} (${taken.location})`;
@@ -433,14 +468,23 @@ export class PluginRegistry implements OnModuleInit {
 
   private accept(record: PluginRecord, loaded: LoadedPlugin | null): void {
     this.records.set(record.id, record);
-    if (loaded) this.loaded.set(record.id, this.isolated(loaded));
+    if (!loaded) return;
+    this.loaded.set(record.id, loaded);
+    // A new version (or a load after enable) replaces the processes of the one before.
+    const before = this.processes.get(record.id);
+    if (before && before !== loaded.processes) before.close();
+    if (loaded.processes) this.processes.set(record.id, loaded.processes);
+    else this.processes.delete(record.id);
   }
 
-  /** An installed plugin, with its job calls run in processes of their own (unless isolation is off). */
-  private isolated(loaded: LoadedPlugin): LoadedPlugin {
+  /**
+   * Where a plugin from `source` runs: installed ones (all, with CHAINVAULT_PLUGIN_ISOLATION=all)
+   * in processes of their own, loaded there too, so the server never runs their code.
+   */
+  private isolation(source: PluginRecord['source']): (id: string, location: string, entry: string) => PluginProcesses | null {
     const mode = this.config.pluginIsolation ?? 'installed';
-    if (mode === 'none' || (mode === 'installed' && loaded.record.source !== 'installed')) return loaded;
-    return { ...loaded, plugin: isolatePlugin(loaded.plugin, { location: loaded.record.location, entry: loaded.entry }, (id) => this.limits(id)) };
+    if (mode === 'none' || (mode === 'installed' && source !== 'installed')) return () => null;
+    return (id, location, entry) => new PluginProcesses(id, { location, entry }, () => this.limits(id), this.isolationEvents);
   }
 
   private limits(id: string): IsolationLimits {
@@ -449,6 +493,7 @@ export class PluginRegistry implements OnModuleInit {
       memoryMb: own.memoryMb ?? this.config.pluginMemoryMb ?? 1024,
       idleMs: (own.idleSeconds ?? this.config.pluginIdleSeconds ?? 600) * 1000,
       cancelGraceMs: this.config.cleanupGraceMs ?? 30_000,
+      answerMs: (own.answerSeconds ?? 30) * 1000,
     };
   }
 

@@ -385,7 +385,8 @@ export class PolicyService {
       const plugin = this.plugins.find(node.pluginId)?.plugin;
       let locations: DataLocation[] | undefined;
       try {
-        locations = plugin?.dataLocations?.(this.nodes.handle(node).config as JsonObject);
+        // Awaited: an isolated plugin answers from its own process.
+        locations = await plugin?.dataLocations?.(this.nodes.handle(node).config as JsonObject);
       } catch {
         locations = undefined;
       }

@@ -106,7 +106,7 @@ export class RestoreJob implements JobHandler {
     targets: RestoreTarget[],
     restoreOne: (target: RestoreTarget, phase: RestorePhaseInfo) => Promise<RestoreOutcome | void>,
   ): Promise<Record<string, unknown>> {
-    const phases = this.restores.phasesOf(backup, targets);
+    const phases = await this.restores.phasesOf(backup, targets);
     const byId = new Map(targets.map((t) => [t.node!.id, t]));
     run.log.info(`restoring backup ${backup.id} (${backup.pluginId}/${backup.method}) to ${targets.length} nodes in ${phases.length} phase(s): ${phases.map((p, i) => `${i + 1}. ${p.name} (${p.nodeIds.map((id) => byId.get(id)!.node!.name).join(', ')})`).join('; ')}`);
     const restored: { phase: string; node: string; details: Record<string, unknown> }[] = [];

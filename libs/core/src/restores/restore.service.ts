@@ -103,7 +103,7 @@ export class RestoreService {
         await this.restoreRoots.checkTarget(handle.config, `node "${node.name}" config`);
         targets.push({ node: handle, config: handle.config });
       }
-      this.phasesOf(backup, targets);
+      await this.phasesOf(backup, targets);
       restore.targetNodeIds = ids;
     } else if (input.targetNodeId) {
       const node = await this.nodes.get(input.targetNodeId);
@@ -169,12 +169,13 @@ export class RestoreService {
    * The phases of a restore set, as the plugin orders them (default: one phase of every
    * target). An order that leaves out a target, names one twice or names a stranger is refused.
    */
-  phasesOf(backup: BackupEntity, targets: RestoreTarget[]): RestorePhase[] {
+  async phasesOf(backup: BackupEntity, targets: RestoreTarget[]): Promise<RestorePhase[]> {
     const method = this.plugins.method(backup.pluginId, backup.method);
     const ids = targets.map((t) => t.node!.id);
     let phases: RestorePhase[];
     try {
-      phases = method.restorePhases ? method.restorePhases(targets) : [{ name: 'all nodes', nodeIds: ids }];
+      // Awaited: an isolated plugin answers from its own process.
+      phases = method.restorePhases ? await method.restorePhases(targets) : [{ name: 'all nodes', nodeIds: ids }];
     } catch (error) {
       throw ChainvaultError.badInput(`plugin "${backup.pluginId}" could not order the restore set: ${(error as Error).message}`);
     }

@@ -1,18 +1,22 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- the proxy forwards calls by name to the host's objects */
 /**
- * Runs an installed plugin's job calls (backup, restore, verify, cleanup) in a process of their
- * own, one per call, so that a plugin that loops, blocks its event loop, exhausts its memory or
- * exits fails only its own job: the server's API, scheduler and other jobs go on. The context
+ * Runs an installed plugin's job calls (backup, restore, verify, cleanup) in processes of its
+ * own (a spare kept loaded between calls, one more per call running beside it), so that a
+ * plugin that loops, blocks its event loop, exhausts its memory or exits fails only its own job: the server's API, scheduler and other jobs go on. The context
  * crosses over IPC: artifacts (streamed both ways), progress, log, state and workspaces stay in
  * the server; the call is stopped when its job is cancelled (after a grace period), when it
  * makes no progress for too long, or when it passes its memory limit.
  */
 import { PluginError, type ChainvaultPlugin, type PluginErrorCode } from '@chainvault/plugin-sdk';
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { Rpc, type Message, type SerializedError } from './rpc';
-import type { CallStart } from './worker-main';
+import type { CallStart, FunctionMark } from './worker-main';
+
+/** What a plugin's process says first: the plugin as data, or why it did not load. */
+type Ready = { plugin: unknown } | { error: string };
 
 export interface IsolationLimits {
   /** The plugin process's JavaScript heap, in MiB. */
@@ -21,10 +25,16 @@ export interface IsolationLimits {
   idleMs: number;
   /** How long a cancelled call has to stop before its process is killed. */
   cancelGraceMs: number;
+  /** How long loading the plugin, or a quick call made while a request is answered, may take. */
+  answerMs: number;
 }
 
-const WORKER = join(__dirname, 'worker-main.js');
-const CALLS = ['backup', 'restore', 'verify', 'cleanup'] as const;
+/** The built worker: beside this file, or (when the sources run, as in the tests) in the library's dist. */
+const WORKER = existsSync(join(__dirname, 'worker-main.js')) ? join(__dirname, 'worker-main.js') : join(__dirname, '..', '..', '..', 'dist', 'plugins', 'isolation', 'worker-main.js');
+
+/** The plugin's own code threw while it was loaded (as opposed to its process hanging or dying). */
+export class PluginLoadThrew extends Error {}
+const CALLS = ['backup', 'restore', 'verify', 'cleanup', 'inventory'] as const;
 /** Context members that are the host's services, not data: rebuilt in the plugin's process. */
 const SERVICES = new Set(['artifacts', 'earlier', 'state', 'progress', 'log', 'signal', 'commands', 'machines', 'workspaces', 'method', 'tempDir']);
 
@@ -82,22 +92,217 @@ class ChunkQueue implements AsyncIterable<Uint8Array> {
   }
 }
 
-async function isolatedCall(plugin: { id: string; location: string; entry: string }, method: string, fn: (typeof CALLS)[number], ctx: Record<string, any>, limits: IsolationLimits): Promise<unknown> {
-  const child = fork(WORKER, [], {
-    serialization: 'advanced',
-    execArgv: [`--max-old-space-size=${limits.memoryMb}`],
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    env: pluginEnv(),
-  });
-  // Below the server: a plugin that spins takes what the server leaves, not what it needs.
-  try {
-    if (child.pid) setPriority(child.pid, 10);
-  } catch {
-    // Not allowed here: it runs at the server's priority.
+/** One plugin process: forked with the plugin loaded, then running one call at a time. */
+class PluginProcess {
+  readonly child: ChildProcess;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly memoryMb: number;
+  /** The plugin loaded in this process, described, or why it did not load. */
+  readonly ready: Promise<Ready>;
+  stderr = '';
+  /** The plugin's JavaScript heap when its last call ended (the process reports it). */
+  heapUsed = 0;
+  calls = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(where: { location: string; entry: string }, memoryMb: number) {
+    this.memoryMb = memoryMb;
+    this.child = fork(WORKER, [where.location, where.entry], {
+      serialization: 'advanced',
+      execArgv: [`--max-old-space-size=${memoryMb}`],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: pluginEnv(),
+    });
+    // Below the server: a plugin that spins takes what the server leaves, not what it needs.
+    try {
+      if (this.child.pid) setPriority(this.child.pid, 10);
+    } catch {
+      // Not allowed here: it runs at the server's priority.
+    }
+    this.child.stderr!.on('data', (d: Buffer) => (this.stderr = `${this.stderr}${d.toString()}`.slice(-4000)));
+    this.child.stdout!.on('data', () => undefined);
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.ready = new Promise<Ready>((resolve, reject) => {
+      const onMessage = (message: Message) => {
+        if (message.t !== 'event' || message.op !== 'ready') return;
+        this.child.off('message', onMessage);
+        resolve(message.args[0] as Ready);
+      };
+      this.child.on('message', onMessage);
+      void this.exited.then(({ code, signal }) => reject(new Error(`its process exited while loading the plugin (${signal ? `signal ${signal}` : `code ${code}`})${this.stderr.trim() ? `: ${this.stderr.trim().split('\n').slice(-3).join(' ')}` : ''}`)));
+    });
+    this.ready.catch(() => undefined);
   }
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr = `${stderr}${d.toString()}`.slice(-4000)));
-  child.stdout!.on('data', () => undefined);
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null && this.child.connected;
+  }
+
+  /** Waiting for a call: it does not keep the server's process alive, and ends itself after `idleMs`. */
+  park(idleMs: number, onExpire: () => void): void {
+    this.child.unref();
+    (this.child.channel as { unref?: () => void } | undefined)?.unref?.();
+    (this.child.stderr as unknown as { unref?: () => void }).unref?.();
+    (this.child.stdout as unknown as { unref?: () => void }).unref?.();
+    this.idleTimer = setTimeout(onExpire, idleMs);
+    this.idleTimer.unref();
+  }
+
+  /** Taken for a call. */
+  take(): void {
+    clearTimeout(this.idleTimer);
+    this.child.ref();
+    (this.child.channel as { ref?: () => void } | undefined)?.ref?.();
+    (this.child.stderr as unknown as { ref?: () => void }).ref?.();
+    (this.child.stdout as unknown as { ref?: () => void }).ref?.();
+    this.stderr = '';
+    this.calls++;
+  }
+
+  kill(): void {
+    clearTimeout(this.idleTimer);
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+/** How long a spare process waits for a call before it ends. */
+const SPARE_IDLE_MS = 10 * 60_000;
+/** A process is used for at most this many calls, then replaced: what a plugin leaves behind does not pile up. */
+const CALLS_PER_PROCESS = 50;
+
+/**
+ * The processes of one plugin: one spare, started ahead and kept between calls (so a call does
+ * not wait for Node to start and the plugin to load), and one more for each call running beside
+ * it. A process whose call ended badly, or whose heap grew past half its limit, is not reused.
+ */
+export class PluginProcesses {
+  private spare: PluginProcess | null = null;
+  private closed = false;
+
+  constructor(
+    readonly id: string,
+    private readonly where: { location: string; entry: string },
+    readonly limits: () => IsolationLimits,
+    readonly events: IsolationEvents,
+  ) {}
+
+  /**
+   * Loads the plugin in a process (kept as the spare) and returns it as data: its functions are
+   * marks to call by path. Refused when it throws, exits or takes longer than its answer time.
+   */
+  async describe(): Promise<unknown> {
+    this.warm();
+    const proc = this.spare!;
+    const { answerMs } = this.limits();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`did not finish loading within ${Math.round(answerMs / 1000)} s, so its process was stopped`)), answerMs);
+    });
+    try {
+      const ready = await Promise.race([proc.ready, late]);
+      if ('error' in ready) throw new PluginLoadThrew(ready.error);
+      return ready.plugin;
+    } catch (error) {
+      this.close();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A quick call (plain data in and out) in one of the plugin's processes, stopped after the answer time. */
+  async quick(path: string, args: unknown[]): Promise<unknown> {
+    const limits = this.limits();
+    const proc = this.take();
+    const rpc = new Rpc({ send: (message: Message) => proc.child.connected && proc.child.send(message) }, {});
+    const onMessage = (message: Message) => void rpc.receive(message);
+    proc.child.on('message', onMessage);
+    let timer: NodeJS.Timeout | undefined;
+    let fault: string | null = null;
+    const failed = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        fault = `plugin "${this.id}" did not answer ${path} within ${Math.round(limits.answerMs / 1000)} s, so its process was stopped`;
+        proc.kill();
+        reject(new Error(fault));
+      }, limits.answerMs);
+      void proc.exited.then(({ code, signal }) => {
+        fault ??= `plugin "${this.id}" ${/heap out of memory|Allocation failed/i.test(proc.stderr) ? `ran out of memory (its limit is ${proc.memoryMb} MiB)` : `its process exited (${signal ? `signal ${signal}` : `code ${code}`})`} during ${path}`;
+        reject(new Error(fault));
+      });
+    });
+    failed.catch(() => undefined);
+    try {
+      return await Promise.race([rpc.request('quick', path, args).catch((error: SerializedError) => Promise.reject(asError(error))), failed]);
+    } finally {
+      clearTimeout(timer);
+      proc.child.off('message', onMessage);
+      if (fault) this.events.fault(this.id, fault);
+      this.giveBack(proc, fault === null);
+    }
+  }
+
+  /** Starts the spare now, so the first call finds the plugin loaded. */
+  warm(): void {
+    if (this.closed || (this.spare?.alive ?? false)) return;
+    this.keep(new PluginProcess(this.where, this.limits().memoryMb));
+  }
+
+  take(): PluginProcess {
+    const limits = this.limits();
+    let proc = this.spare;
+    this.spare = null;
+    if (!proc || !proc.alive || proc.memoryMb !== limits.memoryMb) {
+      proc?.kill();
+      proc = new PluginProcess(this.where, limits.memoryMb);
+    }
+    proc.take();
+    return proc;
+  }
+
+  /** After a call: kept as the spare when it is healthy and none is kept, otherwise ended. */
+  giveBack(proc: PluginProcess, healthy: boolean): void {
+    const reusable = healthy && !this.closed && proc.alive && proc.calls < CALLS_PER_PROCESS && proc.heapUsed < (proc.memoryMb * 1024 * 1024) / 2;
+    if (reusable && !this.spare) this.keep(proc);
+    else proc.kill();
+  }
+
+  /** Enabled again after close(). */
+  open(): void {
+    this.closed = false;
+    this.warm();
+  }
+
+  /** The plugin was unloaded, replaced or disabled: its spare ends; calls running finish on their own process. */
+  close(): void {
+    this.closed = true;
+    this.spare?.kill();
+    this.spare = null;
+  }
+
+  private keep(proc: PluginProcess): void {
+    this.spare = proc;
+    proc.park(SPARE_IDLE_MS, () => {
+      if (this.spare === proc) this.spare = null;
+      proc.kill();
+    });
+    void proc.exited.then(() => {
+      if (this.spare === proc) this.spare = null;
+    });
+  }
+}
+
+/** What the host hears of its plugin processes: a call that ended with its process killed or gone is a fault. */
+export interface IsolationEvents {
+  fault(id: string, message: string): void;
+  callEnded(id: string): void;
+}
+
+async function isolatedCall(processes: PluginProcesses, method: string, fn: (typeof CALLS)[number], ctx: Record<string, any>): Promise<unknown> {
+  const plugin = { id: processes.id };
+  const limits = processes.limits();
+  const { events } = processes;
+  const proc = processes.take();
+  const { child } = proc;
   let lastSign = Date.now();
   const sources: any[] = ctx.artifacts && typeof ctx.artifacts.list === 'function' ? [ctx.artifacts] : [];
   const reads = new Map<number, AsyncIterator<Uint8Array>>();
@@ -156,16 +361,16 @@ async function isolatedCall(plugin: { id: string; location: string; entry: strin
     (op, args) => {
       if (op === 'progress') ctx.progress.update(args[0]);
       if (op === 'log') ctx.log[args[0] as 'info' | 'warn' | 'error'](String(args[1]));
+      if (op === 'heap') proc.heapUsed = Number(args[0]);
     },
   );
-  child.on('message', (message: Message) => {
+  const onMessage = (message: Message) => {
     lastSign = Date.now();
     void rpc.receive(message);
-  });
+  };
+  child.on('message', onMessage);
 
   const start: CallStart = {
-    location: plugin.location,
-    entry: plugin.entry,
     method,
     fn,
     data: Object.fromEntries(Object.entries(ctx).filter(([key, value]) => !SERVICES.has(key) && typeof value !== 'function')),
@@ -193,34 +398,68 @@ async function isolatedCall(plugin: { id: string; location: string; entry: strin
   if (ctx.signal?.aborted) onAbort();
   else ctx.signal?.addEventListener('abort', onAbort, { once: true });
 
-  const exited = new Promise<never>((_, reject) =>
-    child.on('exit', (code, signal) => {
-      const outOfMemory = /heap out of memory|Allocation failed/i.test(stderr);
-      const why = stopReason ?? (outOfMemory ? `ran out of memory (its limit is ${limits.memoryMb} MiB)` : `its process exited (${signal ? `signal ${signal}` : `code ${code}`})${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' ')}` : ''}`);
-      const error = new Error(`plugin "${plugin.id}" ${why}`);
-      rpc.failAll({ message: error.message });
-      reject(error);
-    }),
-  );
+  let settled = false;
+  const exited = proc.exited.then(({ code, signal }) => {
+    // A process kept as the spare ends later, after its call: nothing of that call waits any more.
+    if (settled) return undefined as never;
+    const outOfMemory = /heap out of memory|Allocation failed/i.test(proc.stderr);
+    const why = stopReason ?? (outOfMemory ? `ran out of memory (its limit is ${limits.memoryMb} MiB)` : `its process exited (${signal ? `signal ${signal}` : `code ${code}`})${proc.stderr.trim() ? `: ${proc.stderr.trim().split('\n').slice(-3).join(' ')}` : ''}`);
+    const error = new Error(`plugin "${plugin.id}" ${why}`);
+    rpc.failAll({ message: error.message });
+    events.fault(plugin.id, error.message);
+    throw error;
+  });
+  let healthy = false;
   try {
-    return await Promise.race([rpc.request('start', start).catch((error: SerializedError) => Promise.reject(asError(error))), exited]);
+    const outcome = await Promise.race([rpc.request('start', start).catch((error: SerializedError) => Promise.reject(asError(error))), exited]);
+    healthy = true;
+    return outcome;
+  } catch (error) {
+    // The plugin's own error, its process still there: the call ended as a call should.
+    healthy = proc.alive && stopReason === null;
+    throw error;
   } finally {
+    settled = true;
     clearInterval(watchdog);
     if (grace) clearTimeout(grace);
     ctx.signal?.removeEventListener('abort', onAbort);
     exited.catch(() => undefined);
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    child.off('message', onMessage);
+    if (healthy) events.callEnded(plugin.id);
+    processes.giveBack(proc, healthy && !ctx.signal?.aborted);
   }
 }
 
-/** The plugin as the host uses it, with its job calls run in processes of their own. */
-export function isolatePlugin(plugin: ChainvaultPlugin, where: { location: string; entry: string }, limits: (id: string) => IsolationLimits): ChainvaultPlugin {
+/** The plugin as the host uses it: its description with each function a call into its processes. */
+function rebuild(value: unknown, processes: PluginProcesses): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (typeof (value as FunctionMark).$fn === 'string' && Object.keys(value).length === 1) {
+    const path = (value as FunctionMark).$fn;
+    return (...args: unknown[]) => processes.quick(path, args);
+  }
+  if (Array.isArray(value)) return value.map((item) => rebuild(item, processes));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, rebuild(item, processes)]));
+}
+
+/**
+ * Loads a plugin in a process of its own: the server never runs its code. Its job calls
+ * (backup, restore, verify, cleanup, inventory) run as isolated calls with their context carried
+ * across, its quick calls (checkNodeConfig, restorePhases, dataLocations, history, migrateNodeConfig …)
+ * as plain calls answered within the answer time.
+ */
+export async function importIsolated(processes: PluginProcesses): Promise<ChainvaultPlugin> {
+  const plugin = rebuild(await processes.describe(), processes) as ChainvaultPlugin;
+  return isolatePlugin(plugin, processes);
+}
+
+/** The plugin with its job calls run in its processes. */
+export function isolatePlugin(plugin: ChainvaultPlugin, processes: PluginProcesses): ChainvaultPlugin {
   const methods = Object.fromEntries(
-    Object.entries(plugin.methods).map(([name, method]) => {
+    Object.entries(plugin.methods ?? {}).map(([name, method]) => {
       const wrapped: Record<string, unknown> = { ...method };
       for (const fn of CALLS) {
         if (typeof (method as unknown as Record<string, unknown>)[fn] === 'function') {
-          wrapped[fn] = (ctx: Record<string, unknown>) => isolatedCall({ id: plugin.id, ...where }, name, fn, ctx, limits(plugin.id));
+          wrapped[fn] = (ctx: Record<string, unknown>) => isolatedCall(processes, name, fn, ctx);
         }
       }
       return [name, wrapped];

@@ -1,6 +1,6 @@
 /**
- * A plugin's process: loads one installed plugin and runs one method call (backup, restore,
- * verify or cleanup) with a context whose artifacts, progress, log, state and workspaces live in
+ * A plugin's process: loads one plugin (its folder and entry are the arguments) as it starts,
+ * then runs its method calls (backup, restore, verify or cleanup) one at a time, each with a context whose artifacts, progress, log, state and workspaces live in
  * the server, reached over IPC. Machines and commands run here, bound to this call's signal.
  * Whatever the plugin does (loops, allocates, exits) happens here, not in the server.
  */
@@ -11,10 +11,8 @@ import { join, relative, sep } from 'node:path';
 import { Rpc, type Message } from './rpc';
 
 export interface CallStart {
-  location: string;
-  entry: string;
   method: string;
-  fn: 'backup' | 'restore' | 'verify' | 'cleanup';
+  fn: 'backup' | 'restore' | 'verify' | 'cleanup' | 'inventory';
   /** The context's plain fields (nodes, options, target, backup records …). */
   data: Record<string, unknown>;
   tempDir: string;
@@ -25,7 +23,8 @@ export interface CallStart {
   state: JsonObject | null;
 }
 
-const controller = new AbortController();
+/** The running call's signal: each call gets its own. */
+let controller = new AbortController();
 const send = (message: Message) => process.send!(message);
 
 /** The paths under `root` a filter leaves out, walked here where the filter is (it cannot cross to the server). */
@@ -75,9 +74,53 @@ function source(handle: number) {
   };
 }
 
+type LoadedModule = { methods: Record<string, Record<string, (ctx: unknown) => Promise<unknown>>> };
+
+/** Loaded once, as the process starts, so a call finds the plugin ready; a throw is the answer to every call. */
+const loaded: { plugin: LoadedModule } | { error: unknown } = (() => {
+  const [location, entry] = process.argv.slice(2);
+  try {
+    const exported = createRequire(join(location, 'package.json'))(join(location, entry)) as { default?: unknown };
+    return { plugin: (exported?.default ?? exported) as LoadedModule };
+  } catch (error) {
+    return { error };
+  }
+})();
+
+/** A function in the plugin's description: the host calls it by its path. */
+export interface FunctionMark {
+  $fn: string;
+}
+
+/** The plugin as data: functions replaced by marks naming their path (`methods.copy.restorePhases`). */
+function describe(value: unknown, path: string, seen = new Map<unknown, unknown>()): unknown {
+  if (typeof value === 'function') return { $fn: path } satisfies FunctionMark;
+  if (value === null || typeof value !== 'object') return value;
+  // An object met twice (a schema shared by two methods) is described once; a cycle ends there.
+  if (seen.has(value)) return seen.get(value);
+  seen.set(value, null);
+  const described = Array.isArray(value)
+    ? value.map((item, i) => describe(item, `${path}.${i}`, seen))
+    : Object.fromEntries(Object.entries(value).map(([key, item]) => [key, describe(item, path ? `${path}.${key}` : key, seen)]));
+  seen.set(value, described);
+  return described;
+}
+
+/** The plugin's function at `path` with its object, so it is called as a method. */
+function functionAt(path: string): { self: unknown; fn: (...args: unknown[]) => unknown } {
+  if ('error' in loaded) throw loaded.error;
+  const keys = path.split('.');
+  let self: unknown = loaded.plugin;
+  for (const key of keys.slice(0, -1)) self = (self as Record<string, unknown>)?.[key];
+  const fn = (self as Record<string, unknown>)?.[keys[keys.length - 1]];
+  if (typeof fn !== 'function') throw new Error(`the plugin has no function ${path}`);
+  return { self, fn: fn as (...args: unknown[]) => unknown };
+}
+
 async function run(start: CallStart): Promise<unknown> {
-  const exported = createRequire(join(start.location, 'package.json'))(join(start.location, start.entry)) as { default?: unknown };
-  const plugin = (exported?.default ?? exported) as { methods: Record<string, Record<string, (ctx: unknown) => Promise<unknown>>> };
+  if ('error' in loaded) throw loaded.error;
+  const { plugin } = loaded;
+  controller = new AbortController();
   const call = plugin.methods?.[start.method]?.[start.fn];
   if (typeof call !== 'function') throw new Error(`the plugin has no ${start.fn} for method "${start.method}"`);
   const log: PluginLogger = {
@@ -122,8 +165,17 @@ const rpc: Rpc = new Rpc(
   { send },
   {
     start: async (start: CallStart) => {
-      const outcome = await run(start);
-      return outcome ?? null;
+      try {
+        return (await run(start)) ?? null;
+      } finally {
+        // Sent before the answer: the server decides from it whether this process takes another call.
+        rpc.event('heap', process.memoryUsage().heapUsed);
+      }
+    },
+    /** A quick call made while a request is answered (checkNodeConfig, restorePhases, dataLocations …): plain data in and out. */
+    quick: async (path: string, args: unknown[]) => {
+      const { self, fn } = functionAt(path);
+      return (await fn.apply(self, args)) ?? null;
     },
   },
   (op, args) => {
@@ -131,5 +183,7 @@ const rpc: Rpc = new Rpc(
   },
 );
 process.on('message', (message: Message) => void rpc.receive(message));
+// The first word to the server: the plugin as data, or why it did not load.
+rpc.event('ready', 'error' in loaded ? { error: String((loaded.error as Error)?.message ?? loaded.error) } : { plugin: describe(loaded.plugin, '') });
 // The server going away ends this process too.
 process.on('disconnect', () => process.exit(0));
