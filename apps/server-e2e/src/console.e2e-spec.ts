@@ -7,7 +7,7 @@
  * restore through the wizard into a new folder (compared with the source), and see a failed
  * job on the overview with its error. Each page's screenshot goes to docs/console.
  */
-import { compareTrees, writeSampleTree } from '@chainvault/testing';
+import { compareTrees, startHardhatNode, writeSampleTree } from '@chainvault/testing';
 import { GraphQLSchemaHost } from '@nestjs/graphql';
 import { printSchema } from 'graphql';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -15,7 +15,9 @@ import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { copyWritable, fixtureLedger } from '../test-support/fabric/network';
 import { launchChromium, screenshot, signedInPage } from './support/console-browser';
+import { CREATE_DESTINATION, CREATE_NETWORK, CREATE_POLICY, REGISTER_NODE, backupNow } from './support/scenario';
 import { startTestServer, type TestServer } from './support/test-server';
 
 jest.setTimeout(180_000);
@@ -297,6 +299,101 @@ describe('the web console', () => {
     await screenshot(page, 'overview-phone');
     expect(problems).toEqual([]);
   });
+
+  it("finds backups by block height and date, shows an Ethereum backup's chain history and a Fabric network's versions by resource", async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const { client } = server;
+    const repository = (await client.ok(CREATE_DESTINATION, { input: { name: 'chains', kind: 'LOCAL', config: { path: join(work, 'chains-repository') } } })).createDestination.id;
+
+    // Ethereum: a dev node from npm, two chain-export runs in files of 20 blocks.
+    const chain = await startHardhatNode();
+    const exports: Record<string, any>[] = [];
+    try {
+      const mine = (count: number) =>
+        fetch(chain.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(Array.from({ length: count }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'evm_mine', params: [] }))) });
+      await mine(45);
+      const genesis = join(work, 'genesis.json');
+      await writeFile(genesis, JSON.stringify({ config: { chainId: 31337, pragueTime: 0 }, alloc: {} }));
+      const devnet = (await client.ok(CREATE_NETWORK, { input: { name: 'devnet', protocol: 'geth' } })).createNetwork.id;
+      await client.ok(REGISTER_NODE, { input: { networkId: devnet, name: 'monitor', plugin: 'ethereum', role: 'monitor', config: { rpcUrl: chain.url, client: 'geth', consensus: 'pos', genesisFile: genesis } } });
+      const policyId = (await client.ok(CREATE_POLICY, { input: { name: 'chain-data', networkId: devnet, method: 'chain-export', destinationIds: [repository], options: { blocksPerFile: 20, batchSize: 10 } } })).createPolicy.id;
+      exports.push(await backupNow(client, policyId));
+      await mine(10);
+      exports.push(await backupNow(client, policyId));
+    } finally {
+      await chain.stop();
+    }
+    expect(exports.map((j) => j.status)).toEqual(['COMPLETED', 'COMPLETED']);
+    const ranges = (await client.ok(`{ backups(filter: { status: [COMPLETED] }, first: 10) { nodes { id firstBlock lastBlock } } }`)).backups.nodes.filter((b: { lastBlock: number | null }) => b.lastBlock !== null);
+    const [second, first] = ranges as { id: string; firstBlock: number; lastBlock: number }[];
+    expect(second.firstBlock).toBe(first.lastBlock + 1);
+
+    await page.goto(`${server.url}/#/backups`);
+    await page.locator('#filter-network').selectOption({ label: 'devnet' });
+    const rows = page.locator('table tbody tr');
+    await eventually(() => rows.count(), 2);
+    // Holding a block of the second run only: one row, with its range.
+    await page.locator('#filter-block').fill(String(first.lastBlock + 1));
+    await page.locator('#filter-block').press('Tab');
+    await eventually(() => rows.count(), 1);
+    await expectText(rows.first(), `${second.firstBlock}–${second.lastBlock}`);
+    await page.locator('#filter-block').fill('not a height');
+    await page.locator('#filter-block').press('Tab');
+    await expectText(page.locator('#filter-block-error'), 'a block height is a whole number from 0');
+    await page.locator('#filter-block').fill('');
+    await page.locator('#filter-block').press('Tab');
+    // By date, in the browser's time zone: today holds both; from tomorrow, none.
+    const [today, tomorrow] = await page.evaluate(() => {
+      const day = (d: Date) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+      const now = new Date();
+      return [day(now), day(new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1))];
+    });
+    await page.locator('#filter-from').fill(today);
+    await page.locator('#filter-to').fill(today);
+    await eventually(() => rows.count(), 2);
+    await page.locator('#filter-from').fill(tomorrow);
+    await eventually(() => rows.count(), 0);
+    await page.locator('#filter-from').fill('');
+    await page.locator('#filter-to').fill('');
+    await eventually(() => rows.count(), 2);
+    await screenshot(page, 'backups-filtered');
+    // The first run's chain history: its files as a timeline of block ranges.
+    await page.goto(`${server.url}/#/backups/${first.id}`);
+    await expectText(page.getByRole('heading', { name: /^Chain history/ }), `Chain history: blocks 0 to ${first.lastBlock} in 3 files`);
+    expect(await page.getByRole('img', { name: /^blocks 0 to/ }).getAttribute('aria-label')).toBe(`blocks 0 to ${first.lastBlock}: 0–19, 20–39, 40–${first.lastBlock}`);
+    await screenshot(page, 'backup-chain-history');
+
+    // Fabric: two peers from the real fixture ledgers; peer0 backed up twice, peer1 once.
+    const org1 = (await client.ok(CREATE_NETWORK, { input: { name: 'org1', protocol: 'fabric' } })).createNetwork.id;
+    const versions: Record<string, string[]> = {};
+    for (const [name, ledger, runs] of [['peer0', 'sample_prod', 2], ['peer1', 'sample_ledger_from_snapshot', 1]] as const) {
+      await copyWritable(fixtureLedger(ledger), join(work, 'fabric', name, 'ledgersData'));
+      const nodeId = (await client.ok(REGISTER_NODE, { input: { networkId: org1, name, plugin: 'fabric', role: 'peer', config: { path: join(work, 'fabric', name) } } })).registerNode.id;
+      const policyId = (await client.ok(CREATE_POLICY, { input: { name: `${name}-resource`, nodeId, method: 'resource', destinationIds: [repository] } })).createPolicy.id;
+      versions[name] = [];
+      for (let i = 0; i < runs; i++) {
+        const job = await backupNow(client, policyId);
+        expect(job.status).toBe('COMPLETED');
+        versions[name].unshift(job.backupId);
+      }
+    }
+    // Loaded again: the console reads the list of networks when it opens.
+    await page.goto(`${server.url}/#/backups`);
+    await page.reload();
+    await page.locator('#filter-network').selectOption({ label: 'org1' });
+    const table = page.getByRole('table', { name: 'Versions by resource' });
+    for (const [name, ids] of Object.entries(versions)) {
+      const row = table.locator('tr', { has: page.getByRole('cell', { name, exact: true }) });
+      await eventually(() => row.locator('li').count(), ids.length);
+      // Newest first, each a link to its backup and to the restore wizard.
+      expect(await row.locator('li a:first-child').evaluateAll((links) => links.map((a) => a.getAttribute('href')))).toEqual(ids.map((id) => `#/backups/${id}`));
+      await expectText(row, 'peer');
+    }
+    await screenshot(page, 'backups-fabric-versions');
+    await table.locator('tr', { has: page.getByRole('cell', { name: 'peer0', exact: true }) }).getByRole('link', { name: 'restore' }).first().click();
+    await page.getByRole('heading', { name: `Restore backup ${versions.peer0[0].slice(0, 8)}` }).waitFor();
+    expect(problems).toEqual([]);
+  });
 });
 
 /** The status of a GET naming another Host (fetch may not set Host itself). */
@@ -320,4 +417,15 @@ async function expectText(locator: import('playwright-core').Locator, text: stri
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`expected ${String(locator)} to contain ${JSON.stringify(text)}, saw ${JSON.stringify(seen)}`);
+}
+
+/** Waits until `read` gives `expected` (the page updates after a query answers), failing with the last value. */
+async function eventually<T>(read: () => Promise<T>, expected: T, timeout = 15_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  let last = await read();
+  while (last !== expected && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    last = await read();
+  }
+  expect(last).toBe(expected);
 }

@@ -177,6 +177,23 @@ describe('Ethereum chain-export through GraphQL against a Hardhat node', () => {
     expect(stored.provider).toBe('geth');
   });
 
+  it('lists the backups that hold a block, and those made in a span of time', async () => {
+    const [first, second] = backups;
+    const query = `query ($filter: BackupFilter) { backups(filter: $filter) { totalCount nodes { id firstBlock lastBlock } } }`;
+    const listed = async (filter: Record<string, unknown>) => (await server.client.ok(query, { filter: { networkId, ...filter } })).backups.nodes as { id: string; firstBlock: number; lastBlock: number }[];
+    const ids = async (filter: Record<string, unknown>) => (await listed(filter)).map((b) => b.id);
+    expect(await listed({ block: 0 })).toEqual([{ id: first.id, firstBlock: 0, lastBlock: first.metadata.endBlock }]);
+    expect(await ids({ block: first.metadata.endBlock })).toEqual([first.id]);
+    expect(await listed({ block: second.metadata.startBlock })).toEqual([{ id: second.id, firstBlock: second.metadata.startBlock, lastBlock: second.metadata.endBlock }]);
+    expect(await ids({ block: second.metadata.endBlock + 1 })).toEqual([]);
+    expect(await ids({ since: second.createdAt })).toEqual(expect.arrayContaining([second.id]));
+    expect(await ids({ since: second.createdAt })).not.toContain(first.id);
+    expect(await ids({ until: second.createdAt })).toEqual([first.id]);
+    expect(await ids({ since: first.createdAt, until: second.createdAt, block: 1 })).toEqual([first.id]);
+    const refused = await server.client.fails(query, { filter: { block: -1 } });
+    expect(refused).toMatchObject({ message: 'block must be a block height (a whole number from 0), got -1', extensions: { code: 'BAD_USER_INPUT' } });
+  });
+
   it('keeps every segment a kept backup continues, whatever the retention rules say', async () => {
     const { applyRetention } = await server.client.ok(`mutation ($id: ID!) { applyRetention(policyId: $id, dryRun: true) { kept { backupId reasons } deleted { backupId } } }`, { id: policyId });
     expect(applyRetention.deleted).toEqual([]);

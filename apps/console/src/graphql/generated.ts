@@ -4,10 +4,13 @@
 export type Operation<R, V> = string & { readonly __result?: R; readonly __variables?: V };
 
 export interface BackupFilter {
+  block?: number | null;
   networkId?: string | null;
   nodeId?: string | null;
   policyId?: string | null;
+  since?: string | null;
   status?: Array<BackupStatus> | null;
+  until?: string | null;
 }
 
 export type BackupStatus = 'COMPLETED' | 'DELETED' | 'FAILED' | 'PARTIAL' | 'RUNNING';
@@ -211,19 +214,25 @@ export interface RetentionDryRunVariables {
 }
 export const RetentionDryRun = "mutation RetentionDryRun($policyId: ID!) { applyRetention(policyId: $policyId, dryRun: true) { kept { backupId createdAt reasons } deleted { backupId createdAt reasons } } }" as Operation<RetentionDryRunResult, RetentionDryRunVariables>;
 
-export type BackupsResult = { backups: { totalCount: number; pageInfo: { endCursor: string | null; hasNextPage: boolean }; nodes: Array<{ id: string; policyId: string; networkId: string; nodeId: string | null; plugin: string; method: string; status: BackupStatus; createdAt: string; logicalSize: number; storedSize: number; fileCount: number; pinned: boolean; verification: VerificationState }> } };
+export type BackupsResult = { backups: { totalCount: number; pageInfo: { endCursor: string | null; hasNextPage: boolean }; nodes: Array<{ id: string; policyId: string; networkId: string; nodeId: string | null; plugin: string; method: string; status: BackupStatus; createdAt: string; logicalSize: number; storedSize: number; fileCount: number; pinned: boolean; verification: VerificationState; firstBlock: number | null; lastBlock: number | null }> } };
 export interface BackupsVariables {
   filter?: BackupFilter | null;
   first?: number | null;
   after?: string | null;
 }
-export const Backups = "query Backups($filter: BackupFilter, $first: Int, $after: String) { backups(filter: $filter, first: $first, after: $after) { totalCount pageInfo { endCursor hasNextPage } nodes { id policyId networkId nodeId plugin method status createdAt logicalSize storedSize fileCount pinned verification } } }" as Operation<BackupsResult, BackupsVariables>;
+export const Backups = "query Backups($filter: BackupFilter, $first: Int, $after: String) { backups(filter: $filter, first: $first, after: $after) { totalCount pageInfo { endCursor hasNextPage } nodes { id policyId networkId nodeId plugin method status createdAt logicalSize storedSize fileCount pinned verification firstBlock lastBlock } } }" as Operation<BackupsResult, BackupsVariables>;
 
-export type BackupDetailResult = { backup: { id: string; policyId: string; networkId: string; nodeId: string | null; plugin: string; method: string; status: BackupStatus; startedAt: string; createdAt: string; logicalSize: number; storedSize: number; fileCount: number; pinned: boolean; verification: VerificationState; verifiedAt: string | null; verificationProblems: Array<string>; dependsOn: Array<string>; destinationId: string; metadata: unknown; files: Array<{ path: string; type: string; size: number }>; replicas: Array<{ destinationId: string; state: string; updatedAt: string; error: string | null }> } | null; restores: Array<{ id: string; status: string; createdAt: string; finishedAt: string | null; error: string | null; targetNodeId: string | null; targetConfig: unknown | null }> };
+export type ResourceVersionsResult = { backups: { totalCount: number; nodes: Array<{ id: string; createdAt: string; status: BackupStatus; verification: VerificationState; metadata: unknown }> } };
+export interface ResourceVersionsVariables {
+  networkId: string;
+}
+export const ResourceVersions = "query ResourceVersions($networkId: ID!) { backups( filter: {networkId: $networkId, status: [COMPLETED, PARTIAL]} first: 200 ) { totalCount nodes { id createdAt status verification metadata } } }" as Operation<ResourceVersionsResult, ResourceVersionsVariables>;
+
+export type BackupDetailResult = { backup: { id: string; policyId: string; networkId: string; nodeId: string | null; plugin: string; method: string; status: BackupStatus; startedAt: string; createdAt: string; logicalSize: number; storedSize: number; fileCount: number; pinned: boolean; verification: VerificationState; verifiedAt: string | null; verificationProblems: Array<string>; dependsOn: Array<string>; destinationId: string; metadata: unknown; firstBlock: number | null; lastBlock: number | null; files: Array<{ path: string; type: string; size: number }>; replicas: Array<{ destinationId: string; state: string; updatedAt: string; error: string | null }> } | null; restores: Array<{ id: string; status: string; createdAt: string; finishedAt: string | null; error: string | null; targetNodeId: string | null; targetConfig: unknown | null }> };
 export interface BackupDetailVariables {
   id: string;
 }
-export const BackupDetail = "query BackupDetail($id: ID!) { backup(id: $id) { id policyId networkId nodeId plugin method status startedAt createdAt logicalSize storedSize fileCount pinned verification verifiedAt verificationProblems dependsOn destinationId metadata files(first: 200) { path type size } replicas { destinationId state updatedAt error } } restores(backupId: $id, first: 20) { id status createdAt finishedAt error targetNodeId targetConfig } }" as Operation<BackupDetailResult, BackupDetailVariables>;
+export const BackupDetail = "query BackupDetail($id: ID!) { backup(id: $id) { id policyId networkId nodeId plugin method status startedAt createdAt logicalSize storedSize fileCount pinned verification verifiedAt verificationProblems dependsOn destinationId metadata firstBlock lastBlock files(first: 200) { path type size } replicas { destinationId state updatedAt error } } restores(backupId: $id, first: 20) { id status createdAt finishedAt error targetNodeId targetConfig } }" as Operation<BackupDetailResult, BackupDetailVariables>;
 
 export type VerifyBackupResult = { verifyBackup: { id: string } };
 export interface VerifyBackupVariables {

@@ -5,7 +5,7 @@
 import { useState } from 'preact/hooks';
 import { call } from '../api';
 import {
-  BackupDetail, Backups, Catalog, DeleteBackup, ExportBackup, PinBackup, RestoreBackup, VerifyBackup,
+  BackupDetail, Backups, Catalog, ResourceVersions, DeleteBackup, ExportBackup, PinBackup, RestoreBackup, VerifyBackup,
   type BackupStatus, type BackupsVariables, type CatalogResult, type BackupDetailResult,
 } from '../graphql/generated';
 import { SchemaForm, cleanValue, fieldErrors, type FormValue, type JsonSchema } from '../schema-form';
@@ -14,22 +14,48 @@ import { ErrorNote, Pager, Section, Status, bytes, go, inZone, useAction, useQue
 const STATUSES: BackupStatus[] = ['COMPLETED', 'PARTIAL', 'FAILED', 'RUNNING', 'DELETED'];
 const PAGE = 50;
 
+/** Midnight at the start of `day` (YYYY-MM-DD) plus `plusDays`, in the browser's time zone, as an ISO instant. */
+function dayStart(day: string, plusDays: number): string {
+  const [y, m, d] = day.split('-').map(Number);
+  return new Date(y, m - 1, d + plusDays).toISOString();
+}
+
+/** A block height typed in the filter, or null when it is not one (the field then says so). */
+function blockHeight(text: string | undefined): number | null {
+  if (!text || !/^\d+$/.test(text.trim())) return null;
+  const n = Number(text.trim());
+  return Number.isSafeInteger(n) ? n : null;
+}
+
 function BackupList({ catalog, initialPolicy }: { catalog: CatalogResult; initialPolicy?: string }) {
-  const [filter, setFilter] = useState<{ networkId?: string; nodeId?: string; policyId?: string; status?: string }>({ policyId: initialPolicy });
+  const [filter, setFilter] = useState<{ networkId?: string; nodeId?: string; policyId?: string; status?: string; from?: string; to?: string; block?: string }>({ policyId: initialPolicy });
   const [after, setAfter] = useState<string[]>([]);
   const variables: BackupsVariables = {
     first: PAGE,
     after: after[after.length - 1] ?? null,
-    filter: { networkId: filter.networkId || null, nodeId: filter.nodeId || null, policyId: filter.policyId || null, status: filter.status ? [filter.status as BackupStatus] : null },
+    filter: {
+      networkId: filter.networkId || null,
+      nodeId: filter.nodeId || null,
+      policyId: filter.policyId || null,
+      status: filter.status ? [filter.status as BackupStatus] : null,
+      // Days in the browser's time zone: from the start of the first to the end of the last.
+      since: filter.from ? dayStart(filter.from, 0) : null,
+      until: filter.to ? dayStart(filter.to, 1) : null,
+      block: blockHeight(filter.block),
+    },
   };
   const backups = useQuery(Backups, variables, JSON.stringify(variables));
   const nodeNames = new Map(catalog.nodes.map((n) => [n.id, n.name]));
   const set = (key: keyof typeof filter) => (e: Event) => {
     setAfter([]);
-    setFilter({ ...filter, [key]: (e.currentTarget as HTMLSelectElement).value || undefined });
+    setFilter({ ...filter, [key]: (e.currentTarget as HTMLSelectElement | HTMLInputElement).value || undefined });
   };
+  const badBlock = filter.block !== undefined && blockHeight(filter.block) === null;
   const page = backups.data?.backups;
+  const network = catalog.networks.find((n) => n.id === filter.networkId);
   return (
+    <>
+    {network?.protocol === 'fabric' ? <ResourceVersionList networkId={network.id} /> : null}
     <Section title={`Backups${page ? ` (${page.totalCount})` : ''}`}>
       <div class="grid filters" role="search">
         <div class="field"><label for="filter-network">Network</label>
@@ -38,6 +64,13 @@ function BackupList({ catalog, initialPolicy }: { catalog: CatalogResult; initia
           <select id="filter-node" value={filter.nodeId ?? ''} onChange={set('nodeId')}><option value="">all</option>{catalog.nodes.map((n) => <option key={n.id} value={n.id}>{n.name}</option>)}</select></div>
         <div class="field"><label for="filter-status">Status</label>
           <select id="filter-status" value={filter.status ?? ''} onChange={set('status')}><option value="">all</option>{STATUSES.map((s) => <option key={s} value={s}>{s.toLowerCase()}</option>)}</select></div>
+        <div class="field"><label for="filter-from">From</label>
+          <input id="filter-from" type="date" value={filter.from ?? ''} onChange={set('from')} /></div>
+        <div class="field"><label for="filter-to">To</label>
+          <input id="filter-to" type="date" value={filter.to ?? ''} onChange={set('to')} /></div>
+        <div class="field"><label for="filter-block">Holding block</label>
+          <input id="filter-block" inputMode="numeric" value={filter.block ?? ''} placeholder="height" aria-invalid={badBlock} aria-describedby={badBlock ? 'filter-block-error' : undefined} onChange={set('block')} />
+          {badBlock ? <span id="filter-block-error" class="field-error">a block height is a whole number from 0</span> : null}</div>
         {filter.policyId ? <div class="field"><span>Policy</span><button class="secondary" onClick={() => setFilter({ ...filter, policyId: undefined })}>{filter.policyId.slice(0, 8)} ×</button></div> : null}
       </div>
       <ErrorNote error={backups.error} />
@@ -45,7 +78,7 @@ function BackupList({ catalog, initialPolicy }: { catalog: CatalogResult; initia
         <>
           <div class="table-wrap">
             <table>
-              <thead><tr><th>Created</th><th>Node</th><th>Method</th><th>Status</th><th>Size</th><th>Files</th><th>Verification</th></tr></thead>
+              <thead><tr><th>Created</th><th>Node</th><th>Method</th><th>Status</th><th>Blocks</th><th>Size</th><th>Files</th><th>Verification</th></tr></thead>
               <tbody>
                 {page.nodes.map((b) => (
                   <tr key={b.id}>
@@ -53,6 +86,7 @@ function BackupList({ catalog, initialPolicy }: { catalog: CatalogResult; initia
                     <td>{b.nodeId ? nodeNames.get(b.nodeId) ?? b.nodeId.slice(0, 8) : 'network'}</td>
                     <td>{b.plugin} · {b.method}</td>
                     <td><Status value={b.status} /></td>
+                    <td>{b.lastBlock !== null ? `${b.firstBlock}–${b.lastBlock}` : '—'}</td>
                     <td>{bytes(b.logicalSize)} <span class="hint">({bytes(b.storedSize)} stored)</span></td>
                     <td>{b.fileCount}</td>
                     <td><Status value={b.verification} /></td>
@@ -64,6 +98,52 @@ function BackupList({ catalog, initialPolicy }: { catalog: CatalogResult; initia
           <Pager after={after} setAfter={setAfter} pageInfo={page.pageInfo} />
         </>
       ) : <p>Loading…</p>}
+    </Section>
+    </>
+  );
+}
+
+/**
+ * A Fabric network's backups as versions of each resource (peer, orderer, CA, MSP …), newest
+ * first, as fabric-console shows them: pick the version of a resource, then restore it.
+ */
+function ResourceVersionList({ networkId }: { networkId: string }) {
+  const versions = useQuery(ResourceVersions, { networkId }, networkId);
+  const page = versions.data?.backups;
+  if (!page) return versions.error ? <ErrorNote error={versions.error} /> : null;
+  const byResource = new Map<string, { role: string; backups: typeof page.nodes }>();
+  for (const backup of page.nodes) {
+    const resources = (backup.metadata as { resources?: { name?: unknown; role?: unknown }[] } | null)?.resources ?? [];
+    for (const r of resources) {
+      if (typeof r?.name !== 'string') continue;
+      const entry = byResource.get(r.name) ?? { role: String(r.role ?? ''), backups: [] };
+      entry.backups.push(backup);
+      byResource.set(r.name, entry);
+    }
+  }
+  return (
+    <Section title={`Versions by resource${page.totalCount > page.nodes.length ? ` (newest ${page.nodes.length} backups)` : ''}`}>
+      {byResource.size === 0 ? <p class="hint">No completed backup of this network names a resource yet.</p> : (
+        <div class="table-wrap">
+          <table aria-label="Versions by resource">
+            <thead><tr><th>Resource</th><th>Role</th><th>Versions</th><th>Newest</th></tr></thead>
+            <tbody>
+              {[...byResource.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, { role, backups }]) => (
+                <tr key={name}>
+                  <td>{name}</td>
+                  <td>{role}</td>
+                  <td>
+                    <ul class="versions">
+                      {backups.map((v) => <li key={v.id}><a href={`#/backups/${v.id}`}>{inZone(v.createdAt)}</a> <Status value={v.verification} /> <a href={`#/restore/${v.id}`}>restore</a></li>)}
+                    </ul>
+                  </td>
+                  <td>{inZone(backups[0].createdAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
     </Section>
   );
 }
@@ -86,6 +166,7 @@ function BackupView({ id, catalog }: { id: string; catalog: CatalogResult }) {
           <dt>Created</dt><dd>{inZone(b.createdAt)}</dd>
           <dt>Method</dt><dd>{b.plugin} · {b.method}</dd>
           <dt>Size</dt><dd>{bytes(b.logicalSize)} in {b.fileCount} files ({bytes(b.storedSize)} stored)</dd>
+          {b.lastBlock !== null ? <><dt>Blocks</dt><dd>{b.firstBlock} to {b.lastBlock}</dd></> : null}
           <dt>Destination</dt><dd>{destinations.get(b.destinationId) ?? b.destinationId}</dd>
           <dt>Verification</dt><dd><Status value={b.verification} /> {b.verifiedAt ? inZone(b.verifiedAt) : ''} {b.verificationProblems.join('; ')}</dd>
           <dt>Depends on</dt><dd>{b.dependsOn.length ? b.dependsOn.map((d) => <a key={d} href={`#/backups/${d}`}>{d.slice(0, 8)} </a>) : 'nothing'}</dd>
@@ -108,6 +189,7 @@ function BackupView({ id, catalog }: { id: string; catalog: CatalogResult }) {
           <ul>{b.replicas.map((r) => <li key={r.destinationId}>{destinations.get(r.destinationId) ?? r.destinationId}: <Status value={r.state} /> {inZone(r.updatedAt)} {r.error}</li>)}</ul>
         )}
       </Section>
+      <ChainHistory metadata={b.metadata} />
       <Section title="Restores">
         {detail.data.restores.length === 0 ? <p class="hint">Never restored.</p> : (
           <ul>{detail.data.restores.map((r) => <li key={r.id}><Status value={r.status} /> {inZone(r.createdAt)} → {r.targetNodeId ?? JSON.stringify(r.targetConfig)} {r.error}</li>)}</ul>
@@ -123,6 +205,44 @@ function BackupView({ id, catalog }: { id: string; catalog: CatalogResult }) {
       </Section>
       {Object.keys((b.metadata as object) ?? {}).length ? <Section title="Metadata"><pre>{JSON.stringify(b.metadata, null, 2)}</pre></Section> : null}
     </div>
+  );
+}
+
+interface Segment {
+  file: string;
+  date?: string;
+  start_block: { block: number; hash?: string };
+  end_block: { block: number; hash?: string };
+}
+
+/**
+ * The chain history a chain-data backup records (its metadata's `history`, DESIGN §7.1): one bar
+ * per file, as wide as the blocks it covers, and the files with their ranges and end hashes.
+ */
+function ChainHistory({ metadata }: { metadata: unknown }) {
+  const history = (metadata as { history?: unknown } | null)?.history;
+  if (!Array.isArray(history)) return null;
+  const segments = (history as Segment[]).filter((s) => Number.isFinite(s?.start_block?.block) && Number.isFinite(s?.end_block?.block));
+  if (segments.length === 0) return null;
+  const first = segments[0].start_block.block;
+  const last = segments[segments.length - 1].end_block.block;
+  const span = Math.max(1, last - first + 1);
+  return (
+    <Section title={`Chain history: blocks ${first} to ${last} in ${segments.length} files`}>
+      <div class="timeline" role="img" aria-label={`blocks ${first} to ${last}: ${segments.map((s) => `${s.start_block.block}–${s.end_block.block}`).join(', ')}`}>
+        {segments.map((s) => (
+          <span key={s.file} class="segment" style={{ flexGrow: s.end_block.block - s.start_block.block + 1, flexBasis: 0 }} title={`${s.file}: blocks ${s.start_block.block}–${s.end_block.block}`}>
+            {(s.end_block.block - s.start_block.block + 1) / span > 0.08 ? `${s.start_block.block}–${s.end_block.block}` : ''}
+          </span>
+        ))}
+      </div>
+      <div class="table-wrap">
+        <table>
+          <thead><tr><th>File</th><th>Blocks</th><th>End hash</th></tr></thead>
+          <tbody>{segments.map((s) => <tr key={s.file}><td><code>{s.file}</code></td><td>{s.start_block.block}–{s.end_block.block}</td><td><code>{s.end_block.hash ? `${s.end_block.hash.slice(0, 12)}…` : '—'}</code></td></tr>)}</tbody>
+        </table>
+      </div>
+    </Section>
   );
 }
 

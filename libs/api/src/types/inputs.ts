@@ -1,5 +1,5 @@
 /** GraphQL input types. Shapes are checked further by the services, which name the bad field. */
-import { Field, ID, InputType, Int } from '@nestjs/graphql';
+import { Field, Float, ID, InputType, Int } from '@nestjs/graphql';
 import { JsonScalar } from './json.scalar';
 import { ApiRole, BackupStatus, DestinationKind, JobKind, JobStatus, SchedulePreset } from './enums';
 
@@ -130,6 +130,9 @@ export class BackupFilter {
   @Field(() => ID, { nullable: true }) nodeId?: string;
   @Field(() => ID, { nullable: true }) networkId?: string;
   @Field(() => [BackupStatus], { nullable: true, description: 'Default: every status but DELETED.' }) status?: BackupStatus[];
+  @Field(() => Date, { nullable: true, description: 'Created at or after this time.' }) since?: Date;
+  @Field(() => Date, { nullable: true, description: 'Created before this time.' }) until?: Date;
+  @Field(() => Float, { nullable: true, description: 'Holding this block: firstBlock ≤ block ≤ lastBlock (backups without a block range never match).' }) block?: number;
 }
 
 @InputType({ description: 'Which jobs a page holds; every given condition must hold.' })

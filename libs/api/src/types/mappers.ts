@@ -80,6 +80,8 @@ export function toBackup(b: BackupEntity): Backup {
     verifiedAt: b.verifiedAt,
     verificationProblems: b.verificationProblems,
     pinned: b.pinned,
+    firstBlock: b.firstBlock ?? null,
+    lastBlock: b.lastBlock ?? null,
   };
 }
 

@@ -179,6 +179,8 @@ export class Backup {
   @Field(() => Date, { nullable: true }) verifiedAt!: Date | null;
   @Field(() => [String]) verificationProblems!: string[];
   @Field() pinned!: boolean;
+  @Field(() => Float, { nullable: true, description: 'The first block the backup holds, from its metadata (blocks.first, startBlock, or 0 for a snapshot up to lastBlockId or blockId); null when it holds no block range.' }) firstBlock!: number | null;
+  @Field(() => Float, { nullable: true, description: 'The last block the backup holds (blocks.last, endBlock, lastBlockId or blockId).' }) lastBlock!: number | null;
 }
 
 @ObjectType({ description: 'The copy of a backup in a further destination of its policy.' })

@@ -8,12 +8,19 @@ import { AuditService } from '../audit/audit.service';
 import { BackupEntity, BackupReplicaEntity, BackupStatus, JobKind, JobStatus, JobEntity, VerificationState, type PolicyEntity } from '../catalog/entities';
 import { DestinationService } from '../destinations/destination.service';
 import { ChainvaultError } from '../errors/chainvault.errors';
+import { blockRangeOf } from './block-range';
 
 export interface BackupFilter {
   policyId?: string | null;
   nodeId?: string | null;
   networkId?: string | null;
   statuses?: BackupStatus[] | null;
+  /** Created at or after. */
+  since?: Date | null;
+  /** Created before. */
+  until?: Date | null;
+  /** Holding this block (first_block ≤ block ≤ last_block). */
+  block?: number | null;
 }
 
 export interface BackupPage {
@@ -62,6 +69,12 @@ export class BackupService {
     if (filter.policyId) query.andWhere('b.policy_id = :policyId', { policyId: filter.policyId });
     if (filter.nodeId) query.andWhere('b.node_id = :nodeId', { nodeId: filter.nodeId });
     if (filter.networkId) query.andWhere('b.network_id = :networkId', { networkId: filter.networkId });
+    if (filter.since) query.andWhere('b.created_at >= :since', { since: filter.since.toISOString() });
+    if (filter.until) query.andWhere('b.created_at < :until', { until: filter.until.toISOString() });
+    if (filter.block !== undefined && filter.block !== null) {
+      if (!Number.isSafeInteger(filter.block) || filter.block < 0) throw ChainvaultError.badInput(`block must be a block height (a whole number from 0), got ${filter.block}`);
+      query.andWhere('b.first_block <= :block AND b.last_block >= :block', { block: filter.block });
+    }
     if (filter.statuses?.length) query.andWhere('b.status IN (:...statuses)', { statuses: filter.statuses });
     else query.andWhere('b.status <> :deleted', { deleted: BackupStatus.DELETED });
     const totalCount = await query.getCount();
@@ -183,6 +196,8 @@ export class BackupService {
       verificationProblems: [],
       pinned: false,
       deletedAt: null,
+      firstBlock: blockRangeOf(manifest.metadata)?.first ?? null,
+      lastBlock: blockRangeOf(manifest.metadata)?.last ?? null,
     });
   }
 }

@@ -27,9 +27,10 @@ import { RestoreTemplates1764300000000 } from './migrations/1764300000000-restor
 import { CatalogLifecycle1764400000000 } from './migrations/1764400000000-catalog-lifecycle';
 import { JobQueries1764500000000 } from './migrations/1764500000000-job-queries';
 import { JobLog1764600000000 } from './migrations/1764600000000-job-log';
+import { BackupBlocks1764700000000 } from './migrations/1764700000000-backup-blocks';
 
 export const CATALOG_ENTITIES = [NetworkEntity, NodeEntity, DestinationEntity, PolicyEntity, BackupEntity, BackupReplicaEntity, JobEntity, RestoreEntity, AuditEventEntity, InstanceEntity, ApiTokenEntity, RestoreTemplateEntity, JobLogLineEntity];
-export const CATALOG_MIGRATIONS = [InitialCatalog1763712000000, DestinationSecrets1763800000000, BackupReplication1763900000000, Scheduler1764000000000, ApiTokens1764100000000, PluginApi21764200000000, RestoreTemplates1764300000000, CatalogLifecycle1764400000000, JobQueries1764500000000, JobLog1764600000000];
+export const CATALOG_MIGRATIONS = [InitialCatalog1763712000000, DestinationSecrets1763800000000, BackupReplication1763900000000, Scheduler1764000000000, ApiTokens1764100000000, PluginApi21764200000000, RestoreTemplates1764300000000, CatalogLifecycle1764400000000, JobQueries1764500000000, JobLog1764600000000, BackupBlocks1764700000000];
 
 export function catalogOptions(settings: { dataDir: string; databaseUrl?: string }): DataSourceOptions {
   const common = {

@@ -226,6 +226,26 @@ describe.each(['sqlite', 'postgres'] as const)('the catalog schema on %s', (kind
       { at: '2026-12-01T10:01:00.000Z', level: 'info' as const, message: 'started by b (attempt 2)' },
     ];
     await dataSource.getRepository(JobLogLineEntity).insert(lines.map((line, i) => ({ jobId: logged.id, seq: i + 1, ...line })));
+    expect(await columnsOf('backup')).toEqual(expect.arrayContaining(['first_block', 'last_block']));
+    // Backups made before the block columns get theirs from their metadata when the migration runs.
+    const backups = dataSource.getRepository(BackupEntity);
+    const model = await backups.findOneByOrFail({ pinned: true });
+    const exported = { ...model, id: randomUUID(), metadata: { startBlock: 100, endBlock: 199, endHash: '0xab' } };
+    const snapshot = { ...model, id: randomUUID(), metadata: { checkpointId: 3, lastBlockId: 4242 } };
+    await backups.insert([exported, snapshot]);
+    await dataSource.undoLastMigration({ transaction: 'each' });
+    expect(await columnsOf('backup')).not.toContain('first_block');
+    expect(await columnsOf('backup')).not.toContain('last_block');
+    await dataSource.runMigrations({ transaction: 'each' });
+    const blocksOf = async (id: string) => {
+      const { firstBlock, lastBlock } = await backups.findOneByOrFail({ id });
+      return [firstBlock, lastBlock];
+    };
+    expect(await blocksOf(exported.id)).toEqual([100, 199]);
+    expect(await blocksOf(snapshot.id)).toEqual([0, 4242]);
+    expect(await blocksOf(model.id)).toEqual([null, null]);
+    await backups.delete([exported.id, snapshot.id]);
+    await dataSource.undoLastMigration({ transaction: 'each' });
     await dataSource.undoLastMigration({ transaction: 'each' });
     expect(await hasJobLog()).toBe(false);
     const [row] = await dataSource.query(`SELECT "log" FROM "job" WHERE "id" = ${kind === 'postgres' ? '$1' : '?'}`, [logged.id]);
@@ -234,6 +254,7 @@ describe.each(['sqlite', 'postgres'] as const)('the catalog schema on %s', (kind
     expect(await columnsOf('job')).not.toContain('log');
     const moved = await dataSource.getRepository(JobLogLineEntity).find({ where: { jobId: logged.id }, order: { seq: 'ASC' } });
     expect(moved.map(({ at, level, message }) => ({ at, level, message }))).toEqual(lines);
+    await dataSource.undoLastMigration({ transaction: 'each' });
     await dataSource.undoLastMigration({ transaction: 'each' });
     const jobIndexes = async () => {
       const runner = dataSource.createQueryRunner();

@@ -104,4 +104,12 @@ export class BackupEntity {
 
   @TimestampColumn({ name: 'deleted_at', nullable: true })
   deletedAt!: Date | null;
+
+  /** The first block the backup holds (see backups/block-range.ts); null when it holds no block range. */
+  @BigIntColumn({ name: 'first_block', nullable: true })
+  firstBlock!: number | null;
+
+  /** The last block the backup holds. */
+  @BigIntColumn({ name: 'last_block', nullable: true })
+  lastBlock!: number | null;
 }
