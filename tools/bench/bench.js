@@ -13,7 +13,7 @@
 // ratios to restic, and the peak resident memory of the process that ran each chainvault step.
 // Never asserted anywhere: it measures.
 //
-//   node tools/bench/bench.js [--size 1GiB] [--small-files 200000] [--no-server] [--isolation]
+//   node tools/bench/bench.js [--size 1GiB] [--small-files 200000] [--no-server] [--isolation [--isolation-rounds 3]]
 //                             [--dir /tmp/chainvault-bench] [--keep]
 const { execFileSync, spawnSync } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
@@ -43,6 +43,7 @@ const keep = args.includes('--keep');
 const withServer = !args.includes('--no-server');
 // A second server whose built-in plugins also run in processes of their own: the column `server+iso` beside `server` is the cost of isolation.
 const withIsolation = withServer && args.includes('--isolation');
+const isolationRounds = args.includes('--isolation-rounds') ? Math.max(1, Number(args[args.indexOf('--isolation-rounds') + 1])) : 3;
 
 const repositoryDist = join(__dirname, '..', '..', 'libs', 'repository', 'dist');
 if (!existsSync(join(repositoryDist, 'index.js'))) {
@@ -361,11 +362,11 @@ function checkRestores(source, tools, targetOf) {
     printMemory('node data', tools, memory, steps);
     output.nodeData = { results, memory };
 
-    // Isolation's cost, measured apart: one full backup on each server in turn, three rounds, each
+    // Isolation's cost, measured apart: one full backup on each server in turn (three rounds, or --isolation-rounds), each
     // into a new repository, so a burst of load on the machine falls on both columns alike.
     if (isolated) {
       const rounds = { server: [], 'server+iso': [] };
-      for (let round = 0; round < 3; round++) {
+      for (let round = 0; round < isolationRounds; round++) {
         for (const [label, target] of [['server', server], ['server+iso', isolated]]) {
           const tool = await throughServer(target, label, data, join(root, 'isolation-cost', `${label}-${round}`), null);
           rounds[label].push(await seconds(() => tool.full()));
@@ -374,7 +375,7 @@ function checkRestores(source, tools, targetOf) {
       rmSync(join(root, 'isolation-cost'), { recursive: true, force: true });
       const best = (list) => Math.min(...list);
       const median = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
-      console.log(`\nisolation's cost, full backup, 3 alternating rounds: server ${rounds.server.map((t) => t.toFixed(2)).join(' / ')} s, server+iso ${rounds['server+iso'].map((t) => t.toFixed(2)).join(' / ')} s`);
+      console.log(`\nisolation's cost, full backup, ${isolationRounds} alternating rounds: server ${rounds.server.map((t) => t.toFixed(2)).join(' / ')} s, server+iso ${rounds['server+iso'].map((t) => t.toFixed(2)).join(' / ')} s`);
       console.log(`  best server+iso / server = ${(best(rounds['server+iso']) / best(rounds.server)).toFixed(3)}, median ${(median(rounds['server+iso']) / median(rounds.server)).toFixed(3)}`);
       output.isolationCost = rounds;
     }

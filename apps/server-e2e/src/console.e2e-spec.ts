@@ -7,7 +7,7 @@
  * restore through the wizard into a new folder (compared with the source), and see a failed
  * job on the overview with its error. Each page's screenshot goes to docs/console.
  */
-import { compareTrees, startHardhatNode, writeSampleTree } from '@chainvault/testing';
+import { compareTrees, startHardhatNode, startSshd, writeSampleTree } from '@chainvault/testing';
 import { GraphQLSchemaHost } from '@nestjs/graphql';
 import { printSchema } from 'graphql';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { copyWritable, fixtureLedger } from '../test-support/fabric/network';
 import { launchChromium, screenshot, signedInPage } from './support/console-browser';
+import { TEST_PLUGINS, labNodeConfig, sshMachine } from './support/lab-nodes';
 import { CREATE_DESTINATION, CREATE_NETWORK, CREATE_POLICY, REGISTER_NODE, backupNow } from './support/scenario';
 import { startTestServer, type TestServer } from './support/test-server';
 
@@ -392,6 +393,58 @@ describe('the web console', () => {
     await screenshot(page, 'backups-fabric-versions');
     await table.locator('tr', { has: page.getByRole('cell', { name: 'peer0', exact: true }) }).getByRole('link', { name: 'restore' }).first().click();
     await page.getByRole('heading', { name: `Restore backup ${versions.peer0[0].slice(0, 8)}` }).waitFor();
+    expect(problems).toEqual([]);
+  });
+
+  it('shows a network as its nodes on their machines, and restores a set of nodes in the phases the plugin orders', async () => {
+    const { client } = server;
+    // A third party's plugin whose nodes live on machines (this server, or SSH) and restore in phases by role.
+    expect((await client.ok(`mutation ($s: String!) { installPlugin(spec: $s) { status } }`, { s: join(TEST_PLUGINS, 'lab') })).installPlugin.status).toBe('LOADED');
+    const sshd = await startSshd();
+    try {
+      const lab = (await client.ok(CREATE_NETWORK, { input: { name: 'lab-net', protocol: 'lab' } })).createNetwork.id;
+      const configs: Record<string, Awaited<ReturnType<typeof labNodeConfig>>> = {};
+      const ids: Record<string, string> = {};
+      for (const [name, role, remote] of [['ca0', 'ca', false], ['orderer0', 'orderer', true], ['peer0', 'peer', true]] as const) {
+        configs[name] = await labNodeConfig(join(work, 'lab'), name, remote ? sshMachine(sshd) : undefined);
+        await writeFile(join(configs[name].dataDir, 'state.txt'), `${name} as backed up\n`);
+        ids[name] = (await client.ok(REGISTER_NODE, { input: { networkId: lab, name, plugin: 'lab', role, config: configs[name] } })).registerNode.id;
+      }
+      const repository = (await client.ok('{ destinations { id name } }')).destinations.find((d: { name: string }) => d.name === 'chains').id;
+      const policyId = (await client.ok(CREATE_POLICY, { input: { name: 'lab-survey', networkId: lab, method: 'survey', destinationIds: [repository] } })).createPolicy.id;
+      const backup = await backupNow(client, policyId);
+      expect(backup.status).toBe('COMPLETED');
+
+      await page.goto(`${server.url}/#/nodes`);
+      await page.reload();
+      const machines = page.getByRole('list', { name: 'Machines of lab-net' });
+      await expectText(machines, 'this server: ca0 (ca)');
+      await expectText(machines, `${sshd.username}@${sshd.host}:${sshd.port}: orderer0 (orderer), peer0 (peer)`);
+      expect(await machines.textContent()).not.toContain('privateKey');
+      await screenshot(page, 'networks-machines');
+
+      for (const name of Object.keys(configs)) await writeFile(join(configs[name].dataDir, 'state.txt'), `${name} changed since\n`);
+      await page.goto(`${server.url}/#/restore/${backup.backupId}`);
+      const wizard = page.getByLabel('Restore wizard');
+      await wizard.getByRole('button', { name: 'Next' }).click();
+      await wizard.getByLabel('several registered nodes (a restore set, in phases)').check();
+      // Chosen out of order: the plugin orders them.
+      for (const name of ['peer0', 'ca0', 'orderer0']) await wizard.getByRole('checkbox', { name: new RegExp(`^${name} `) }).check();
+      await wizard.getByRole('button', { name: 'Next' }).click();
+      await wizard.getByRole('button', { name: 'Next' }).click();
+      const phases = wizard.getByRole('list', { name: 'Restore phases' });
+      await phases.waitFor();
+      expect(await phases.locator('li').allTextContents()).toEqual(['cas: ca0', 'orderers: orderer0', 'peers: peer0']);
+      await screenshot(page, 'restore-set-phases');
+      await wizard.getByRole('button', { name: 'Start restore' }).click();
+      await page.waitForURL(/#\/jobs\/[0-9a-f-]+$/);
+      await expectText(page.getByTestId('job-status'), 'COMPLETED', 60_000);
+      for (const name of Object.keys(configs)) expect(await readFile(join(configs[name].dataDir, 'state.txt'), 'utf8')).toBe(`${name} as backed up\n`);
+      const restore = (await client.ok(`{ restores(first: 1) { targetNodeIds status } }`)).restores[0];
+      expect(restore).toEqual({ targetNodeIds: [ids.peer0, ids.ca0, ids.orderer0], status: 'COMPLETED' });
+    } finally {
+      await sshd.stop();
+    }
     expect(problems).toEqual([]);
   });
 });

@@ -260,6 +260,13 @@ export interface ExportBackupVariables {
 }
 export const ExportBackup = "mutation ExportBackup($backupId: ID!, $path: String!) { exportBackup(backupId: $backupId, path: $path) { id } }" as Operation<ExportBackupResult, ExportBackupVariables>;
 
+export type RestorePhasesResult = { restorePhases: Array<{ name: string; nodeIds: Array<string> }> };
+export interface RestorePhasesVariables {
+  backupId: string;
+  targetNodeIds: Array<string>;
+}
+export const RestorePhases = "query RestorePhases($backupId: ID!, $targetNodeIds: [ID!]!) { restorePhases(backupId: $backupId, targetNodeIds: $targetNodeIds) { name nodeIds } }" as Operation<RestorePhasesResult, RestorePhasesVariables>;
+
 export type RestoreBackupResult = { restoreBackup: { id: string } };
 export interface RestoreBackupVariables {
   input: RestoreInput;

@@ -2,10 +2,10 @@
  * Backups: a filtered list, the details of one (files, copies, verification, dependencies),
  * its actions (verify, pin, delete, export) and the restore wizard, which ends on the live job.
  */
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { call } from '../api';
 import {
-  BackupDetail, Backups, Catalog, ResourceVersions, DeleteBackup, ExportBackup, PinBackup, RestoreBackup, VerifyBackup,
+  BackupDetail, Backups, Catalog, ResourceVersions, RestorePhases, DeleteBackup, ExportBackup, PinBackup, RestoreBackup, VerifyBackup,
   type BackupStatus, type BackupsVariables, type CatalogResult, type BackupDetailResult,
 } from '../graphql/generated';
 import { SchemaForm, cleanValue, fieldErrors, type FormValue, type JsonSchema } from '../schema-form';
@@ -251,23 +251,34 @@ export function RestoreWizard({ backupId }: { backupId: string }) {
   const detail = useQuery(BackupDetail, { id: backupId }, backupId);
   const catalog = useQuery(Catalog, {}, 'catalog');
   const [step, setStep] = useState(1);
-  const [target, setTarget] = useState<'config' | 'node'>('config');
+  const [target, setTarget] = useState<'config' | 'node' | 'set'>('config');
   const [targetNodeId, setTargetNodeId] = useState('');
+  const [setIds, setSetIds] = useState<string[]>([]);
+  const [phases, setPhases] = useState<{ name: string; nodeIds: string[] }[] | null>(null);
   const [targetConfig, setTargetConfig] = useState<FormValue>({});
   const [options, setOptions] = useState<FormValue>({});
   const action = useAction();
   const b = detail.data?.backup;
+  // A restore set's phases, as the plugin orders them, shown before it starts.
+  useEffect(() => {
+    setPhases(null);
+    if (step !== 4 || target !== 'set' || setIds.length === 0) return;
+    void action.run(() => call(RestorePhases, { backupId, targetNodeIds: setIds })).then((r) => r && setPhases(r.restorePhases));
+  }, [step, target, setIds.join(','), backupId]);
   if (!b || !catalog.data) return detail.error || catalog.error ? <ErrorNote error={detail.error ?? catalog.error} /> : <p>Loading…</p>;
   const method = catalog.data.plugins.find((p) => p.id === b.plugin)?.methods.find((m) => m.name === b.method);
   const targetSchema = (method?.restoreTargetSchema ?? { type: 'object', properties: {} }) as JsonSchema;
   const optionsSchema = (method?.restoreOptionsSchema ?? { type: 'object', properties: {} }) as JsonSchema;
   const sameKind = catalog.data.nodes.filter((n) => n.plugin === b.plugin);
+  const nodeNames = new Map(catalog.data.nodes.map((n) => [n.id, n.name]));
   const errors = action.error?.code === 'BAD_USER_INPUT' ? fieldErrors(action.error.message, 'targetConfig') : new Map<string, string>();
 
   const start = async () => {
-    const input = target === 'node'
-      ? { backupId, targetNodeId, options: cleanValue(optionsSchema, options) }
-      : { backupId, targetConfig: cleanValue(targetSchema, targetConfig), options: cleanValue(optionsSchema, options) };
+    const input = target === 'set'
+      ? { backupId, targetNodeIds: setIds, options: cleanValue(optionsSchema, options) }
+      : target === 'node'
+        ? { backupId, targetNodeId, options: cleanValue(optionsSchema, options) }
+        : { backupId, targetConfig: cleanValue(targetSchema, targetConfig), options: cleanValue(optionsSchema, options) };
     const job = await action.run(() => call(RestoreBackup, { input }));
     if (job) go('jobs', job.restoreBackup.id);
   };
@@ -290,8 +301,18 @@ export function RestoreWizard({ backupId }: { backupId: string }) {
             <legend>Restore onto</legend>
             <label><input type="radio" name="target" checked={target === 'config'} onChange={() => setTarget('config')} /> a new location</label>
             <label><input type="radio" name="target" checked={target === 'node'} onChange={() => setTarget('node')} disabled={sameKind.length === 0} /> a registered node</label>
+            {method?.phasedRestore ? <label><input type="radio" name="target" checked={target === 'set'} onChange={() => setTarget('set')} disabled={sameKind.length === 0} /> several registered nodes (a restore set, in phases)</label> : null}
           </fieldset>
-          {target === 'node' ? (
+          {target === 'set' ? (
+            <fieldset>
+              <legend>Nodes of the set</legend>
+              {sameKind.map((n) => (
+                <label key={n.id}>
+                  <input type="checkbox" checked={setIds.includes(n.id)} onChange={(e) => setSetIds(e.currentTarget.checked ? [...setIds, n.id] : setIds.filter((id) => id !== n.id))} /> {n.name} <span class="hint">({n.role})</span>
+                </label>
+              ))}
+            </fieldset>
+          ) : target === 'node' ? (
             <div class="field">
               <label for="restore-node">Node</label>
               <select id="restore-node" value={targetNodeId} onChange={(e) => setTargetNodeId(e.currentTarget.value)}>
@@ -307,7 +328,18 @@ export function RestoreWizard({ backupId }: { backupId: string }) {
       {step === 3 ? <SchemaForm id="restore-options" schema={optionsSchema} value={options} onChange={setOptions} /> : null}
       {step === 4 ? (
         <div>
-          <p>Restore the backup of {inZone(b.createdAt)} onto {target === 'node' ? `node ${catalog.data.nodes.find((n) => n.id === targetNodeId)?.name ?? '(none chosen)'}` : <code>{JSON.stringify(cleanValue(targetSchema, targetConfig))}</code>}{method?.phasedRestore ? ', in the phases the plugin orders' : ''}.</p>
+          {target === 'set' ? (
+            <div>
+              <p>Restore the backup of {inZone(b.createdAt)} onto {setIds.length} nodes, in the phases the plugin orders:</p>
+              {phases ? (
+                <ol aria-label="Restore phases">
+                  {phases.map((p) => <li key={p.name}><strong>{p.name}</strong>: {p.nodeIds.map((id) => nodeNames.get(id) ?? id).join(', ')}</li>)}
+                </ol>
+              ) : setIds.length === 0 ? <p class="error">Choose the nodes of the set.</p> : <p>Ordering…</p>}
+            </div>
+          ) : (
+            <p>Restore the backup of {inZone(b.createdAt)} onto {target === 'node' ? `node ${catalog.data.nodes.find((n) => n.id === targetNodeId)?.name ?? '(none chosen)'}` : <code>{JSON.stringify(cleanValue(targetSchema, targetConfig))}</code>}.</p>
+          )}
           <ErrorNote error={errors.size ? null : action.error} />
           {errors.size ? <p class="error" role="alert">{[...errors.values()].join('; ')}</p> : null}
         </div>

@@ -9,6 +9,15 @@ import { SchemaForm, cleanValue, fieldErrors, type FormValue, type JsonSchema } 
 import { ErrorNote, Section, useAction, useQuery } from '../ui';
 
 type Plugin = CatalogResult['plugins'][number];
+
+/** Where a node runs, from its config's `machine` (the SDK's machine config): an SSH machine, or this server. */
+function machineOf(config: unknown): string {
+  const machine = (config as { machine?: { kind?: string; host?: string; port?: number; user?: string } } | null)?.machine;
+  if (machine?.kind === 'ssh' && machine.host) return `${machine.user ? `${machine.user}@` : ''}${machine.host}:${machine.port ?? 22}`;
+  // A token that may not see paths sees no config at all.
+  if (!config || Object.keys(config).length === 0) return 'not shown';
+  return 'this server';
+}
 type NodeRow = CatalogResult['nodes'][number];
 
 function NodeForm({ catalog, editing, done }: { catalog: CatalogResult; editing: NodeRow | null; done: () => void }) {
@@ -141,18 +150,28 @@ export function NodesPage() {
       <ErrorNote error={remove.error} />
       {data.networks.map((network) => {
         const nodes = data.nodes.filter((n) => n.networkId === network.id);
+        // The network as its resources on their machines (a Fabric network's peers, orderers and CAs; a VMware Blockchain's replicas and clients).
+        const machines = new Map<string, NodeRow[]>();
+        for (const n of nodes) machines.set(machineOf(n.config), [...(machines.get(machineOf(n.config)) ?? []), n]);
         return (
           <Section key={network.id} title={`${network.name} · ${network.protocol}`}>
             {nodes.length === 0 ? <p class="hint">No node yet.</p> : (
+              <>
+              <ul class="machines" aria-label={`Machines of ${network.name}`}>
+                {[...machines.entries()].map(([machine, on]) => (
+                  <li key={machine}><strong>{machine}</strong>: {on.map((n) => `${n.name} (${n.role})`).join(', ')}</li>
+                ))}
+              </ul>
               <div class="table-wrap">
                 <table>
-                  <thead><tr><th>Node</th><th>Plugin</th><th>Role</th><th>Config</th><th /></tr></thead>
+                  <thead><tr><th>Node</th><th>Plugin</th><th>Role</th><th>Machine</th><th>Config</th><th /></tr></thead>
                   <tbody>
                     {nodes.map((n) => (
                       <tr key={n.id} data-node={n.name}>
                         <td>{n.name}</td>
                         <td>{n.plugin}</td>
                         <td>{n.role}</td>
+                        <td>{machineOf(n.config)}</td>
                         <td><code>{JSON.stringify(n.config)}</code>{n.secretFields.length ? <div class="hint">secrets set: {n.secretFields.join(', ')}</div> : null}</td>
                         <td class="row-actions">
                           <button class="secondary" onClick={() => setForm(n)}>Edit</button>
@@ -163,6 +182,7 @@ export function NodesPage() {
                   </tbody>
                 </table>
               </div>
+              </>
             )}
           </Section>
         );

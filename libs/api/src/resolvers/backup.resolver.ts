@@ -4,7 +4,7 @@ import { ApiRole, BackupReplicas, BackupRequests, BackupService, backupCursor, C
 import { JsonScalar } from '../types/json.scalar';
 import { BackupFilter, RestoreInput } from '../types/inputs';
 import { toBackup, toJob } from '../types/mappers';
-import { Backup, BackupConnection, BackupFile, BackupReplica, Job, Restore } from '../types/objects';
+import { Backup, BackupConnection, BackupFile, BackupReplica, Job, Restore, RestorePhasePlan } from '../types/objects';
 import { requestLoader } from '../loading/batch-loader';
 import { chargeItems, type ApiContext } from '../security/api-context';
 import { RequiresRole } from '../security/roles';
@@ -105,6 +105,15 @@ export class BackupResolver {
     @Args('first', { type: () => Int, nullable: true, description: '1 to 1000 (default 100).' }) first?: number,
   ): Promise<Restore[]> {
     return (await this.restoreService.list({ backupId, first })).map((r) => toRestore(r, seesPaths));
+  }
+
+  @Query(() => [RestorePhasePlan], { description: 'The phases a restore set of the backup onto these nodes would run in, as restoreBackup would order them; nothing is started.' })
+  @RequiresRole(ApiRole.OPERATOR)
+  async restorePhases(
+    @Args('backupId', { type: () => ID }) backupId: string,
+    @Args('targetNodeIds', { type: () => [ID] }) targetNodeIds: string[],
+  ): Promise<RestorePhasePlan[]> {
+    return (await this.restoreService.planSet(backupId, targetNodeIds)).map((p) => ({ name: p.name, nodeIds: [...p.nodeIds] }));
   }
 
   @Query(() => Restore, { nullable: true })

@@ -183,6 +183,12 @@ export class Backup {
   @Field(() => Float, { nullable: true, description: 'The last block the backup holds (blocks.last, endBlock, lastBlockId or blockId).' }) lastBlock!: number | null;
 }
 
+@ObjectType({ description: 'One phase of a restore set, in the order the plugin runs them.' })
+export class RestorePhasePlan {
+  @Field({ description: "The plugin's name for the phase (for example: cas, orderers, peers)." }) name!: string;
+  @Field(() => [ID], { description: 'The nodes restored in this phase.' }) nodeIds!: string[];
+}
+
 @ObjectType({ description: 'The copy of a backup in a further destination of its policy.' })
 export class BackupReplica {
   @Field(() => ID) destinationId!: string;

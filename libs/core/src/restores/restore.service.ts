@@ -93,16 +93,7 @@ export class RestoreService {
     let targets: RestoreTarget[];
     if (hasSet) {
       const ids = input.targetNodeIds!;
-      if (new Set(ids).size !== ids.length) throw ChainvaultError.badInput('targetNodeIds lists a node twice');
-      if (ids.length > 100) throw ChainvaultError.badInput(`targetNodeIds lists ${ids.length} nodes; a restore set holds at most 100`);
-      targets = [];
-      for (const id of ids) {
-        const node = await this.nodes.get(id);
-        if (node.pluginId !== backup.pluginId) throw ChainvaultError.badInput(`node ${node.name} uses plugin "${node.pluginId}", but the backup was made with "${backup.pluginId}"`);
-        const handle = this.nodes.handle(node);
-        await this.restoreRoots.checkTarget(handle.config, `node "${node.name}" config`);
-        targets.push({ node: handle, config: handle.config });
-      }
+      targets = await this.setTargets(backup, ids);
       await this.phasesOf(backup, targets);
       restore.targetNodeIds = ids;
     } else if (input.targetNodeId) {
@@ -183,6 +174,28 @@ export class RestoreService {
     const wrong = !Array.isArray(phases) || phases.some((p) => typeof p?.name !== 'string' || !Array.isArray(p.nodeIds)) || seen.length !== ids.length || new Set(seen).size !== seen.length || seen.some((id) => !ids.includes(id));
     if (wrong) throw new ChainvaultError(ChainvaultErrorCode.INTERNAL, `plugin "${backup.pluginId}" ordered the restore set wrongly: every target must be in exactly one phase`);
     return phases.filter((p) => p.nodeIds.length > 0);
+  }
+
+  /** The nodes of a restore set, checked: each once, at most 100, of the backup's plugin, with configs under the restore roots. */
+  private async setTargets(backup: BackupEntity, ids: string[]): Promise<RestoreTarget[]> {
+    if (ids.length === 0) throw ChainvaultError.badInput('targetNodeIds lists no node');
+    if (new Set(ids).size !== ids.length) throw ChainvaultError.badInput('targetNodeIds lists a node twice');
+    if (ids.length > 100) throw ChainvaultError.badInput(`targetNodeIds lists ${ids.length} nodes; a restore set holds at most 100`);
+    const targets: RestoreTarget[] = [];
+    for (const id of ids) {
+      const node = await this.nodes.get(id);
+      if (node.pluginId !== backup.pluginId) throw ChainvaultError.badInput(`node ${node.name} uses plugin "${node.pluginId}", but the backup was made with "${backup.pluginId}"`);
+      const handle = this.nodes.handle(node);
+      await this.restoreRoots.checkTarget(handle.config, `node "${node.name}" config`);
+      targets.push({ node: handle, config: handle.config });
+    }
+    return targets;
+  }
+
+  /** The phases a restore set of `backupId` onto these nodes would run in, as restoreBackup would order them; nothing is queued. */
+  async planSet(backupId: string, ids: string[]): Promise<RestorePhase[]> {
+    const backup = await this.backups.getUsable(backupId);
+    return this.phasesOf(backup, await this.setTargets(backup, ids));
   }
 
   /** Every target of a restore: the nodes of a set, in the order given, or its one target. */
