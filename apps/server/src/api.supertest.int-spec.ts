@@ -519,6 +519,14 @@ describe('the GraphQL API over HTTP, in-process (supertest)', () => {
     expect(listed).toEqual([{ id: restoreJob.restoreId, backupId: secondBackupId, status: 'COMPLETED', targetConfig: { path: restored }, error: null, finishedAt: expect.any(String) }]);
     expect((await ok(`query ($id: ID!) { restore(id: $id) { id status details } }`, { id: restoreJob.restoreId })).restore).toMatchObject({ id: restoreJob.restoreId, status: 'COMPLETED', details: { files: 3 } });
     expect((await ok(`query ($id: ID!) { restore(id: $id) { id } }`, { id: UNKNOWN_ID })).restore).toBeNull();
+
+    // A restore set's phases, before anything starts: a plugin that orders none restores the set in one phase.
+    const PHASES = `query ($b: ID!, $n: [ID!]!) { restorePhases(backupId: $b, targetNodeIds: $n) { name nodeIds } }`;
+    expect((await ok(PHASES, { b: secondBackupId, n: [spare.id, files.id] })).restorePhases).toEqual([{ name: 'all nodes', nodeIds: [spare.id, files.id] }]);
+    expect((await fails(PHASES, { b: secondBackupId, n: [spare.id, spare.id] })).message).toBe('targetNodeIds lists a node twice');
+    expect((await fails(PHASES, { b: secondBackupId, n: [] })).message).toBe('targetNodeIds lists no node');
+    expect((await fails(PHASES, { b: secondBackupId, n: [UNKNOWN_ID] })).extensions?.code).toBe('NOT_FOUND');
+    expect(await jobCount()).toBe(jobs);
   });
 
   it('stores a restore template, restores through it and removes it; refuses an unknown target node, storing nothing', async () => {
