@@ -200,6 +200,24 @@ describe('the web console', () => {
     expect((await server.client.ok('{ policies { name schedule { cron timeZone } retention { keepLast } } }')).policies).toEqual([
       { name: 'nightly-files', schedule: { cron: '0 5 25-31 3,10 *', timeZone: 'Europe/Berlin' }, retention: { keepLast: 5 } },
     ]);
+    // A maintenance window, added and removed in the same form.
+    const WINDOWS = '{ policies { maintenanceWindows { days start end } schedule { outsideWindow } } }';
+    await row.getByRole('link', { name: 'nightly-files' }).click();
+    await form.getByRole('button', { name: 'Add a window' }).click();
+    const window1 = form.getByRole('group', { name: 'Maintenance window 1' });
+    await window1.getByLabel('SAT').uncheck();
+    await window1.getByLabel('From').fill('23:30');
+    await window1.getByLabel('To').fill('02:00');
+    await form.getByLabel('A run due outside every window').selectOption('SKIP');
+    await form.getByRole('button', { name: 'Save policy' }).click();
+    await expectText(page.getByRole('status'), 'Policy saved.');
+    expect((await server.client.ok(WINDOWS)).policies).toEqual([{ maintenanceWindows: [{ days: ['SUN'], start: '23:30', end: '02:00' }], schedule: { outsideWindow: 'SKIP' } }]);
+    await expectText(row, 'in SUN 23:30–02:00, else skipped');
+    await row.getByRole('link', { name: 'nightly-files' }).click();
+    await form.getByRole('button', { name: 'Remove window 1' }).click();
+    await form.getByRole('button', { name: 'Save policy' }).click();
+    await expectText(page.getByRole('status'), 'Policy saved.');
+    expect((await server.client.ok(WINDOWS)).policies[0].maintenanceWindows).toEqual([]);
     await row.getByRole('button', { name: 'Retention dry run' }).click();
     await expectText(page.getByTestId('retention-preview'), 'Retention dry run: 1 kept, 0 would be deleted');
     expect((await server.client.ok('{ backups(first: 5) { totalCount } }')).backups.totalCount).toBe(1);

@@ -52,6 +52,9 @@ function SchedulePreviewList({ cron, preset, timeZone }: { cron: string; preset:
   );
 }
 
+const DAYS = ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'];
+type Window = { days: string[]; start: string; end: string };
+
 function PolicyForm({ catalog, editing, done }: { catalog: CatalogResult; editing: PolicyRow | null; done: (id?: string) => void }) {
   const [name, setName] = useState(editing?.name ?? '');
   const [nodeId, setNodeId] = useState(editing?.nodeId ?? catalog.nodes[0]?.id ?? '');
@@ -65,6 +68,8 @@ function PolicyForm({ catalog, editing, done }: { catalog: CatalogResult; editin
   const [preset, setPreset] = useState<string>(editing?.schedule?.preset ?? 'DAILY');
   const [timeZone, setTimeZone] = useState(editing?.schedule?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone);
   const [destinationIds, setDestinationIds] = useState<string[]>(editing?.destinationIds ?? catalog.destinations.slice(0, 1).map((d) => d.id));
+  const [windows, setWindows] = useState<Window[]>(editing?.maintenanceWindows.map((w) => ({ days: [...w.days], start: w.start, end: w.end })) ?? []);
+  const [outsideWindow, setOutsideWindow] = useState(editing?.schedule?.outsideWindow ?? 'WAIT');
   const [retention, setRetention] = useState<Record<string, string>>(
     Object.fromEntries(KEEP.map((k) => [k, editing?.retention[k] != null ? String(editing.retention[k]) : ''])),
   );
@@ -72,10 +77,11 @@ function PolicyForm({ catalog, editing, done }: { catalog: CatalogResult; editin
 
   const submit = async (event: Event) => {
     event.preventDefault();
-    const schedule = mode === 'none' ? null : mode === 'preset' ? { preset: preset as SchedulePreset, timeZone } : { cron, timeZone };
+    const when = windows.length ? { outsideWindow } : {};
+    const schedule = mode === 'none' ? null : mode === 'preset' ? { preset: preset as SchedulePreset, timeZone, ...when } : { cron, timeZone, ...when };
     const keep: RetentionInput = Object.fromEntries(KEEP.filter((k) => retention[k] !== '').map((k) => [k, Number(retention[k])]));
     const optionsSchema = (methodInfo?.optionsSchema ?? {}) as JsonSchema;
-    const input = { name, schedule, destinationIds, retention: keep, options: cleanValue(optionsSchema, options) };
+    const input = { name, schedule, destinationIds, retention: keep, options: cleanValue(optionsSchema, options), maintenanceWindows: windows };
     const saved = await action.run(async () =>
       editing ? (await call(UpdatePolicy, { id: editing.id, input })).updatePolicy : (await call(CreatePolicy, { input: { ...input, nodeId, method } })).createPolicy,
     );
@@ -139,6 +145,40 @@ function PolicyForm({ catalog, editing, done }: { catalog: CatalogResult; editin
         ) : null}
       </div>
       {mode !== 'none' ? <SchedulePreviewList cron={mode === 'cron' ? cron : ''} preset={mode === 'preset' ? preset : ''} timeZone={timeZone} /> : null}
+      <h4>Maintenance windows</h4>
+      <p class="hint">Jobs of the policy start only inside one of these, in the schedule's time zone{windows.length ? '' : '; with none, at any time'}.</p>
+      {windows.map((w, i) => {
+        const change = (next: Partial<Window>) => setWindows(windows.map((x, j) => (j === i ? { ...x, ...next } : x)));
+        return (
+          <fieldset key={i} class="window" aria-label={`Maintenance window ${i + 1}`}>
+            <legend>Window {i + 1}</legend>
+            <div class="checks">
+              {DAYS.map((d) => (
+                <label key={d}>
+                  <input type="checkbox" checked={w.days.includes(d)} onChange={(e) => change({ days: e.currentTarget.checked ? DAYS.filter((x) => x === d || w.days.includes(x)) : w.days.filter((x) => x !== d) })} /> {d}
+                </label>
+              ))}
+            </div>
+            <div class="grid">
+              <div class="field"><label for={`window-${i}-start`}>From</label><input id={`window-${i}-start`} type="time" value={w.start} onInput={(e) => change({ start: e.currentTarget.value })} /></div>
+              <div class="field"><label for={`window-${i}-end`}>To</label><input id={`window-${i}-end`} type="time" value={w.end} onInput={(e) => change({ end: e.currentTarget.value })} /><small>at or before From: it runs past midnight</small></div>
+            </div>
+            <button type="button" class="secondary" onClick={() => setWindows(windows.filter((_, j) => j !== i))}>Remove window {i + 1}</button>
+          </fieldset>
+        );
+      })}
+      <div class="actions">
+        <button type="button" class="secondary" onClick={() => setWindows([...windows, { days: ['SAT', 'SUN'], start: '01:00', end: '05:00' }])}>Add a window</button>
+        {windows.length ? (
+          <div class="field">
+            <label for="policy-outside-window">A run due outside every window</label>
+            <select id="policy-outside-window" value={outsideWindow} onChange={(e) => setOutsideWindow(e.currentTarget.value)}>
+              <option value="WAIT">waits for the next window</option>
+              <option value="SKIP">is skipped</option>
+            </select>
+          </div>
+        ) : null}
+      </div>
       <h4>Destinations</h4>
       <div class="checks">
         {catalog.destinations.map((d) => (
@@ -208,7 +248,10 @@ export function PoliciesPage({ route }: { route: string[] }) {
                 <tr key={p.id} data-policy={p.name}>
                   <td><a href={`#/policies/${p.id}`}>{p.name}</a><div class="hint">{p.plugin} · {p.method}{p.enabled ? '' : ' · paused'}</div></td>
                   <td>{p.nodeId ? nodeNames.get(p.nodeId) ?? '—' : 'whole network'}</td>
-                  <td>{p.schedule ? `${p.schedule.cron ?? p.schedule.preset} (${p.schedule.timeZone})` : 'only when asked'}</td>
+                  <td>
+                    {p.schedule ? `${p.schedule.cron ?? p.schedule.preset} (${p.schedule.timeZone})` : 'only when asked'}
+                    {p.maintenanceWindows.length ? <div class="hint">in {p.maintenanceWindows.map((w) => `${w.days.join(',')} ${w.start}–${w.end}`).join('; ')}{p.schedule?.outsideWindow === 'SKIP' ? ', else skipped' : ''}</div> : null}
+                  </td>
                   <td>{p.nextFireTimes.slice(0, 2).map((f) => <div key={f}>{inZone(f, p.schedule?.timeZone)}</div>)}</td>
                   <td class="row-actions">
                     <button onClick={async () => { const r = await action.run(() => call(RunBackup, { policyId: p.id })); if (r) go('jobs', r.runBackup.id); }}>Run now</button>
