@@ -426,7 +426,8 @@ describe('the web console', () => {
       for (const [name, role, remote] of [['ca0', 'ca', false], ['orderer0', 'orderer', true], ['peer0', 'peer', true]] as const) {
         configs[name] = await labNodeConfig(join(work, 'lab'), name, remote ? sshMachine(sshd) : undefined);
         await writeFile(join(configs[name].dataDir, 'state.txt'), `${name} as backed up\n`);
-        ids[name] = (await client.ok(REGISTER_NODE, { input: { networkId: lab, name, plugin: 'lab', role, config: configs[name] } })).registerNode.id;
+        const secret = name === 'ca0' ? { apiKey: 'ca0-key-never-shown' } : {};
+        ids[name] = (await client.ok(REGISTER_NODE, { input: { networkId: lab, name, plugin: 'lab', role, config: { ...configs[name], ...secret } } })).registerNode.id;
       }
       const repository = (await client.ok('{ destinations { id name } }')).destinations.find((d: { name: string }) => d.name === 'chains').id;
       const policyId = (await client.ok(CREATE_POLICY, { input: { name: 'lab-survey', networkId: lab, method: 'survey', destinationIds: [repository] } })).createPolicy.id;
@@ -440,6 +441,22 @@ describe('the web console', () => {
       await expectText(machines, `${sshd.username}@${sshd.host}:${sshd.port}: orderer0 (orderer), peer0 (peer)`);
       expect(await machines.textContent()).not.toContain('privateKey');
       await screenshot(page, 'networks-machines');
+      // Editing a node with a secret: the field is empty, says the value is kept, and the page never holds it.
+      await page.locator('tr[data-node="ca0"]').getByRole('button', { name: 'Edit' }).click();
+      const edit = page.getByRole('form', { name: 'Edit node ca0' });
+      const apiKey = edit.locator('#node-config-apiKey');
+      expect(await apiKey.inputValue()).toBe('');
+      expect(await apiKey.getAttribute('type')).toBe('password');
+      expect(await apiKey.getAttribute('placeholder')).toBe('set (kept unless you type a new one)');
+      expect(await page.content()).not.toContain('ca0-key-never-shown');
+      await edit.getByLabel('Role').selectOption('ca');
+      await edit.getByRole('button', { name: 'Save node' }).click();
+      await edit.waitFor({ state: 'detached' });
+      const nodesNow = (await client.ok('{ nodes { name secretFields config } }')).nodes as { name: string; secretFields: string[]; config: Record<string, unknown> }[];
+      expect(nodesNow.find((n) => n.name === 'ca0')).toMatchObject({ secretFields: ['apiKey'], config: { dataDir: configs.ca0.dataDir } });
+      expect(JSON.stringify(nodesNow)).not.toContain('ca0-key-never-shown');
+      // The machine's private key of an SSH node is a secret too: kept out of the page.
+      expect(await page.content()).not.toContain(sshd.privateKey.trim().split('\n')[1]);
 
       for (const name of Object.keys(configs)) await writeFile(join(configs[name].dataDir, 'state.txt'), `${name} changed since\n`);
       await page.goto(`${server.url}/#/restore/${backup.backupId}`);
