@@ -15,7 +15,16 @@ export type BlobEncoding = 'raw' | 'brotli';
 
 const compress = promisify(brotliCompress);
 const decompress = promisify(brotliDecompress);
-const BROTLI_OPTIONS = { params: { [constants.BROTLI_PARAM_QUALITY]: 1, [constants.BROTLI_PARAM_LGWIN]: 22 } };
+/**
+ * Quality 1; the window no larger than the blob needs (at most 2^22), and the blob's size as a
+ * hint: a small blob then costs a small encoder, not 4 MiB of native memory each (with many
+ * small files, that memory was what the garbage collector spent its time on). Any window
+ * decodes the same way, so blobs written with the fixed 2^22 window read as before.
+ */
+function brotliOptions(size: number) {
+  const window = Math.min(22, Math.max(10, Math.ceil(Math.log2(Math.max(size, 1)))));
+  return { params: { [constants.BROTLI_PARAM_QUALITY]: 1, [constants.BROTLI_PARAM_LGWIN]: window, [constants.BROTLI_PARAM_SIZE_HINT]: size } };
+}
 const PROBE_BYTES = 64 * 1024;
 
 function pays(original: number, compressed: number): boolean {
@@ -27,9 +36,9 @@ export async function encodeBlob(plaintext: Buffer, compression: CompressionName
   if (plaintext.length >= 4 * PROBE_BYTES) {
     const middle = (plaintext.length - PROBE_BYTES) >> 1;
     const probe = plaintext.subarray(middle, middle + PROBE_BYTES);
-    if (!pays(probe.length, (await compress(probe, BROTLI_OPTIONS)).length)) return { bytes: plaintext, encoding: 'raw' };
+    if (!pays(probe.length, (await compress(probe, brotliOptions(probe.length))).length)) return { bytes: plaintext, encoding: 'raw' };
   }
-  const packed = await compress(plaintext, BROTLI_OPTIONS);
+  const packed = await compress(plaintext, brotliOptions(plaintext.length));
   if (!pays(plaintext.length, packed.length)) return { bytes: plaintext, encoding: 'raw' };
   return { bytes: packed, encoding: 'brotli' };
 }
