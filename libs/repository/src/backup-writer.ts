@@ -95,32 +95,34 @@ export class BackupWriter implements ArtifactSink {
       const relativeOf = (name: string) => (rel === '' ? name : `${rel}/${name}`);
       const archivePath = (relative: string) => normalizeArchivePath(root === '.' ? relative : `${root}/${relative}`);
       // The next entries, looked up and (small files that will be read) read ahead of the one being stored.
-      const stats: (Promise<Stat> | undefined)[] = [];
-      const contents: (Promise<Buffer | null> | undefined)[] = [];
-      const ahead = (from: number) => {
-        for (let j = from; j < Math.min(names.length, from + READ_AHEAD); j++) {
-          if (stats[j]) continue;
-          const relative = relativeOf(names[j]);
-          const full = join(dir, names[j]);
-          const looked = this.lstat(full);
-          stats[j] = looked;
-          contents[j] = looked.then((info) => {
-            if (!info.isFile() || info.size > BigInt(SMALL_FILE_BYTES)) return null;
-            if (options.filter && !options.filter(relative, false)) return null;
-            if (this.unchanged(archivePath(relative), info)) return null;
-            return readFile(full);
-          });
-          looked.catch(() => undefined);
-          contents[j]!.catch(() => undefined);
-        }
+      // A queue, so what was stored is let go: a folder of 100,000 files keeps at most READ_AHEAD read.
+      const pending: { looked: Promise<Stat>; content: Promise<Buffer | null> }[] = [];
+      let lookedUp = 0;
+      const lookAhead = (j: number) => {
+        const relative = relativeOf(names[j]);
+        const full = join(dir, names[j]);
+        const looked = this.lstat(full);
+        const content = looked.then((info) => {
+          if (!info.isFile() || info.size > BigInt(SMALL_FILE_BYTES)) return null;
+          if (options.filter && !options.filter(relative, false)) return null;
+          if (this.unchanged(archivePath(relative), info)) return null;
+          return readFile(full);
+        });
+        // Their failures surface when their entry's turn comes, as before the read-ahead.
+        looked.catch(() => undefined);
+        content.catch(() => undefined);
+        pending.push({ looked, content });
       };
       for (let i = 0; i < names.length; i++) {
         const name = names[i];
         throwIfAborted(this.options.signal);
         const relative = relativeOf(name);
         const full = join(dir, name);
-        ahead(i);
-        const info = (await stats[i])!;
+        while (lookedUp < Math.min(names.length, i + READ_AHEAD)) lookAhead(lookedUp++);
+        const next = pending.shift();
+        if (!next) break;
+        const { looked, content } = next;
+        const info = await looked;
         if (options.filter && !options.filter(relative, info.isDirectory())) continue;
         const path = root === '.' ? relative : `${root}/${relative}`;
         const base = { path: normalizeArchivePath(path), mode: Number(info.mode & 0o7777n), mtimeNs: info.mtimeNs.toString() };
@@ -132,7 +134,7 @@ export class BackupWriter implements ArtifactSink {
           summary.directories += 1;
           await walk(full, relative);
         } else if (info.isFile()) {
-          await this.storeLocalFile(full, base.path, info, contents[i]);
+          await this.storeLocalFile(full, base.path, info, content);
           summary.files += 1;
           summary.bytes += Number(info.size);
         } else {
