@@ -213,8 +213,13 @@ describe('installed plugins in processes of their own', () => {
     const listed = (await client.ok(`{ plugins { id status error } nodes { name } }`)) as { plugins: { id: string; status: string; error: string }[]; nodes: { name: string }[] };
     expect(listed.plugins.find((p) => p.id === 'checker')).toMatchObject({ status: 'DEGRADED', error: expect.stringContaining('did not answer checkNodeConfig') });
     expect(listed.nodes.map((n) => n.name)).not.toContain('checked-loop');
-    // It answers again from a new process, and a good node registers.
+    // It answers again from a new process, a good node registers, and the plugin is LOADED again.
     await mkdir(join(work, 'good'));
     expect((await register(join(work, 'good'))).errors).toBeUndefined();
+    expect((await client.ok(`{ plugins { id status lastFault { message } } }`)).plugins.find((p: { id: string }) => p.id === 'checker')).toEqual({
+      id: 'checker',
+      status: 'LOADED',
+      lastFault: { message: expect.stringContaining('did not answer checkNodeConfig') },
+    });
   });
 });

@@ -236,7 +236,9 @@ export class PluginProcesses {
     } finally {
       clearTimeout(timer);
       proc.child.off('message', onMessage);
+      // Answered (a value or the plugin's own error): the call ended as calls should.
       if (fault) this.events.fault(this.id, fault);
+      else this.events.callEnded(this.id);
       this.giveBack(proc, fault === null);
     }
   }
