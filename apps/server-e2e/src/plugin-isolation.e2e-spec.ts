@@ -190,6 +190,9 @@ describe('installed plugins in processes of their own', () => {
     await new Promise((r) => setTimeout(r, 1000));
     expect(await typename()).toBeLessThan(500);
     expect((await install).installPlugin).toEqual({ id: 'spinner', status: 'FAILED', error: expect.stringMatching(/did not finish loading within 3 s/) });
+    // Exits while loading: refused at once, saying so; the server goes on.
+    const leaver = await client.ok(`mutation ($s: String!) { installPlugin(spec: $s) { id status error } }`, { s: await writePlugin(sources, 'leaver', 'return {};', 'process.exit(3);') });
+    expect(leaver.installPlugin).toEqual({ id: 'leaver', status: 'FAILED', error: expect.stringContaining('its process exited while loading the plugin (code 3)') });
 
     // Its top-level code and its checks run in its process, not the server's.
     const checker = await writePlugin(
