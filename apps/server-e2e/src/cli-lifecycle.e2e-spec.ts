@@ -266,6 +266,20 @@ describe('the CLI over the whole API', () => {
     expect(shown.stdout).toMatch(/\nlog:\n {2}\S+ info/);
   });
 
+  it('refuses, as typed, a network on a protocol no plugin serves and a node on a folder that is not there, creating neither', async () => {
+    const networksBefore = (await json('networks', 'list')).map((n: { name: string }) => n.name);
+    const typo = await cli('networks', 'create', '--name', 'mainnet', '--protocol', 'etherium');
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toMatch(/no loaded plugin serves protocol "etherium"; the loaded plugins serve: .*\bethereum\b/);
+    expect((await json('networks', 'list')).map((n: { name: string }) => n.name)).toEqual(networksBefore);
+
+    const nodesBefore = (await json('nodes', 'list')).map((n: { name: string }) => n.name);
+    const missing = await cli('nodes', 'register', '--network', 'lab', '--name', 'nowhere', '--plugin', 'directory', '--config', '{"path": "./not-made-yet"}');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`the node's directory ${join(work, 'not-made-yet')} does not exist`);
+    expect((await json('nodes', 'list')).map((n: { name: string }) => n.name)).toEqual(nodesBefore);
+  });
+
   it('shows each failed attempt of a backup as it happens and no backup id when it fails', async () => {
     const gone = join(work, 'going');
     await writeSampleTree(gone, { bigFileBytes: 1024 });
