@@ -3,13 +3,11 @@
  * chunks, and on commit writes the manifest, last.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, readFile, readdir, readlink } from 'node:fs/promises';
+import { lstat, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import type { AddTreeOptions, ArtifactSink, TreeSummary, WriteFileOptions } from '@chainvault/plugin-sdk';
 import type { BlobPut, BlobWriter } from './blob-store';
-import { contentDefinedChunks, type ChunkSizes } from './content-chunker';
+import type { ChunkSizes } from './content-chunker';
 import {
   MANIFEST_FORMAT,
   MANIFEST_VERSION,
@@ -22,6 +20,7 @@ import {
   type ManifestEntry,
 } from './manifest';
 import { RepositoryError, describeIoError, throwIfAborted } from './repository.errors';
+import { sealing, sharedBuffer } from './sealing';
 
 export interface WriteProgress {
   files: number;
@@ -40,7 +39,7 @@ export interface BackupWriterOptions {
 
 type Stat = import('node:fs').BigIntStats;
 
-const CHUNKS_IN_FLIGHT = 4;
+const CHUNKS_IN_FLIGHT = 8;
 /**
  * Files up to this size are read whole, into a buffer of their own size, and the next few of a
  * folder are read (and looked up) while the current one is stored: a tree of many small files
@@ -106,7 +105,7 @@ export class BackupWriter implements ArtifactSink {
           if (!info.isFile() || info.size > BigInt(SMALL_FILE_BYTES)) return null;
           if (options.filter && !options.filter(relative, false)) return null;
           if (this.unchanged(archivePath(relative), info)) return null;
-          return readFile(full);
+          return readWhole(full, Number(info.size));
         });
         // Their failures surface when their entry's turn comes, as before the read-ahead.
         looked.catch(() => undefined);
@@ -162,9 +161,9 @@ export class BackupWriter implements ArtifactSink {
   ): Promise<{ size: number; sha256: string }> {
     const path = normalizeArchivePath(as);
     this.addParents(path);
-    const stream = typeof content === 'string' || content instanceof Uint8Array ? Readable.from([Buffer.from(content)]) : content;
+    const data = typeof content === 'string' || content instanceof Uint8Array ? Buffer.from(content) : content;
     const mtime = options.mtime ?? new Date();
-    const stored = await this.storeStream(stream, path);
+    const stored = await this.storeContent(data, path);
     this.record({
       path,
       type: 'file',
@@ -225,7 +224,7 @@ export class BackupWriter implements ArtifactSink {
     let stored: { size: number; sha256: string; chunks: string[] };
     try {
       const read = await content;
-      stored = await this.storeStream(read ? once(read) : createReadStream(localPath, { highWaterMark: 1024 * 1024 }), path);
+      stored = await this.storeContent(read ?? new FileBlocks(localPath), path);
     } catch (error) {
       throw describeIoError(error, `backing up ${localPath}`);
     }
@@ -234,15 +233,21 @@ export class BackupWriter implements ArtifactSink {
     this.record({ ...base, ...stored });
   }
 
-  private async storeStream(stream: AsyncIterable<Uint8Array>, path: string): Promise<{ size: number; sha256: string; chunks: string[] }> {
-    const whole = createHash('sha256');
+  /**
+   * Stores a file's content. The cutting and the whole-file hash run on a sealing thread, the
+   * chunks' ids and sealing on the others (sealing.ts), a few chunks in flight while the next
+   * piece is read and cut; results are taken in order, so the chunk list stays in order.
+   */
+  private async storeContent(content: Buffer | AsyncIterable<Uint8Array>, path: string): Promise<{ size: number; sha256: string; chunks: string[] }> {
     const chunks: string[] = [];
     let size = 0;
-    // A few chunks in flight: their ids and sealing are computed on other threads while this
-    // one cuts and hashes the next. Results are taken in order, so the chunk list stays in order.
-    const inFlight: Promise<BlobPut>[] = [];
+    // Each put with the offset in the file where its chunk ends.
+    const inFlight: { put: Promise<BlobPut>; end: number }[] = [];
     const settle = async () => {
-      const { id, added, storedBytes } = await inFlight.shift()!;
+      const { put, end } = inFlight.shift()!;
+      const { id, added, storedBytes } = await put;
+      // Read blocks whose every chunk is stored can be read into again.
+      if (content instanceof FileBlocks) content.release(end);
       chunks.push(id);
       if (added) {
         this.stats.chunksAdded += 1;
@@ -251,24 +256,63 @@ export class BackupWriter implements ArtifactSink {
         this.stats.chunksReused += 1;
       }
     };
+    const store = async (chunk: Buffer, sha256 = false): Promise<Promise<BlobPut>> => {
+      throwIfAborted(this.options.signal);
+      size += chunk.length;
+      const put = this.blobs.put(chunk, { sha256 });
+      put.catch(() => undefined);
+      inFlight.push({ put, end: size });
+      if (inFlight.length >= CHUNKS_IN_FLIGHT) await settle();
+      this.inFlightBytes = size;
+      this.reportProgress(path);
+      return put;
+    };
+    let sha256: string;
     try {
-      for await (const chunk of contentDefinedChunks(stream, this.options.chunkSizes)) {
-        throwIfAborted(this.options.signal);
-        whole.update(chunk);
-        size += chunk.length;
-        const put = this.blobs.put(chunk);
-        put.catch(() => undefined);
-        inFlight.push(put);
-        if (inFlight.length >= CHUNKS_IN_FLIGHT) await settle();
-        this.inFlightBytes = size;
-        this.reportProgress(path);
+      if (Buffer.isBuffer(content) && content.length < this.options.chunkSizes.min) {
+        // Shorter than the smallest chunk, the file is one chunk (or none): named and hashed in one go.
+        sha256 = content.length === 0 ? createHash('sha256').digest('hex') : ((await (await store(content, true))).sha256 as string);
+      } else {
+        sha256 = await this.cutAndStore(Buffer.isBuffer(content) ? null : content, Buffer.isBuffer(content) ? content : null, store);
       }
       while (inFlight.length > 0) await settle();
     } finally {
-      await Promise.allSettled(inFlight);
+      await Promise.allSettled(inFlight.map((f) => f.put));
     }
     this.inFlightBytes = 0;
-    return { size, sha256: whole.digest('hex'), chunks };
+    return { size, sha256, chunks };
+  }
+
+  /**
+   * Cuts a stream (or one buffer) on a sealing thread while this one hashes it whole, the next
+   * piece cut while this one's chunks are stored; the file's SHA-256.
+   */
+  private async cutAndStore(stream: AsyncIterable<Uint8Array> | null, whole: Buffer | null, store: (chunk: Buffer) => Promise<unknown>): Promise<string> {
+    const cut = sealing.cutter(this.options.chunkSizes);
+    const hash = createHash('sha256');
+    let ended = false;
+    const cutPiece = (piece: Uint8Array, last: boolean) => {
+      ended ||= last;
+      const cutting = cut(piece, last);
+      cutting.catch(() => undefined);
+      hash.update(piece);
+      return cutting;
+    };
+    try {
+      let cutting: Promise<Buffer[]> | undefined;
+      for await (const piece of whole ? [whole] : coalesced(stream as AsyncIterable<Uint8Array>)) {
+        const next = cutPiece(piece, false);
+        if (cutting) for (const chunk of await cutting) await store(chunk);
+        cutting = next;
+      }
+      const last = cutPiece(new Uint8Array(0), true);
+      if (cutting) for (const chunk of await cutting) await store(chunk);
+      for (const chunk of await last) await store(chunk);
+      return hash.digest('hex');
+    } finally {
+      // A file given up half way (an error, a cancel) is let go of by its thread.
+      if (!ended) cut(new Uint8Array(0), true).catch(() => undefined);
+    }
   }
 
   private reportProgress(path: string): void {
@@ -317,7 +361,122 @@ export class BackupWriter implements ArtifactSink {
   }
 }
 
-/** One buffer as a stream of one piece. */
-async function* once(content: Uint8Array): AsyncIterable<Uint8Array> {
-  yield content;
+/** Bytes read at a time from a large file, into shared memory (sealing.ts); larger than the largest default chunk, so few chunks span two reads. */
+const READ_BLOCK = 16 * 1024 * 1024;
+
+/** A small file, read whole into shared memory of its size (more, if it grew since it was looked up). */
+async function readWhole(path: string, size: number): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const parts: Buffer[] = [];
+    for (let offset = 0; ; ) {
+      // One byte more than is left, so that the read of the last bytes also sees the end of the file.
+      const part = await readInto(handle, sharedBuffer(Math.min(READ_BLOCK, Math.max(0, size - offset) + 1)), offset);
+      offset += part.length;
+      if (part.length > 0) parts.push(part);
+      if (part.length < READ_BLOCK) break;
+    }
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Fills `block` from `offset`, or as far as the file goes: the bytes read. */
+async function readInto(handle: FileHandle, block: Buffer, offset: number): Promise<Buffer> {
+  let filled = 0;
+  while (filled < block.length) {
+    const { bytesRead } = await handle.read(block, filled, block.length - filled, offset + filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return block.subarray(0, filled);
+}
+
+/**
+ * Read blocks kept for the next file: a new block costs its pages' faults, and each one the
+ * main thread lets go of counts towards the garbage collector's next full collection.
+ */
+const spareBlocks: Buffer[] = [];
+const SPARE_BLOCKS = 6;
+
+/**
+ * A large file's bytes in blocks of shared memory (sealing.ts), the next block read while the
+ * caller works on the current one, to the file's end.
+ *
+ * A block goes back to `spareBlocks` only when `release` says every chunk that may lie in it is
+ * stored: the sealing threads read chunks where they lie. After a failure nothing goes back.
+ */
+class FileBlocks implements AsyncIterable<Buffer> {
+  /** Blocks handed out and not yet released, with the file offset where each ends. */
+  private readonly lent: { block: Buffer; end: number }[] = [];
+
+  constructor(private readonly path: string) {}
+
+  /** Every chunk ending at or before `storedUpTo` is stored: the blocks before that offset are free. */
+  release(storedUpTo: number): void {
+    while (this.lent.length > 0 && this.lent[0].end <= storedUpTo) {
+      const { block } = this.lent.shift()!;
+      if (spareBlocks.length < SPARE_BLOCKS) spareBlocks.push(block);
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    const handle = await open(this.path, 'r');
+    let next: Promise<Buffer> | undefined;
+    try {
+      let offset = 0;
+      const readBlock = async () => {
+        const block = spareBlocks.pop() ?? sharedBuffer(READ_BLOCK);
+        const data = await readInto(handle, block, offset);
+        offset += data.length;
+        if (data.length > 0) this.lent.push({ block, end: offset });
+        return data;
+      };
+      next = readBlock();
+      for (;;) {
+        const data = await next;
+        const end = data.length < READ_BLOCK;
+        if (!end) {
+          next = readBlock();
+          next.catch(() => undefined);
+        }
+        if (data.length > 0) yield data;
+        if (end) return;
+      }
+    } finally {
+      // A read still running (the caller stopped early) ends before the file is closed.
+      await next?.catch(() => undefined);
+      await handle.close();
+    }
+  }
+}
+
+/** Pieces cut at a time: a stream of small pieces (a plugin writing a file) is gathered into this much shared memory first. */
+const CUT_PIECE = 4 * 1024 * 1024;
+
+/** The stream's pieces, small ones gathered into shared memory (sealing.ts); pieces already there pass as they are. */
+async function* coalesced(stream: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let gathered: Buffer | null = null;
+  let filled = 0;
+  for await (const piece of stream) {
+    if (piece.buffer instanceof SharedArrayBuffer && filled === 0) {
+      yield piece;
+      continue;
+    }
+    let at = 0;
+    while (at < piece.length) {
+      gathered ??= sharedBuffer(CUT_PIECE);
+      const taken = Math.min(piece.length - at, CUT_PIECE - filled);
+      gathered.set(piece.subarray(at, at + taken), filled);
+      filled += taken;
+      at += taken;
+      if (filled === CUT_PIECE) {
+        yield gathered;
+        gathered = null;
+        filled = 0;
+      }
+    }
+  }
+  if (gathered && filled > 0) yield gathered.subarray(0, filled);
 }

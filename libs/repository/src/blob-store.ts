@@ -8,11 +8,12 @@
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RepositoryBackend } from './backend';
-import { decodeBlob, encodeBlob, type CompressionName } from './compression';
-import { AsyncCrypto, blobId, seal, unseal, type MasterKey } from './crypto';
+import type { CompressionName } from './compression';
+import { blobId, seal, unseal, type MasterKey } from './crypto';
 import { LocalBackend } from './local-backend';
 import { indexObject, newIndexKey, newPackId, packIdOf, packKey, packObject, readIndexObject, readPackHeader, type ObjectSealing, type PackBlob, type PackRecord } from './pack-format';
 import { RepositoryError, describeFreeSpace, formatBytes } from './repository.errors';
+import { inSharedMemory, sealing, slots } from './sealing';
 
 export { packBytes, packIdOf, packKey, type PackBlob, type PackRecord } from './pack-format';
 
@@ -68,17 +69,13 @@ export class BlobStore implements ObjectSealing {
   private adopted: PackRecord[] = [];
   /** Index files that could not be read at load, with why. */
   readonly damagedIndexes: string[] = [];
-  /** Hashing and sealing of chunks, off the main thread. */
-  readonly crypto: AsyncCrypto;
 
   constructor(
     readonly backend: RepositoryBackend,
     readonly master: MasterKey | null,
     readonly compression: CompressionName,
     readonly packSize: number,
-  ) {
-    this.crypto = new AsyncCrypto(master);
-  }
+  ) {}
 
   /** Reads every index file, then indexes packs that no index lists (left by an interrupted backup). */
   async load(): Promise<void> {
@@ -221,24 +218,23 @@ export class BlobStore implements ObjectSealing {
     }
   }
 
-  private async decode(id: string, stored: Buffer, where: BlobLocation, what: string): Promise<Buffer> {
-    const plaintext = await decodeBlob(await this.crypto.unseal(stored, what), where.encoding, what);
-    if (plaintext.length !== where.rawLength || (await this.crypto.blobId(plaintext)) !== id) {
-      throw new RepositoryError('CORRUPT', `chunk ${id} is damaged: its content no longer matches its id`);
-    }
-    return plaintext;
+  /** Opens a stored chunk on a sealing thread; `stored` is handed over when it owns its memory. */
+  private decode(id: string, stored: Buffer, where: BlobLocation, what: string): Promise<Buffer> {
+    return sealing.open(stored, this.master, { id, encoding: where.encoding, rawLength: where.rawLength }, what);
   }
 }
 
 export interface BlobPut {
   id: string;
+  /** The chunk's SHA-256, when the put asked for it. */
+  sha256?: string;
   /** False when the repository already held the blob. */
   added: boolean;
   /** Bytes added to storage for it (after compression and encryption). */
   storedBytes: number;
 }
 
-const MAX_UPLOADS_IN_FLIGHT = 2;
+const MAX_UPLOADS_IN_FLIGHT = 4;
 
 /** Collects the new blobs of one backup into packs; `finish` writes their index. */
 export class BlobWriter {
@@ -246,6 +242,9 @@ export class BlobWriter {
   private entries: PackBlob[] = [];
   private size = 0;
   private readonly pending = new Set<string>();
+  /** The last put's decision (new or known) and its addition to the pack: each put waits for the one before. */
+  private decisions: Promise<unknown> = Promise.resolve();
+  private additions: Promise<unknown> = Promise.resolve();
   private readonly uploads: Promise<void>[] = [];
   private readonly written: PackRecord[] = [];
   private writtenBytes = 0;
@@ -264,22 +263,38 @@ export class BlobWriter {
   }
 
   /**
-   * Stores a chunk unless the repository has it. Several puts may be in flight at once (their
-   * hashing and sealing overlap); each claims its id before its first await after hashing, so
-   * the same chunk arriving twice is stored once.
+   * Stores a chunk unless the repository has it. Several puts may be in flight at once: their
+   * ids and their sealing run on the sealing threads (sealing.ts) while the caller cuts the next
+   * chunk. Whether a chunk is new is decided in the order of the puts, and new chunks are added
+   * to the pack in that order, so the same data makes the same packs in every run and a chunk
+   * arriving twice is stored once (the first time).
    */
-  async put(plaintext: Buffer): Promise<BlobPut> {
-    const id = await this.store.crypto.blobId(plaintext);
-    if (this.store.has(id) || this.pending.has(id)) return { id, added: false, storedBytes: 0 };
-    this.pending.add(id);
-    const { bytes, encoding } = await encodeBlob(plaintext, this.store.compression);
-    const stored = await this.store.crypto.sealParts(bytes);
-    const length = stored.reduce((n, part) => n + part.length, 0);
-    this.entries.push({ id, offset: this.size, length, rawLength: plaintext.length, encoding });
-    this.parts.push(...stored);
-    this.size += length;
-    if (this.size >= this.store.packSize) await this.flushPack();
-    return { id, added: true, storedBytes: length };
+  put(plaintext: Buffer, options: { sha256?: boolean } = {}): Promise<BlobPut> {
+    const { master, compression } = this.store;
+    const data = inSharedMemory(plaintext);
+    const named = sealing.id(data, master, options.sha256);
+    named.catch(() => undefined);
+    const decided = this.decisions.then(async () => {
+      const { id, sha256 } = await named;
+      if (this.knows(id)) return { id, sha256, sealed: null };
+      this.pending.add(id);
+      const sealed = sealing.seal(data, master, compression);
+      sealed.catch(() => undefined);
+      return { id, sha256, sealed };
+    });
+    this.decisions = decided.catch(() => undefined);
+    const added = this.additions.then(async (): Promise<BlobPut> => {
+      const { id, sha256, sealed } = await decided;
+      if (!sealed) return { id, sha256, added: false, storedBytes: 0 };
+      const { sealed: stored, encoding } = await sealed;
+      this.entries.push({ id, offset: this.size, length: stored.length, rawLength: plaintext.length, encoding });
+      this.parts.push(stored);
+      this.size += stored.length;
+      if (this.size >= this.store.packSize) await this.flushPack();
+      return { id, sha256, added: true, storedBytes: stored.length };
+    });
+    this.additions = added.catch(() => undefined);
+    return added;
   }
 
   /** Uploads the last pack, waits for every upload, and writes the index that makes them known. */
@@ -302,6 +317,7 @@ export class BlobWriter {
     const pack = packObject(this.parts, this.entries, this.store);
     const bytes = pack.reduce((n, part) => n + part.length, 0);
     const record: PackRecord = { id: newPackId(), blobs: this.entries };
+    const sealed = this.parts;
     this.parts = [];
     this.entries = [];
     this.size = 0;
@@ -314,6 +330,8 @@ export class BlobWriter {
         this.store.learn(record);
         this.written.push(record);
         for (const blob of record.blobs) this.pending.delete(blob.id);
+        // Written: their slots can take the next chunks (after a failure they are left to the collector).
+        for (const part of sealed) slots.give(part);
       },
       async (error: unknown) => {
         this.uploadingBytes -= bytes;

@@ -6,15 +6,12 @@
  * their middle does not compress, the whole blob is not tried (SST files, era1 archives and
  * other already-compressed data would otherwise cost a full compression pass for nothing).
  */
-import { brotliCompress, brotliDecompress, constants } from 'node:zlib';
-import { promisify } from 'node:util';
+import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
 import { RepositoryError } from './repository.errors';
 
 export type CompressionName = 'none' | 'brotli';
 export type BlobEncoding = 'raw' | 'brotli';
 
-const compress = promisify(brotliCompress);
-const decompress = promisify(brotliDecompress);
 /**
  * Quality 1; the window no larger than the blob needs (at most 2^22), and the blob's size as a
  * hint: a small blob then costs a small encoder, not 4 MiB of native memory each (with many
@@ -31,22 +28,23 @@ function pays(original: number, compressed: number): boolean {
   return compressed <= original - (original >> 5);
 }
 
-export async function encodeBlob(plaintext: Buffer, compression: CompressionName): Promise<{ bytes: Buffer; encoding: BlobEncoding }> {
+/** The blob as stored: compressed when that pays. Runs on a sealing thread (sealing.ts). */
+export function encodeBlob(plaintext: Buffer, compression: CompressionName): { bytes: Buffer; encoding: BlobEncoding } {
   if (compression === 'none' || plaintext.length < 128) return { bytes: plaintext, encoding: 'raw' };
   if (plaintext.length >= 4 * PROBE_BYTES) {
     const middle = (plaintext.length - PROBE_BYTES) >> 1;
     const probe = plaintext.subarray(middle, middle + PROBE_BYTES);
-    if (!pays(probe.length, (await compress(probe, brotliOptions(probe.length))).length)) return { bytes: plaintext, encoding: 'raw' };
+    if (!pays(probe.length, brotliCompressSync(probe, brotliOptions(probe.length)).length)) return { bytes: plaintext, encoding: 'raw' };
   }
-  const packed = await compress(plaintext, brotliOptions(plaintext.length));
+  const packed = brotliCompressSync(plaintext, brotliOptions(plaintext.length));
   if (!pays(plaintext.length, packed.length)) return { bytes: plaintext, encoding: 'raw' };
   return { bytes: packed, encoding: 'brotli' };
 }
 
-export async function decodeBlob(bytes: Buffer, encoding: BlobEncoding, what: string): Promise<Buffer> {
+export function decodeBlob(bytes: Buffer, encoding: BlobEncoding, what: string): Buffer {
   if (encoding === 'raw') return bytes;
   try {
-    return await decompress(bytes);
+    return brotliDecompressSync(bytes);
   } catch {
     throw new RepositoryError('CORRUPT', `${what} cannot be decompressed`);
   }

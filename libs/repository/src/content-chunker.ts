@@ -29,6 +29,12 @@ function gearTable(seed: string): Uint32Array {
 
 /** The gear table: one 32-bit word per byte value (README.md, "Chunks"). */
 export const GEAR = gearTable('chainvault-cdc-v1');
+/**
+ * The same words as signed 32-bit integers, for the cutting loop: the hash then stays a small
+ * integer to V8 (an unsigned word above 2^31 is a heap number), which made cutting about twice as
+ * fast. The bits, and so the cut points, are the same.
+ */
+const GEAR_INT32 = new Int32Array(GEAR.buffer);
 
 /** A mask of `bits` one-bits at the top of a 32-bit word (the bits that depend on the most input bytes). */
 function topMask(bits: number): number {
@@ -59,7 +65,11 @@ export class ContentChunker {
   private pendingBytes = 0;
   private hash = 0;
 
-  constructor(private readonly sizes: ChunkSizes = DEFAULT_CHUNK_SIZES) {
+  /** `allocate`: where a chunk that spans pieces is joined (shared memory for the sealing threads, say). */
+  constructor(
+    private readonly sizes: ChunkSizes = DEFAULT_CHUNK_SIZES,
+    private readonly allocate: (size: number) => Buffer = Buffer.allocUnsafe,
+  ) {
     checkChunkSizes(sizes);
     const masks = chunkMasks(sizes);
     this.maskStrict = masks.strict;
@@ -84,10 +94,12 @@ export class ContentChunker {
       }
       let hash = this.hash;
       let cut = -1;
+      const strict = this.maskStrict | 0;
+      const loose = this.maskLoose | 0;
       const strictEnd = Math.min(data.length, position + Math.max(0, avg - length));
       for (; position < strictEnd; position += 1) {
-        hash = ((hash << 1) + GEAR[data[position]]) >>> 0;
-        if ((hash & this.maskStrict) === 0) {
+        hash = ((hash << 1) + GEAR_INT32[data[position]]) | 0;
+        if ((hash & strict) === 0) {
           cut = position + 1;
           break;
         }
@@ -96,8 +108,8 @@ export class ContentChunker {
         length = this.pendingBytes + (position - start);
         const looseEnd = Math.min(data.length, position + Math.max(0, max - length));
         for (; position < looseEnd; position += 1) {
-          hash = ((hash << 1) + GEAR[data[position]]) >>> 0;
-          if ((hash & this.maskLoose) === 0) {
+          hash = ((hash << 1) + GEAR_INT32[data[position]]) | 0;
+          if ((hash & loose) === 0) {
             cut = position + 1;
             break;
           }
@@ -121,18 +133,25 @@ export class ContentChunker {
   /** The last, possibly short, chunk (none if the stream ended on a cut). */
   end(): Buffer[] {
     if (this.pendingBytes === 0) return [];
-    const last = Buffer.concat(this.pending, this.pendingBytes);
+    const last = this.join(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
     this.hash = 0;
     return [last];
   }
 
+  private join(pieces: Buffer[], size: number): Buffer {
+    const joined = this.allocate(size);
+    let at = 0;
+    for (const piece of pieces) at += piece.copy(joined, at);
+    return joined;
+  }
+
   private take(data: Buffer, start: number, end: number): Buffer {
     const piece = data.subarray(start, end);
     // A view, not a copy: the caller's buffers are not reused once pushed.
     if (this.pendingBytes === 0) return piece;
-    const chunk = Buffer.concat([...this.pending, piece], this.pendingBytes + piece.length);
+    const chunk = this.join([...this.pending, piece], this.pendingBytes + piece.length);
     this.pending = [];
     this.pendingBytes = 0;
     return chunk;
@@ -140,8 +159,12 @@ export class ContentChunker {
 }
 
 /** Chunks a whole stream. */
-export async function* contentDefinedChunks(stream: AsyncIterable<Uint8Array>, sizes: ChunkSizes = DEFAULT_CHUNK_SIZES): AsyncGenerator<Buffer> {
-  const chunker = new ContentChunker(sizes);
+export async function* contentDefinedChunks(
+  stream: AsyncIterable<Uint8Array>,
+  sizes: ChunkSizes = DEFAULT_CHUNK_SIZES,
+  allocate?: (size: number) => Buffer,
+): AsyncGenerator<Buffer> {
+  const chunker = new ContentChunker(sizes, allocate);
   for await (const piece of stream) {
     for (const chunk of chunker.push(Buffer.isBuffer(piece) ? piece : Buffer.from(piece))) yield chunk;
   }

@@ -4,7 +4,7 @@
  * derived from a passphrase by scrypt. Changing the passphrase writes a new key file and
  * removes the old one: no data is re-encrypted.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, scrypt, webcrypto } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, scrypt } from 'node:crypto';
 import { RepositoryError } from './repository.errors';
 
 const NONCE_BYTES = 12;
@@ -95,44 +95,4 @@ export async function openKeyFile(file: KeyFile, passphrase: string): Promise<Ma
 /** A blob's id: SHA-256 of its plaintext, or HMAC-SHA-256 with the id key when encrypted. */
 export function blobId(plaintext: Uint8Array, master: MasterKey | null): string {
   return master ? createHmac('sha256', master.id).update(plaintext).digest('hex') : createHash('sha256').update(plaintext).digest('hex');
-}
-
-/**
- * The same operations on Node's thread pool (WebCrypto), so hashing and encryption of one
- * chunk run on another core while the main thread cuts the next. Same bytes as the sync forms.
- */
-export class AsyncCrypto {
-  private readonly dataKey: Promise<webcrypto.CryptoKey> | null;
-  private readonly idKey: Promise<webcrypto.CryptoKey> | null;
-
-  constructor(master: MasterKey | null) {
-    const subtle = webcrypto.subtle;
-    this.dataKey = master ? subtle.importKey('raw', master.data, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']) : null;
-    this.idKey = master ? subtle.importKey('raw', master.id, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']) : null;
-  }
-
-  async blobId(plaintext: Uint8Array): Promise<string> {
-    const subtle = webcrypto.subtle;
-    const digest = this.idKey ? await subtle.sign('HMAC', await this.idKey, plaintext) : await subtle.digest('SHA-256', plaintext);
-    return Buffer.from(digest).toString('hex');
-  }
-
-  /** The sealed form as parts to write one after the other (nonce, then ciphertext and tag), without joining them. */
-  async sealParts(plaintext: Uint8Array): Promise<Buffer[]> {
-    if (!this.dataKey) return [Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength)];
-    const nonce = randomBytes(NONCE_BYTES);
-    const body = await webcrypto.subtle.encrypt({ name: 'AES-GCM', iv: nonce }, await this.dataKey, plaintext);
-    return [nonce, Buffer.from(body)];
-  }
-
-  async unseal(sealed: Buffer, what: string): Promise<Buffer> {
-    if (!this.dataKey) return sealed;
-    if (sealed.length < NONCE_BYTES + TAG_BYTES) throw new RepositoryError('CORRUPT', `${what} is too short to be an encrypted object`);
-    try {
-      const plain = await webcrypto.subtle.decrypt({ name: 'AES-GCM', iv: sealed.subarray(0, NONCE_BYTES) }, await this.dataKey, sealed.subarray(NONCE_BYTES));
-      return Buffer.from(plain);
-    } catch {
-      throw new RepositoryError('CORRUPT', `${what} fails authentication: it was damaged or altered`);
-    }
-  }
 }
