@@ -7,6 +7,11 @@
 export interface ByteRange {
   offset: number;
   length: number;
+  /**
+   * Where to read the bytes, when the backend can (the local one does): the answer is then a view
+   * on it. Shared memory handed in this way reaches the sealing threads without a copy.
+   */
+  into?: Buffer;
 }
 
 /** An object's bytes: one buffer, or several written one after the other (packs avoid a copy). */

@@ -4,12 +4,13 @@
  * target or over an existing file.
  */
 import { createHash } from 'node:crypto';
-import { lstat, lutimes, mkdir, open, rename, rm, symlink, utimes, chmod } from 'node:fs/promises';
+import { lstat, lutimes, mkdir, open, rename, rm, symlink, utimes, chmod, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { ArtifactEntry, ArtifactSource, ExtractOptions, TreeSummary } from '@chainvault/plugin-sdk';
 import type { BlobStore } from './blob-store';
 import { checkManifestStructure, normalizeArchivePath, type FileEntry, type Manifest, type ManifestEntry } from './manifest';
 import { RepositoryError, describeIoError, throwIfAborted } from './repository.errors';
+import { slots } from './sealing';
 
 export interface ReadProgress {
   files: number;
@@ -151,7 +152,14 @@ export class BackupReader implements ArtifactSource {
     const partial = join(dirname(full), `.${basename(full)}.chainvault-partial`);
     const handle = await open(partial, 'wx', 0o600);
     try {
-      for await (const data of this.fileContent(entry)) await handle.write(data);
+      // Each chunk lies in a slot of shared memory (sealing.ts), given back once written.
+      for await (const data of this.fileContent(entry, true)) {
+        try {
+          await writeAll(handle, data);
+        } finally {
+          slots.give(data);
+        }
+      }
       await handle.close();
     } catch (error) {
       await handle.close().catch(() => undefined);
@@ -168,7 +176,8 @@ export class BackupReader implements ArtifactSource {
     await utimes(full, nsToSeconds(entry.mtimeNs), nsToSeconds(entry.mtimeNs));
   }
 
-  private async *fileContent(entry: FileEntry): AsyncGenerator<Buffer> {
+  /** `inSlots`: each chunk comes in a slot of `slots`, which the caller gives back. */
+  private async *fileContent(entry: FileEntry, inSlots = false): AsyncGenerator<Buffer> {
     const whole = createHash('sha256');
     let size = 0;
     // The next chunks are fetched and decoded while this one is written.
@@ -176,7 +185,7 @@ export class BackupReader implements ArtifactSource {
     let next = 0;
     const fetchAhead = () => {
       while (ahead.length < CHUNKS_AHEAD && next < entry.chunks.length) {
-        const fetch = this.chunks.get(entry.chunks[next++]);
+        const fetch = inSlots ? this.chunks.getInSlot(entry.chunks[next++]) : this.chunks.get(entry.chunks[next++]);
         fetch.catch(() => undefined);
         ahead.push(fetch);
       }
@@ -212,5 +221,14 @@ export class BackupReader implements ArtifactSource {
   private refuseOverwrite(error: NodeJS.ErrnoException, full: string): never {
     if (error.code === 'EEXIST') throw new RepositoryError('TARGET_NOT_EMPTY', `${full} already exists; restore into an empty directory`);
     throw error;
+  }
+}
+
+/** Writes all of `data` at the file's position (a write may take less than it is given). */
+async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
+  for (let at = 0; at < data.length; ) {
+    const { bytesWritten } = await handle.write(data, at, data.length - at);
+    if (bytesWritten === 0) throw Object.assign(new Error('the file system took no more bytes'), { code: 'ENOSPC' });
+    at += bytesWritten;
   }
 }

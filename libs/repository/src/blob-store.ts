@@ -156,42 +156,67 @@ export class BlobStore implements ObjectSealing {
   }
 
   /** A blob's plaintext, checked against its id. */
-  async get(id: string): Promise<Buffer> {
+  get(id: string): Promise<Buffer> {
+    return this.read(id, 'owned');
+  }
+
+  /**
+   * The same, in a slot of shared memory (sealing.ts) that the caller gives back (`slots.give`)
+   * once it has written it out: a restore then reads and decrypts into memory it reuses.
+   */
+  getInSlot(id: string): Promise<Buffer> {
+    return this.read(id, 'slot');
+  }
+
+  private async read(id: string, into: 'owned' | 'slot'): Promise<Buffer> {
     const where = this.locations.get(id);
     if (!where) throw new RepositoryError('NOT_FOUND', `chunk ${id} is in no pack of the index`);
-    const stored = await this.backend.get(packKey(where.pack), { offset: where.offset, length: where.length });
-    if (stored.length !== where.length) throw new RepositoryError('CORRUPT', `pack ${where.pack} is shorter than its index says (chunk ${id})`);
-    return this.decode(id, stored, where, `chunk ${id} in pack ${where.pack}`);
+    const slot = slots.take(where.length);
+    try {
+      const stored = await this.backend.get(packKey(where.pack), { offset: where.offset, length: where.length, into: slot });
+      if (stored.length !== where.length) throw new RepositoryError('CORRUPT', `pack ${where.pack} is shorter than its index says (chunk ${id})`);
+      return await sealing.open(stored, this.master, { id, encoding: where.encoding, rawLength: where.rawLength }, `chunk ${id} in pack ${where.pack}`, into);
+    } finally {
+      slots.give(slot);
+    }
   }
 
   /** Checks a whole pack: every blob decodes to its id. Returns problems per blob id. */
   async checkPack(packId: string): Promise<Map<string, string>> {
     const problems = new Map<string, string>();
-    let bytes: Buffer;
-    try {
-      bytes = await this.backend.get(packKey(packId));
-    } catch (error) {
-      for (const id of this.packBlobs.get(packId) ?? []) problems.set(id, `pack ${packId} cannot be read: ${(error as Error).message}`);
-      return problems;
-    }
-    // Each blob is checked on its own (its id is a hash of its plaintext): damage in one blob, or
-    // anywhere else in the pack, must not blame the intact blobs next to it, which still restore.
-    // A few at a time, so decryption and hashing run on several threads.
     const ids = (this.packBlobs.get(packId) ?? []).filter((id) => this.locations.get(id)?.pack === packId);
-    let next = 0;
-    const worker = async () => {
-      while (next < ids.length) {
-        const id = ids[next++];
-        const where = this.locations.get(id)!;
-        try {
-          await this.decode(id, bytes.subarray(where.offset, where.offset + where.length), where, `chunk ${id} in pack ${packId}`);
-        } catch (error) {
-          problems.set(id, (error as Error).message);
-        }
+    // The pack up to its last blob, in shared memory the sealing threads read in place.
+    const length = Math.max(0, ...ids.map((id) => this.locations.get(id)!).map((w) => w.offset + w.length));
+    const slot = slots.take(length);
+    try {
+      let bytes: Buffer;
+      try {
+        bytes = await this.backend.get(packKey(packId), { offset: 0, length, into: slot });
+      } catch (error) {
+        for (const id of this.packBlobs.get(packId) ?? []) problems.set(id, `pack ${packId} cannot be read: ${(error as Error).message}`);
+        return problems;
       }
-    };
-    await Promise.all(Array.from({ length: 4 }, worker));
-    return problems;
+      // Each blob is checked on its own (its id is a hash of its plaintext): damage in one blob, or
+      // anywhere else in the pack, must not blame the intact blobs next to it, which still restore.
+      // A few at a time, so that every sealing thread has work.
+      let next = 0;
+      const worker = async () => {
+        while (next < ids.length) {
+          const id = ids[next++];
+          const where = this.locations.get(id)!;
+          try {
+            const stored = bytes.subarray(where.offset, where.offset + where.length);
+            await sealing.open(stored, this.master, { id, encoding: where.encoding, rawLength: where.rawLength }, `chunk ${id} in pack ${packId}`, 'none');
+          } catch (error) {
+            problems.set(id, (error as Error).message);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 4 }, worker));
+      return problems;
+    } finally {
+      slots.give(slot);
+    }
   }
 
   newWriter(options: { signal?: AbortSignal } = {}): BlobWriter {
@@ -216,11 +241,6 @@ export class BlobStore implements ObjectSealing {
     for (const blob of pack.blobs) {
       if (!this.locations.has(blob.id)) this.locations.set(blob.id, { pack: pack.id, offset: blob.offset, length: blob.length, rawLength: blob.rawLength, encoding: blob.encoding });
     }
-  }
-
-  /** Opens a stored chunk on a sealing thread; `stored` is handed over when it owns its memory. */
-  private decode(id: string, stored: Buffer, where: BlobLocation, what: string): Promise<Buffer> {
-    return sealing.open(stored, this.master, { id, encoding: where.encoding, rawLength: where.rawLength }, what);
   }
 }
 

@@ -26,9 +26,14 @@ export class LocalBackend implements RepositoryBackend {
       if (!range) return await readFile(this.pathOf(key));
       const handle = await open(this.pathOf(key), 'r');
       try {
-        const buffer = Buffer.allocUnsafe(range.length);
-        const { bytesRead } = await handle.read(buffer, 0, range.length, range.offset);
-        return buffer.subarray(0, bytesRead);
+        const buffer = range.into && range.into.length >= range.length ? range.into : Buffer.allocUnsafe(range.length);
+        let filled = 0;
+        while (filled < range.length) {
+          const { bytesRead } = await handle.read(buffer, filled, range.length - filled, range.offset + filled);
+          if (bytesRead === 0) break;
+          filled += bytesRead;
+        }
+        return buffer.subarray(0, filled);
       } finally {
         await handle.close();
       }

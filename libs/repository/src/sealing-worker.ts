@@ -57,11 +57,17 @@ function answer(request: SealingRequest): { reply: SealingReply; transfer: Array
       return { reply: { seq: request.seq, length: sealed.length, encoding }, transfer: [] };
     }
     case 'open': {
-      const plaintext = owned(decodeBlob(key ? unseal(key.data, data, request.what) : data, request.encoding, request.what));
+      const plaintext = decodeBlob(key ? unseal(key.data, data, request.what) : data, request.encoding, request.what);
       if (plaintext.length !== request.rawLength || blobId(plaintext, key) !== request.id) {
         throw new RepositoryError('CORRUPT', `chunk ${request.id} is damaged: its content no longer matches its id`);
       }
-      return { reply: { seq: request.seq, plaintext }, transfer: [plaintext.buffer as ArrayBuffer] };
+      if (request.into) {
+        request.into.set(plaintext);
+        return { reply: { seq: request.seq }, transfer: [] };
+      }
+      if (!request.keep) return { reply: { seq: request.seq }, transfer: [] };
+      const kept = owned(plaintext);
+      return { reply: { seq: request.seq, plaintext: kept }, transfer: [kept.buffer as ArrayBuffer] };
     }
   }
 }

@@ -32,7 +32,11 @@ export type SealingRequest = { seq: number; data: Uint8Array } & (
   | { op: 'id'; key: Keys | null; sha256: boolean }
   /** The sealed chunk is written into `into` (room for the chunk and its nonce and tag), and its length answered. */
   | { op: 'seal'; key: Keys | null; compression: CompressionName; into: Uint8Array }
-  | { op: 'open'; key: Keys | null; encoding: BlobEncoding; rawLength: number; id: string; what: string }
+  /**
+   * Opens and checks a stored chunk; its plaintext is written into `into` when given, handed back
+   * when `keep`, else only checked (a verify).
+   */
+  | { op: 'open'; key: Keys | null; encoding: BlobEncoding; rawLength: number; id: string; what: string; into: Uint8Array | null; keep: boolean }
   /** The next piece of file `file` to cut; the thread keeps the file's chunker and hash until `last`. */
   | { op: 'cut'; file: number; sizes: ChunkSizes; last: boolean }
 );
@@ -40,7 +44,7 @@ export type SealingRequest = { seq: number; data: Uint8Array } & (
 export type SealingReply = { seq: number } & (
   | { id: string; sha256?: string }
   | { length: number; encoding: BlobEncoding }
-  | { plaintext: Uint8Array }
+  | { plaintext?: Uint8Array }
   | { chunks: Uint8Array[] }
   | { error: { code?: RepositoryErrorCode; message: string } }
 );
@@ -169,14 +173,22 @@ export class SealingPool {
 
   /**
    * A stored chunk opened, decompressed and checked against its id and length (CORRUPT, naming
-   * `what`, when it does not match). `stored` is handed over when it owns all of its memory: the
-   * caller must not use it afterwards.
+   * `what`, when it does not match). With `into: 'slot'` the plaintext lies in a slot of `slots`
+   * (give it back once written); with 'none' it is only checked, and nothing comes back. `stored`
+   * is handed over when it owns all of its memory: the caller must not use it afterwards.
    */
-  async open(stored: Buffer, master: MasterKey | null, blob: { id: string; encoding: BlobEncoding; rawLength: number }, what: string): Promise<Buffer> {
+  async open(stored: Buffer, master: MasterKey | null, blob: { id: string; encoding: BlobEncoding; rawLength: number }, what: string, into: 'owned' | 'slot' | 'none' = 'owned'): Promise<Buffer> {
+    const slot = into === 'slot' ? slots.take(blob.rawLength) : null;
+    const request = { op: 'open' as const, key: keysOf(master), id: blob.id, encoding: blob.encoding, rawLength: blob.rawLength, what, into: slot, keep: into === 'owned' };
     const whole = stored.byteOffset === 0 && stored.byteLength === stored.buffer.byteLength && !(stored.buffer instanceof SharedArrayBuffer);
-    const request = { op: 'open' as const, key: keysOf(master), id: blob.id, encoding: blob.encoding, rawLength: blob.rawLength, what };
-    const reply = (await (whole ? this.send({ ...request, data: stored }, [stored.buffer as ArrayBuffer]) : this.ask({ ...request, data: stored }))) as { plaintext: Uint8Array };
-    return Buffer.from(reply.plaintext.buffer, reply.plaintext.byteOffset, reply.plaintext.byteLength);
+    try {
+      const reply = (await (whole ? this.send({ ...request, data: stored }, [stored.buffer as ArrayBuffer]) : this.ask({ ...request, data: stored }))) as { plaintext?: Uint8Array };
+      if (slot) return slot.subarray(0, blob.rawLength);
+      return reply.plaintext ? Buffer.from(reply.plaintext.buffer, reply.plaintext.byteOffset, reply.plaintext.byteLength) : Buffer.alloc(0);
+    } catch (error) {
+      if (slot) slots.give(slot);
+      throw error;
+    }
   }
 
   /** Stops the threads; what they were asked and had not answered fails, and the next request starts new ones. */
