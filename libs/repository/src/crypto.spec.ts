@@ -5,6 +5,8 @@ import { join, relative } from 'node:path';
 import { compareTrees, writeSampleTree } from '@chainvault/testing';
 import { LocalBackend, Repository, type Manifest, type RepositoryOptions } from './index';
 import { fileEntry, readAll } from './spec-helpers';
+import { seal, sealInto, unseal, unsealPieces } from './crypto';
+import { RepositoryError } from './repository.errors';
 
 const KiB = 1024;
 /** A cheap scrypt for repositories created here; keys added later use the real cost. */
@@ -167,5 +169,35 @@ describe('a plain repository', () => {
       await expect(open()).rejects.toMatchObject({ name: 'RepositoryError', code: 'WRONG_PASSPHRASE', message: expect.stringContaining('is not encrypted') });
     }
     await expect(repo.addKey(PASSPHRASE)).rejects.toMatchObject({ code: 'WRONG_PASSPHRASE' });
+  });
+});
+
+describe('sealing a piece at a time', () => {
+  const key = randomBytes(32);
+  // Sizes around the 64 KiB pieces the ciphers are fed: none, less than one, exactly one, several and a rest.
+  it.each([0, 1000, 64 * 1024, 3 * 64 * 1024 + 17])('sealInto writes what unseal reads, and unsealPieces gives it back in order (%i bytes)', (bytes) => {
+    const plaintext = randomBytes(bytes);
+    const into = Buffer.alloc(bytes + 28 + 5);
+    const length = sealInto(key, plaintext, into);
+    expect(length).toBe(bytes + 28);
+    const same = (data: Buffer) => data.equals(plaintext);
+    expect(same(unseal(key, into.subarray(0, length), 'test object'))).toBe(true);
+    const pieces: Buffer[] = [];
+    unsealPieces(key, into.subarray(0, length), 'test object', (piece) => pieces.push(Buffer.from(piece)));
+    expect(same(Buffer.concat(pieces))).toBe(true);
+    // seal()'s own output opens the same way.
+    const sealed = seal(key, plaintext);
+    const again: Buffer[] = [];
+    unsealPieces(key, sealed, 'test object', (piece) => again.push(Buffer.from(piece)));
+    expect(same(Buffer.concat(again))).toBe(true);
+  });
+
+  it('fails a damaged object as CORRUPT once all of it is read, and refuses a slot too small', () => {
+    const plaintext = randomBytes(200 * 1024);
+    const sealed = seal(key, plaintext);
+    sealed[100_000] ^= 1;
+    expect(() => unsealPieces(key, sealed, 'chunk x', () => undefined)).toThrow(new RepositoryError('CORRUPT', 'chunk x fails authentication: it was damaged or altered'));
+    expect(() => unsealPieces(key, sealed.subarray(0, 20), 'chunk y', () => undefined)).toThrow(/chunk y is too short to be an encrypted object/);
+    expect(() => sealInto(key, plaintext, Buffer.alloc(plaintext.length + 27))).toThrow(RangeError);
   });
 });

@@ -4,7 +4,7 @@
  * derived from a passphrase by scrypt. Changing the passphrase writes a new key file and
  * removes the old one: no data is re-encrypted.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, scrypt } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, scrypt, type Hash, type Hmac } from 'node:crypto';
 import { RepositoryError } from './repository.errors';
 
 const NONCE_BYTES = 12;
@@ -61,6 +61,51 @@ export function unseal(key: Buffer, sealed: Uint8Array, what: string): Buffer {
   }
 }
 
+/**
+ * Ciphers are fed this much at a time by sealInto and unsealPieces: outputs this small come from
+ * the allocator's free lists, while an output of a whole 1 MiB chunk was new memory each time
+ * (measured here: AES-256-GCM over 1 MiB at once, 2.1 s per GiB; in 64 KiB pieces, 0.57 s).
+ */
+const CIPHER_PIECE = 64 * 1024;
+
+/** The same bytes as seal(), written into `into` (room for the plaintext and 28 bytes more); their length. */
+export function sealInto(key: Buffer, plaintext: Uint8Array, into: Uint8Array): number {
+  if (into.length < plaintext.length + NONCE_BYTES + TAG_BYTES) throw new RangeError(`no room to seal ${plaintext.length} bytes into ${into.length}`);
+  const nonce = randomBytes(NONCE_BYTES);
+  into.set(nonce, 0);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  let at = NONCE_BYTES;
+  for (let offset = 0; offset < plaintext.length; offset += CIPHER_PIECE) {
+    const out = cipher.update(plaintext.subarray(offset, offset + CIPHER_PIECE));
+    into.set(out, at);
+    at += out.length;
+  }
+  const last = cipher.final();
+  into.set(last, at);
+  at += last.length;
+  into.set(cipher.getAuthTag(), at);
+  return at + TAG_BYTES;
+}
+
+/**
+ * unseal() a piece at a time: `each` sees the plaintext in order, and the call throws (CORRUPT,
+ * naming `what`) after the last piece if the object fails authentication, so whatever `each`
+ * made of the pieces counts only once this returns.
+ */
+export function unsealPieces(key: Buffer, sealed: Uint8Array, what: string, each: (piece: Buffer) => void): void {
+  if (sealed.length < NONCE_BYTES + TAG_BYTES) throw new RepositoryError('CORRUPT', `${what} is too short to be an encrypted object`);
+  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, NONCE_BYTES));
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+  const body = sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES);
+  try {
+    for (let offset = 0; offset < body.length; offset += CIPHER_PIECE) each(decipher.update(body.subarray(offset, offset + CIPHER_PIECE)));
+    each(decipher.final());
+  } catch (error) {
+    if (error instanceof RepositoryError) throw error;
+    throw new RepositoryError('CORRUPT', `${what} fails authentication: it was damaged or altered`);
+  }
+}
+
 /** The key that wraps the master key: scrypt of the passphrase in Unicode NFC, as UTF-8, 32 bytes. */
 export function deriveKey(passphrase: string, kdf: ScryptParams): Promise<Buffer> {
   return new Promise((resolve, reject) =>
@@ -90,6 +135,11 @@ export async function openKeyFile(file: KeyFile, passphrase: string): Promise<Ma
   }
   const { data, id } = JSON.parse(plain.toString('utf8')) as { data: string; id: string };
   return { data: Buffer.from(data, 'base64'), id: Buffer.from(id, 'base64') };
+}
+
+/** blobId() fed a piece at a time. */
+export function blobIdHash(master: MasterKey | null): Hash | Hmac {
+  return master ? createHmac('sha256', master.id) : createHash('sha256');
 }
 
 /** A blob's id: SHA-256 of its plaintext, or HMAC-SHA-256 with the id key when encrypted. */

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { ContentChunker } from './content-chunker';
-import { blobId, seal, unseal } from './crypto';
+import { blobId, blobIdHash, sealInto, unsealPieces, type MasterKey } from './crypto';
 import { decodeBlob, encodeBlob } from './compression';
 import { RepositoryError } from './repository.errors';
 import { sharedBuffer, type SealingReply, type SealingRequest } from './sealing';
@@ -51,25 +51,50 @@ function answer(request: SealingRequest): { reply: SealingReply; transfer: Array
     }
     case 'seal': {
       const { bytes, encoding } = encodeBlob(data, request.compression);
-      const sealed = key ? seal(key.data, bytes) : bytes;
-      if (sealed.length > request.into.byteLength) throw new RepositoryError('IO', `a sealed chunk of ${sealed.length} bytes does not fit its slot of ${request.into.byteLength}`);
-      request.into.set(sealed);
-      return { reply: { seq: request.seq, length: sealed.length, encoding }, transfer: [] };
+      if (!key && bytes.length > request.into.byteLength) throw new RepositoryError('IO', `a chunk of ${bytes.length} bytes does not fit its slot of ${request.into.byteLength}`);
+      const length = key ? sealInto(key.data, bytes, request.into) : (request.into.set(bytes), bytes.length);
+      return { reply: { seq: request.seq, length, encoding }, transfer: [] };
     }
     case 'open': {
-      const plaintext = decodeBlob(key ? unseal(key.data, data, request.what) : data, request.encoding, request.what);
-      if (plaintext.length !== request.rawLength || blobId(plaintext, key) !== request.id) {
-        throw new RepositoryError('CORRUPT', `chunk ${request.id} is damaged: its content no longer matches its id`);
-      }
-      if (request.into) {
-        request.into.set(plaintext);
-        return { reply: { seq: request.seq }, transfer: [] };
-      }
-      if (!request.keep) return { reply: { seq: request.seq }, transfer: [] };
-      const kept = owned(plaintext);
+      const plaintext = open(data, key, request);
+      if (!request.keep || request.into) return { reply: { seq: request.seq }, transfer: [] };
+      const kept = owned(plaintext as Buffer);
       return { reply: { seq: request.seq, plaintext: kept }, transfer: [kept.buffer as ArrayBuffer] };
     }
   }
+}
+
+/**
+ * Opens a stored chunk and checks it against its id and length. The plaintext goes into
+ * `request.into` when given; it is returned only when `request.keep` (a verify keeps nothing,
+ * and an encrypted chunk stored as it was is then hashed a piece at a time as it is decrypted).
+ */
+function open(data: Buffer, key: MasterKey | null, request: Extract<SealingRequest, { op: 'open' }>): Buffer | null {
+  const damaged = () => new RepositoryError('CORRUPT', `chunk ${request.id} is damaged: its content no longer matches its id`);
+  let plaintext: Buffer | null = null;
+  if (key && request.encoding === 'raw') {
+    const hash = blobIdHash(key);
+    const into = request.into ? view(request.into) : request.keep ? Buffer.allocUnsafe(request.rawLength) : null;
+    let length = 0;
+    unsealPieces(key.data, data, request.what, (piece) => {
+      if (length + piece.length > request.rawLength) throw damaged();
+      hash.update(piece);
+      into?.set(piece, length);
+      length += piece.length;
+    });
+    if (length !== request.rawLength || hash.digest('hex') !== request.id) throw damaged();
+    return into;
+  }
+  if (key) {
+    const parts: Buffer[] = [];
+    unsealPieces(key.data, data, request.what, (piece) => parts.push(piece));
+    plaintext = decodeBlob(Buffer.concat(parts), request.encoding, request.what);
+  } else {
+    plaintext = decodeBlob(data, request.encoding, request.what);
+  }
+  if (plaintext.length !== request.rawLength || blobId(plaintext, key) !== request.id) throw damaged();
+  request.into?.set(plaintext);
+  return plaintext;
 }
 
 port.on('message', (request: SealingRequest) => {
