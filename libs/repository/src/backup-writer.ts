@@ -49,6 +49,12 @@ const CHUNKS_IN_FLIGHT = 8;
  */
 const SMALL_FILE_BYTES = 1024 * 1024;
 const READ_AHEAD = 16;
+/**
+ * Files shorter than the smallest chunk are one chunk each: a sealing thread reads, names, hashes
+ * and seals each in one request (BlobWriter.putFile), issued in path order and not waited for
+ * in turn, at most this many at once. The main thread only walks the tree and looks files up.
+ */
+const SMALL_FILES_IN_FLIGHT = 64;
 
 export class BackupWriter implements ArtifactSink {
   private readonly entries = new Map<string, ManifestEntry>();
@@ -65,6 +71,8 @@ export class BackupWriter implements ArtifactSink {
   private fileCount = 0;
   /** Bytes of the file being stored that are not yet in `logicalBytes`. */
   private inFlightBytes = 0;
+  /** Small files being stored by the sealing threads, oldest first (see SMALL_FILES_IN_FLIGHT). */
+  private readonly smallFiles: Promise<void>[] = [];
 
   constructor(
     private readonly blobs: BlobWriter,
@@ -104,7 +112,7 @@ export class BackupWriter implements ArtifactSink {
         const content = looked.then((info) => {
           if (!info.isFile() || info.size > BigInt(SMALL_FILE_BYTES)) return null;
           if (options.filter && !options.filter(relative, false)) return null;
-          if (this.unchanged(archivePath(relative), info)) return null;
+          if (this.isOneChunk(info) || this.unchanged(archivePath(relative), info)) return null;
           return readWhole(full, Number(info.size));
         });
         // Their failures surface when their entry's turn comes, as before the read-ahead.
@@ -133,7 +141,8 @@ export class BackupWriter implements ArtifactSink {
           summary.directories += 1;
           await walk(full, relative);
         } else if (info.isFile()) {
-          await this.storeLocalFile(full, base.path, info, content);
+          if (this.isOneChunk(info) && !this.unchanged(base.path, info)) await this.storeSmallFile(full, base.path, info);
+          else await this.storeLocalFile(full, base.path, info, content);
           summary.files += 1;
           summary.bytes += Number(info.size);
         } else {
@@ -142,7 +151,14 @@ export class BackupWriter implements ArtifactSink {
         }
       }
     };
-    await walk(localDirectory, '');
+    try {
+      await walk(localDirectory, '');
+    } catch (error) {
+      // The walk's own failure is the one told; the small files in flight are let finish first.
+      await Promise.allSettled(this.smallFiles.splice(0));
+      throw error;
+    }
+    await this.smallFilesStored();
     return summary;
   }
 
@@ -180,6 +196,7 @@ export class BackupWriter implements ArtifactSink {
    * backup does not exist.
    */
   async commit(details: { createdAt: Date; labels: Record<string, unknown>; metadata: Record<string, unknown> }): Promise<Manifest> {
+    await this.smallFilesStored();
     throwIfAborted(this.options.signal);
     await this.blobs.finish();
     throwIfAborted(this.options.signal);
@@ -208,6 +225,52 @@ export class BackupWriter implements ArtifactSink {
     // Reused only while every chunk is still indexed: a damaged or pruned index means reading again.
     if (earlier && earlier.size === Number(info.size) && earlier.mtimeNs === info.mtimeNs.toString() && earlier.chunks.every((id) => this.blobs.knows(id))) return earlier;
     return undefined;
+  }
+
+  /** Whether a file is shorter than the smallest chunk, so stored as one chunk (an empty file has none). */
+  private isOneChunk(info: Stat): boolean {
+    return info.size > 0n && info.size < BigInt(this.options.chunkSizes.min);
+  }
+
+  /**
+   * Stores a file of one chunk on a sealing thread, which reads it (BlobWriter.putFile); its
+   * entry is recorded when that is done. A file that has grown or emptied since it was looked
+   * up is stored as any other file instead.
+   */
+  private async storeSmallFile(localPath: string, path: string, info: Stat): Promise<void> {
+    throwIfAborted(this.options.signal);
+    while (this.smallFiles.length >= SMALL_FILES_IN_FLIGHT) await this.smallFiles.shift();
+    const put = this.blobs.putFile(localPath, this.options.chunkSizes.min);
+    const stored = put.then(
+      async (result) => {
+        if (!result) return this.storeLocalFile(localPath, path, info);
+        const { id, added, storedBytes, sha256, size } = result;
+        this.stats.filesRead += 1;
+        this.stats.bytesRead += size;
+        if (added) {
+          this.stats.chunksAdded += 1;
+          this.stats.storedBytes += storedBytes;
+        } else {
+          this.stats.chunksReused += 1;
+        }
+        this.record({ path, type: 'file', mode: Number(info.mode & 0o7777n), mtimeNs: info.mtimeNs.toString(), size, sha256, chunks: [id] });
+        this.reportProgress(path);
+      },
+      (error: unknown) => {
+        throw describeIoError(error, `backing up ${localPath}`);
+      },
+    );
+    // Observed here; the first failure is thrown when the queue is drained (or waited on for room).
+    stored.catch(() => undefined);
+    this.smallFiles.push(stored);
+  }
+
+  /** Waits for every small file in flight; throws the first failure, after all have settled. */
+  private async smallFilesStored(): Promise<void> {
+    const all = this.smallFiles.splice(0);
+    const results = await Promise.allSettled(all);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /** `content`: the file read ahead (null when it was not). */

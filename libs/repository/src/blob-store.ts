@@ -8,7 +8,7 @@
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RepositoryBackend } from './backend';
-import type { CompressionName } from './compression';
+import type { BlobEncoding, CompressionName } from './compression';
 import { blobId, seal, unseal, type MasterKey } from './crypto';
 import { LocalBackend } from './local-backend';
 import { indexObject, newIndexKey, newPackId, packIdOf, packKey, packObject, readIndexObject, readPackHeader, type ObjectSealing, type PackBlob, type PackRecord } from './pack-format';
@@ -244,6 +244,16 @@ export class BlobStore implements ObjectSealing {
   }
 }
 
+/** Chunks smaller than this are named and sealed in one request (decideSmall). */
+const SMALL_CHUNK = 64 * 1024;
+
+/** Whether a put's chunk is new, decided in the order of the puts; `sealed` when it is. */
+interface Decision {
+  id: string;
+  sha256?: string;
+  sealed: Promise<{ sealed: Buffer; encoding: BlobEncoding }> | null;
+}
+
 export interface BlobPut {
   id: string;
   /** The chunk's SHA-256, when the put asked for it. */
@@ -290,11 +300,20 @@ export class BlobWriter {
    * arriving twice is stored once (the first time).
    */
   put(plaintext: Buffer, options: { sha256?: boolean } = {}): Promise<BlobPut> {
+    const decided = plaintext.length < SMALL_CHUNK ? this.decideSmall(plaintext, options) : this.decideLarge(plaintext, options);
+    this.decisions = decided.catch(() => undefined);
+    const added = this.additions.then(async () => this.add(await decided, plaintext.length));
+    this.additions = added.catch(() => undefined);
+    return added;
+  }
+
+  /** A large chunk is named first, and sealed only if it is new (two requests to the threads, on shared memory). */
+  private decideLarge(plaintext: Buffer, options: { sha256?: boolean }): Promise<Decision> {
     const { master, compression } = this.store;
     const data = inSharedMemory(plaintext);
     const named = sealing.id(data, master, options.sha256);
     named.catch(() => undefined);
-    const decided = this.decisions.then(async () => {
+    return this.decisions.then(async () => {
       const { id, sha256 } = await named;
       if (this.knows(id)) return { id, sha256, sealed: null };
       this.pending.add(id);
@@ -302,19 +321,58 @@ export class BlobWriter {
       sealed.catch(() => undefined);
       return { id, sha256, sealed };
     });
+  }
+
+  /**
+   * A small chunk (a small file, mostly) is named and sealed in one request, and the sealed copy
+   * dropped if the chunk is known: a second round trip would cost more than sealing it.
+   */
+  private decideSmall(plaintext: Buffer, options: { sha256?: boolean }): Promise<Decision> {
+    const both = sealing.nameAndSeal(plaintext, this.store.master, this.store.compression, options.sha256);
+    both.catch(() => undefined);
+    return this.decisions.then(async () => {
+      const { id, sha256, sealed, encoding } = await both;
+      if (this.knows(id)) return { id, sha256, sealed: null };
+      this.pending.add(id);
+      return { id, sha256, sealed: Promise.resolve({ sealed, encoding }) };
+    });
+  }
+
+  /**
+   * Stores a small file as one chunk, read, named and sealed on a sealing thread; null (nothing
+   * stored) when the file was empty or had grown to `limit` bytes by the time it was read.
+   */
+  putFile(path: string, limit: number): Promise<(BlobPut & { sha256: string; size: number }) | null> {
+    const read = sealing.readNameSeal(path, this.store.master, this.store.compression, limit);
+    read.catch(() => undefined);
+    const decided = this.decisions.then(async (): Promise<Decision | null> => {
+      const result = await read;
+      if (!result) return null;
+      const { id, sha256, sealed, encoding } = result;
+      if (this.knows(id)) return { id, sha256, sealed: null };
+      this.pending.add(id);
+      return { id, sha256, sealed: Promise.resolve({ sealed, encoding }) };
+    });
     this.decisions = decided.catch(() => undefined);
-    const added = this.additions.then(async (): Promise<BlobPut> => {
-      const { id, sha256, sealed } = await decided;
-      if (!sealed) return { id, sha256, added: false, storedBytes: 0 };
-      const { sealed: stored, encoding } = await sealed;
-      this.entries.push({ id, offset: this.size, length: stored.length, rawLength: plaintext.length, encoding });
-      this.parts.push(stored);
-      this.size += stored.length;
-      if (this.size >= this.store.packSize) await this.flushPack();
-      return { id, sha256, added: true, storedBytes: stored.length };
+    const added = this.additions.then(async () => {
+      const decision = await decided;
+      if (!decision) return null;
+      const size = (await read)!.size;
+      return { ...(await this.add(decision, size)), sha256: decision.sha256 as string, size };
     });
     this.additions = added.catch(() => undefined);
     return added;
+  }
+
+  /** Adds a decided chunk to the pack (in the order of the puts). */
+  private async add({ id, sha256, sealed }: Decision, rawLength: number): Promise<BlobPut> {
+    if (!sealed) return { id, sha256, added: false, storedBytes: 0 };
+    const { sealed: stored, encoding } = await sealed;
+    this.entries.push({ id, offset: this.size, length: stored.length, rawLength, encoding });
+    this.parts.push(stored);
+    this.size += stored.length;
+    if (this.size >= this.store.packSize) await this.flushPack();
+    return { id, sha256, added: true, storedBytes: stored.length };
   }
 
   /** Uploads the last pack, waits for every upload, and writes the index that makes them known. */
@@ -343,6 +401,7 @@ export class BlobWriter {
     this.size = 0;
     while (this.uploads.length >= MAX_UPLOADS_IN_FLIGHT) await this.uploads.shift();
     await this.makeRoom(bytes);
+    const earlier = [...this.uploads];
     const upload = this.store.backend.put(packKey(record.id), pack).then(
       () => {
         this.uploadingBytes -= bytes;
@@ -355,6 +414,8 @@ export class BlobWriter {
       },
       async (error: unknown) => {
         this.uploadingBytes -= bytes;
+        // The packs before this one may still be on their way: the error counts those that land.
+        await Promise.allSettled(earlier);
         throw await this.explainShortage(error, `a pack of ${formatBytes(bytes)}`, bytes);
       },
     );

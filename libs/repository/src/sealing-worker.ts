@@ -5,10 +5,11 @@
  * shared memory or as buffers handed over; what this thread makes is handed back without a copy.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { ContentChunker } from './content-chunker';
-import { blobId, blobIdHash, sealInto, unsealPieces, type MasterKey } from './crypto';
-import { decodeBlob, encodeBlob } from './compression';
+import { blobId, blobIdHash, seal, sealInto, unsealPieces, type MasterKey } from './crypto';
+import { decodeBlob, encodeBlob, type CompressionName } from './compression';
 import { RepositoryError } from './repository.errors';
 import { sharedBuffer, type SealingReply, type SealingRequest } from './sealing';
 
@@ -43,17 +44,21 @@ function answer(request: SealingRequest): { reply: SealingReply; transfer: Array
   }
   const key = request.key ? { data: view(request.key.data), id: view(request.key.id) } : null;
   switch (request.op) {
-    case 'id': {
-      const id = blobId(data, key);
-      // Unencrypted, a chunk's id is its SHA-256 already.
-      const sha256 = request.sha256 ? (key ? createHash('sha256').update(data).digest('hex') : id) : undefined;
-      return { reply: { seq: request.seq, id, sha256 }, transfer: [] };
-    }
+    case 'id':
+      return { reply: { seq: request.seq, ...nameOf(data, key, request.sha256) }, transfer: [] };
     case 'seal': {
       const { bytes, encoding } = encodeBlob(data, request.compression);
       if (!key && bytes.length > request.into.byteLength) throw new RepositoryError('IO', `a chunk of ${bytes.length} bytes does not fit its slot of ${request.into.byteLength}`);
       const length = key ? sealInto(key.data, bytes, request.into) : (request.into.set(bytes), bytes.length);
       return { reply: { seq: request.seq, length, encoding }, transfer: [] };
+    }
+    case 'name-and-seal':
+      return nameAndSeal(request.seq, data, key, request.compression, request.sha256);
+    case 'read-name-seal': {
+      const content = readFileSync(request.path);
+      if (content.length === 0 || content.length >= request.limit) return { reply: { seq: request.seq, changed: true }, transfer: [] };
+      const result = nameAndSeal(request.seq, content, key, request.compression, true);
+      return { reply: { ...result.reply, size: content.length }, transfer: result.transfer };
     }
     case 'open': {
       const plaintext = open(data, key, request);
@@ -62,6 +67,18 @@ function answer(request: SealingRequest): { reply: SealingReply; transfer: Array
       return { reply: { seq: request.seq, plaintext: kept }, transfer: [kept.buffer as ArrayBuffer] };
     }
   }
+}
+
+/** A chunk's id, and its SHA-256 when asked (unencrypted, the id is its SHA-256 already). */
+function nameOf(data: Buffer, key: MasterKey | null, sha256: boolean): { id: string; sha256?: string } {
+  const id = blobId(data, key);
+  return sha256 ? { id, sha256: key ? createHash('sha256').update(data).digest('hex') : id } : { id };
+}
+
+function nameAndSeal(seq: number, data: Buffer, key: MasterKey | null, compression: CompressionName, sha256: boolean): { reply: SealingReply; transfer: ArrayBuffer[] } {
+  const { bytes, encoding } = encodeBlob(data, compression);
+  const sealed = owned(key ? seal(key.data, bytes) : bytes);
+  return { reply: { seq, ...nameOf(data, key, sha256), sealed, encoding }, transfer: [sealed.buffer as ArrayBuffer] };
 }
 
 /**
@@ -103,7 +120,8 @@ port.on('message', (request: SealingRequest) => {
     result = answer(request);
   } catch (error) {
     const code = error instanceof RepositoryError ? error.code : undefined;
-    result = { reply: { seq: request.seq, error: { code, message: (error as Error).message } }, transfer: [] };
+    const errno = error instanceof RepositoryError ? undefined : (error as NodeJS.ErrnoException).code;
+    result = { reply: { seq: request.seq, error: { code, errno, message: (error as Error).message } }, transfer: [] };
   }
   port.postMessage(result.reply, result.transfer);
 });

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,15 @@ beforeAll(async () => {
   for (const [name, bytes] of [['a.sst', 40 * MiB], ['b.sst', 37 * MiB + 12345], ['c.log', 3 * MiB], ['d.sst', 33 * MiB]] as const) {
     await writeFile(join(work, 'source', name), randomBytes(bytes));
   }
+  // And a tree of small files, each one chunk read and sealed by a thread (putFile): some alike,
+  // one empty, in folders deep enough that the walk goes on while they are stored.
+  const same = randomBytes(3000);
+  for (let f = 0; f < 6; f++) {
+    const folder = join(work, 'source', 'small', `f${f}`, 'inner');
+    await mkdir(folder, { recursive: true });
+    for (let i = 0; i < 60; i++) await writeFile(join(folder, `k${i}.ldb`), i % 10 === 0 ? same : randomBytes(1000 + ((i * 97) % 15000)));
+  }
+  await writeFile(join(work, 'source', 'small', 'EMPTY'), '');
 });
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
@@ -37,10 +47,16 @@ describe('chunks cut, named and sealed on the sealing threads', () => {
 
     const target = join(work, `restored-${_}`);
     await (await repo.openBackup(manifest.backupId)).extractTree(target);
-    for (const name of await readdir(join(work, 'source'))) {
+    const files = (await readdir(join(work, 'source'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+    expect(files).toHaveLength(4 + 6 * 60 + 1);
+    for (const file of files) {
+      const name = join(file.parentPath, file.name).slice(join(work, 'source').length + 1);
       const [original, restored] = await Promise.all([readFile(join(work, 'source', name)), readFile(join(target, name))]);
       expect({ name, size: restored.length, sha256: sha(restored) }).toEqual({ name, size: original.length, sha256: sha(original) });
     }
+    // Thirty-six alike small files (every tenth of each folder) are stored once; the empty one has no chunk.
+    expect(manifest.stats).toMatchObject({ filesRead: 4 + 6 * 60 + 1, chunksReused: 35 });
+    expect(manifest.entries.find((e) => e.path === 'small/EMPTY')).toMatchObject({ size: 0, chunks: [] });
     const fresh = await Repository.open(new LocalBackend(repoDir), options);
     const verified = await fresh.verify(manifest.backupId, { readData: true });
     expect(verified.problems).toEqual([]);
@@ -63,6 +79,49 @@ describe('chunks cut, named and sealed on the sealing threads', () => {
     expect(first.flat()).toHaveLength(new Set(first.flat()).size);
     expect(await layout(join(work, 'layout-2'))).toEqual(first);
     expect((await readdir(join(work, 'layout-1', 'data'), { recursive: true })).filter((k) => packIdOf(`data/${k}`)).length).toBe(first.length);
+  });
+
+  it('stores a small file that grew past one chunk after it was looked up as it was when read', async () => {
+    const folder = join(work, 'growing');
+    await mkdir(folder);
+    await writeFile(join(folder, 'a.log'), randomBytes(2000));
+    await writeFile(join(folder, 'b.log'), randomBytes(2000));
+    const grown = randomBytes(3 * MiB);
+    const repo = await Repository.openOrInit(new LocalBackend(join(work, 'repo-growing')), {});
+    const writer = repo.startBackup();
+    let grew = false;
+    // The filter runs after the file was looked up (2,000 bytes) and before it is read.
+    await writer.addTree(folder, {
+      filter: (path) => {
+        if (path === 'a.log' && !grew) {
+          grew = true;
+          writeFileSync(join(folder, 'a.log'), grown);
+        }
+        return true;
+      },
+    });
+    const manifest = await writer.commit({ createdAt: new Date(), labels: {}, metadata: {} });
+    expect(manifest.entries.find((e) => e.path === 'a.log')).toMatchObject({ size: grown.length, sha256: sha(grown) });
+    expect((manifest.entries.find((e) => e.path === 'a.log') as { chunks: string[] }).chunks.length).toBeGreaterThan(1);
+    const restored = join(work, 'restored-growing');
+    await (await repo.openBackup(manifest.backupId)).extractTree(restored);
+    expect(sha(await readFile(join(restored, 'a.log')))).toBe(sha(grown));
+  });
+
+  it('names a small file that vanished before it was read, and commits nothing', async () => {
+    const folder = join(work, 'vanishing');
+    await mkdir(folder);
+    for (let i = 0; i < 100; i++) await writeFile(join(folder, `f${String(i).padStart(3, '0')}`), randomBytes(500));
+    const repo = await Repository.openOrInit(new LocalBackend(join(work, 'repo-vanishing')), {});
+    const writer = repo.startBackup();
+    const added = writer.addTree(folder, {
+      filter: (path) => {
+        if (path === 'f050') rmSync(join(folder, 'f050'), { force: true });
+        return true;
+      },
+    });
+    await expect(added).rejects.toMatchObject({ code: 'IO', message: expect.stringMatching(/^backing up .*vanishing\/f050 failed: ENOENT/) });
+    expect(await repo.listBackups()).toEqual([]);
   });
 
   it('fails what a stopped thread was doing with a clear error, and starts a new thread for the next request', async () => {

@@ -33,6 +33,13 @@ export type SealingRequest = { seq: number; data: Uint8Array } & (
   /** The sealed chunk is written into `into` (room for the chunk and its nonce and tag), and its length answered. */
   | { op: 'seal'; key: Keys | null; compression: CompressionName; into: Uint8Array }
   /**
+   * A small file read by the thread itself (no round trips through the thread pool for its open,
+   * read and close), named, hashed and sealed; `changed` when it is empty or has grown to `limit`.
+   */
+  | { op: 'read-name-seal'; path: string; key: Keys | null; compression: CompressionName; limit: number }
+  /** A small chunk named (and hashed, with `sha256`) and sealed in one go; the sealed bytes handed back. */
+  | { op: 'name-and-seal'; key: Keys | null; compression: CompressionName; sha256: boolean }
+  /**
    * Opens and checks a stored chunk; its plaintext is written into `into` when given, handed back
    * when `keep`, else only checked (a verify).
    */
@@ -44,9 +51,11 @@ export type SealingRequest = { seq: number; data: Uint8Array } & (
 export type SealingReply = { seq: number } & (
   | { id: string; sha256?: string }
   | { length: number; encoding: BlobEncoding }
+  | { id: string; sha256?: string; sealed: Uint8Array; encoding: BlobEncoding; size?: number }
+  | { changed: true }
   | { plaintext?: Uint8Array }
   | { chunks: Uint8Array[] }
-  | { error: { code?: RepositoryErrorCode; message: string } }
+  | { error: { code?: RepositoryErrorCode; errno?: string; message: string } }
 );
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -134,6 +143,22 @@ export class SealingPool {
     return reply.sha256 === undefined ? { id: reply.id } : { id: reply.id, sha256: reply.sha256 };
   }
 
+  /** A small file read, named, hashed and sealed on a thread (see the request); null when it was empty or reached `limit` bytes. */
+  async readNameSeal(path: string, master: MasterKey | null, compression: CompressionName, limit: number): Promise<{ id: string; sha256: string; size: number; sealed: Buffer; encoding: BlobEncoding } | null> {
+    const reply = (await this.send({ op: 'read-name-seal', path, key: keysOf(master), compression, limit, data: new Uint8Array(0) }, [])) as
+      | { id: string; sha256: string; size: number; sealed: Uint8Array; encoding: BlobEncoding }
+      | { changed: true };
+    if ('changed' in reply) return null;
+    return { id: reply.id, sha256: reply.sha256, size: reply.size, sealed: Buffer.from(reply.sealed.buffer, reply.sealed.byteOffset, reply.sealed.byteLength), encoding: reply.encoding };
+  }
+
+  /** A small chunk's id (and SHA-256, with `sha256`) and its sealed bytes, in one request; `data` is copied or handed over. */
+  async nameAndSeal(data: Uint8Array, master: MasterKey | null, compression: CompressionName, sha256 = false): Promise<{ id: string; sha256?: string; sealed: Buffer; encoding: BlobEncoding }> {
+    const reply = (await this.ask({ op: 'name-and-seal', key: keysOf(master), data, compression, sha256 })) as { id: string; sha256?: string; sealed: Uint8Array; encoding: BlobEncoding };
+    const sealed = Buffer.from(reply.sealed.buffer, reply.sealed.byteOffset, reply.sealed.byteLength);
+    return reply.sha256 === undefined ? { id: reply.id, sealed, encoding: reply.encoding } : { id: reply.id, sha256: reply.sha256, sealed, encoding: reply.encoding };
+  }
+
   /**
    * Cuts one file into content-defined chunks on one thread, which then takes other work only
    * when the others are busier. Pieces may be given before the previous ones are cut (they are
@@ -212,7 +237,11 @@ export class SealingPool {
       thread.outstanding.add(seq);
       thread.worker.postMessage({ ...request, seq }, transfer);
     }).then((reply) => {
-      if ('error' in reply) throw new RepositoryError(reply.error.code ?? 'IO', reply.error.message);
+      if ('error' in reply) {
+        // A file system error keeps its code (ENOENT, EACCES, ENOSPC), for whoever describes it.
+        if (reply.error.errno) throw Object.assign(new Error(reply.error.message), { code: reply.error.errno });
+        throw new RepositoryError(reply.error.code ?? 'IO', reply.error.message);
+      }
       return reply;
     });
   }
