@@ -28,6 +28,8 @@ export interface BackupReaderOptions {
  * the stored mtime truncated to the microsecond, never the one before it.
  */
 const FILES_IN_PARALLEL = 3;
+/** Files of one chunk or none, written by the sealing threads straight from a local pack (BlobStore.restoreSmallFile). */
+const SMALL_FILES_IN_PARALLEL = 32;
 const CHUNKS_AHEAD = 4;
 
 function nsToSeconds(ns: string): number {
@@ -99,9 +101,10 @@ export class BackupReader implements ArtifactSource {
     const writing = new Set<Promise<void>>();
     let failure: unknown = null;
     const startFile = async (entry: FileEntry, full: string) => {
-      while (writing.size >= FILES_IN_PARALLEL) await Promise.race(writing);
+      const small = entry.chunks.length <= 1;
+      while (writing.size >= (small ? SMALL_FILES_IN_PARALLEL : FILES_IN_PARALLEL)) await Promise.race(writing);
       if (failure) return;
-      const task = this.writeFile(entry, full).then(
+      const task = this.writeFile(entry, full, small).then(
         () => {
           summary.files += 1;
           summary.bytes += entry.size;
@@ -148,8 +151,12 @@ export class BackupReader implements ArtifactSource {
     return summary;
   }
 
-  private async writeFile(entry: FileEntry, full: string): Promise<void> {
+  private async writeFile(entry: FileEntry, full: string, small: boolean): Promise<void> {
     const partial = join(dirname(full), `.${basename(full)}.chainvault-partial`);
+    if (small) {
+      const file = { path: entry.path, size: entry.size, sha256: entry.sha256, partial, full, mode: entry.mode, mtimeSeconds: nsToSeconds(entry.mtimeNs) };
+      if (await this.chunks.restoreSmallFile(entry.chunks[0], file)) return;
+    }
     const handle = await open(partial, 'wx', 0o600);
     try {
       // Each chunk lies in a slot of shared memory (sealing.ts), given back once written.

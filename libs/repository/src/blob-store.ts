@@ -13,7 +13,7 @@ import { blobId, seal, unseal, type MasterKey } from './crypto';
 import { LocalBackend } from './local-backend';
 import { indexObject, newIndexKey, newPackId, packIdOf, packKey, packObject, readIndexObject, readPackHeader, type ObjectSealing, type PackBlob, type PackRecord } from './pack-format';
 import { RepositoryError, describeFreeSpace, formatBytes } from './repository.errors';
-import { inSharedMemory, sealing, slots } from './sealing';
+import { inSharedMemory, sealing, slots, type LocalChunk, type RestoredFile } from './sealing';
 
 export { packBytes, packIdOf, packKey, type PackBlob, type PackRecord } from './pack-format';
 
@@ -179,6 +179,24 @@ export class BlobStore implements ObjectSealing {
     } finally {
       slots.give(slot);
     }
+  }
+
+  /**
+   * Restores a file of at most one chunk on a sealing thread, straight from its pack, when the
+   * pack is on this machine (sealing.ts, 'restore-file'); false when it is not, and the caller
+   * streams the file instead.
+   */
+  async restoreSmallFile(chunkId: string | undefined, file: RestoredFile): Promise<boolean> {
+    if (!(this.backend instanceof LocalBackend)) return false;
+    let chunk: LocalChunk | null = null;
+    if (chunkId !== undefined) {
+      const where = this.locations.get(chunkId);
+      if (!where) throw new RepositoryError('CORRUPT', `file "${file.path}": chunk ${chunkId} is in no pack of the index`);
+      const key = packKey(where.pack);
+      chunk = { id: chunkId, encoding: where.encoding, rawLength: where.rawLength, packFile: this.backend.fileOf(key), offset: where.offset, length: where.length, packId: where.pack, missing: this.backend.missing(key) };
+    }
+    await sealing.restoreFile(chunk, this.master, file);
+    return true;
   }
 
   /** Checks a whole pack: every blob decodes to its id. Returns problems per blob id. */

@@ -21,6 +21,16 @@ export class LocalBackend implements RepositoryBackend {
     return full;
   }
 
+  /** The file that holds an object, for a reader on this machine (a sealing thread restoring small files). */
+  fileOf(key: string): string {
+    return this.pathOf(key);
+  }
+
+  /** What `get` says of an object that is not there. */
+  missing(key: string): string {
+    return `${key} is missing from the repository at ${this.location}`;
+  }
+
   async get(key: string, range?: ByteRange): Promise<Buffer> {
     try {
       if (!range) return await readFile(this.pathOf(key));
@@ -39,7 +49,7 @@ export class LocalBackend implements RepositoryBackend {
       }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new RepositoryError('NOT_FOUND', `${key} is missing from the repository at ${this.location}`, { cause: error });
+        throw new RepositoryError('NOT_FOUND', this.missing(key), { cause: error });
       }
       throw describeIoError(error, `reading ${key} from ${this.location}`);
     }

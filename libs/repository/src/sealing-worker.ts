@@ -5,13 +5,13 @@
  * shared memory or as buffers handed over; what this thread makes is handed back without a copy.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, openSync, readSync, renameSync, rmSync, utimesSync, writeFileSync, readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { ContentChunker } from './content-chunker';
 import { blobId, blobIdHash, seal, sealInto, unsealPieces, type MasterKey } from './crypto';
-import { decodeBlob, encodeBlob, type CompressionName } from './compression';
+import { decodeBlob, encodeBlob, type BlobEncoding, type CompressionName } from './compression';
 import { RepositoryError } from './repository.errors';
-import { sharedBuffer, type SealingReply, type SealingRequest } from './sealing';
+import { sharedBuffer, type LocalChunk, type RestoredFile, type SealingReply, type SealingRequest } from './sealing';
 
 const port = parentPort;
 if (!port) throw new Error('sealing-worker.js runs as a worker thread of the repository, not on its own');
@@ -60,6 +60,9 @@ function answer(request: SealingRequest): { reply: SealingReply; transfer: Array
       const result = nameAndSeal(request.seq, content, key, request.compression, true);
       return { reply: { ...result.reply, size: content.length }, transfer: result.transfer };
     }
+    case 'restore-file':
+      restoreFile(request.chunk, key, request.file);
+      return { reply: { seq: request.seq }, transfer: [] };
     case 'open': {
       const plaintext = open(data, key, request);
       if (!request.keep || request.into) return { reply: { seq: request.seq }, transfer: [] };
@@ -86,7 +89,69 @@ function nameAndSeal(seq: number, data: Buffer, key: MasterKey | null, compressi
  * `request.into` when given; it is returned only when `request.keep` (a verify keeps nothing,
  * and an encrypted chunk stored as it was is then hashed a piece at a time as it is decrypted).
  */
-function open(data: Buffer, key: MasterKey | null, request: Extract<SealingRequest, { op: 'open' }>): Buffer | null {
+/** The request's restore, with the errors BackupReader gives for the same faults on its own path. */
+function restoreFile(chunk: LocalChunk | null, key: MasterKey | null, file: RestoredFile): void {
+  let plaintext: Buffer = Buffer.alloc(0);
+  if (chunk) {
+    try {
+      plaintext = open(readRange(chunk), key, { ...chunk, what: `chunk ${chunk.id} in pack ${chunk.packId}`, into: null, keep: true }) as Buffer;
+    } catch (error) {
+      if (!(error instanceof RepositoryError)) throw error;
+      throw new RepositoryError(error.code === 'NOT_FOUND' ? 'CORRUPT' : error.code, `file "${file.path}": ${error.message}`, { cause: error });
+    }
+  }
+  // Unencrypted, a chunk's id is the SHA-256 of its plaintext, checked already.
+  const sha256 = chunk && !key ? chunk.id : createHash('sha256').update(plaintext).digest('hex');
+  if (plaintext.length !== file.size || sha256 !== file.sha256) {
+    throw new RepositoryError('CORRUPT', `file "${file.path}" does not match its recorded size and SHA-256`);
+  }
+  writeFileSync(file.partial, plaintext, { flag: 'wx', mode: 0o600 });
+  try {
+    // Never replace something already in the target: a restore must not destroy data.
+    if (lstatSync(file.full, { throwIfNoEntry: false })) {
+      throw new RepositoryError('TARGET_NOT_EMPTY', `${file.full} already exists; restore into an empty directory`);
+    }
+    renameSync(file.partial, file.full);
+  } catch (error) {
+    rmSync(file.partial, { force: true });
+    throw error;
+  }
+  chmodSync(file.full, file.mode);
+  utimesSync(file.full, file.mtimeSeconds, file.mtimeSeconds);
+}
+
+function readRange(chunk: LocalChunk): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(chunk.packFile, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new RepositoryError('NOT_FOUND', chunk.missing, { cause: error });
+    throw error;
+  }
+  try {
+    const data = Buffer.allocUnsafe(chunk.length);
+    let filled = 0;
+    while (filled < chunk.length) {
+      const read = readSync(fd, data, filled, chunk.length - filled, chunk.offset + filled);
+      if (read === 0) throw new RepositoryError('CORRUPT', `pack ${chunk.packId} is shorter than its index says (chunk ${chunk.id})`);
+      filled += read;
+    }
+    return data;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface OpenRequest {
+  id: string;
+  encoding: BlobEncoding;
+  rawLength: number;
+  what: string;
+  into: Uint8Array | null;
+  keep: boolean;
+}
+
+function open(data: Buffer, key: MasterKey | null, request: OpenRequest): Buffer | null {
   const damaged = () => new RepositoryError('CORRUPT', `chunk ${request.id} is damaged: its content no longer matches its id`);
   let plaintext: Buffer | null = null;
   if (key && request.encoding === 'raw') {

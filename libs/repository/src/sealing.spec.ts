@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalBackend, Repository } from './index';
@@ -122,6 +122,69 @@ describe('chunks cut, named and sealed on the sealing threads', () => {
     });
     await expect(added).rejects.toMatchObject({ code: 'IO', message: expect.stringMatching(/^backing up .*vanishing\/f050 failed: ENOENT/) });
     expect(await repo.listBackups()).toEqual([]);
+  });
+
+  it('restores small files from a local pack on the threads as the streamed path does: same bytes, modes and times, same errors, nothing partial left', async () => {
+    const source = join(work, 'small-restore');
+    await mkdir(join(source, 'db'), { recursive: true });
+    const contents = { 'db/000001.ldb': randomBytes(9000), 'db/CURRENT': Buffer.from('MANIFEST-000002\n'), 'db/LOCK': Buffer.alloc(0), 'nodekey': randomBytes(32) };
+    for (const [name, data] of Object.entries(contents)) await writeFile(join(source, name), data);
+    await chmod(join(source, 'nodekey'), 0o600);
+    await utimes(join(source, 'db/CURRENT'), new Date('2024-02-03T04:05:06.789Z'), new Date('2024-02-03T04:05:06.789Z'));
+    const repoDir = join(work, 'repo-small-restore');
+    const options = { passphrase: 'small files', scrypt: FAST_SCRYPT };
+    const repo = await Repository.openOrInit(new LocalBackend(repoDir), options);
+    const writer = repo.startBackup();
+    await writer.addTree(source);
+    const { backupId } = await writer.commit({ createdAt: new Date(), labels: {}, metadata: {} });
+    // The same repository through a backend that is not a LocalBackend: every file is streamed.
+    const local = new LocalBackend(repoDir);
+    const remote = Object.assign(Object.create(null) as object, {
+      location: local.location,
+      get: local.get.bind(local),
+      has: local.has.bind(local),
+      list: local.list.bind(local),
+      delete: local.delete.bind(local),
+      put: local.put.bind(local),
+    }) as LocalBackend;
+    const outcome = async (name: string) => {
+      const results: unknown[] = [];
+      for (const [how, backend] of [['threads', new LocalBackend(repoDir)], ['streamed', remote]] as const) {
+        const target = join(work, `${name}-${how}`);
+        const reader = await (await Repository.open(backend, options)).openBackup(backupId);
+        const error = await reader.extractTree(target).then(() => null, (e: { code: string; message: string }) => ({ code: e.code, message: e.message }));
+        const left = (await readdir(target, { recursive: true })).filter((f) => f.includes('chainvault-partial'));
+        const files = error ? null : await Promise.all(Object.keys(contents).map(async (f) => {
+          const info = await stat(join(target, f), { bigint: true });
+          return { f, sha256: sha(await readFile(join(target, f))), mode: Number(info.mode & 0o777n), mtimeUs: String(info.mtimeNs / 1000n) };
+        }));
+        results.push({ error, left, files });
+      }
+      // Files are written several at a time: either may be the first to fail, and be named.
+      const named = (r: unknown) => JSON.parse(JSON.stringify(r).replace(/file \\"[^\\]+\\"/, 'file \\"…\\"')) as unknown;
+      expect(named(results[0])).toEqual(named(results[1]));
+      return results[0] as { error: { code: string; message: string } | null; files: { f: string; sha256: string; mode: number; mtimeUs: string }[] };
+    };
+
+    const intact = await outcome('intact');
+    expect(intact.error).toBeNull();
+    for (const [name, data] of Object.entries(contents)) {
+      // Times come back to the microsecond (utimes' resolution).
+      const original = await stat(join(source, name), { bigint: true });
+      expect(intact.files.find((x) => x.f === name)).toEqual({ f: name, sha256: sha(data), mode: Number(original.mode & 0o777n), mtimeUs: String(original.mtimeNs / 1000n) });
+    }
+
+    const [pack] = (await readdir(join(repoDir, 'data'), { recursive: true })).filter((k) => packIdOf(`data/${k}`));
+    const packFile = join(repoDir, 'data', pack);
+    const bytes = await readFile(packFile);
+    bytes[40] ^= 0xff;
+    await writeFile(packFile, bytes);
+    const flipped = await outcome('flipped');
+    expect(flipped.error).toMatchObject({ code: 'CORRUPT', message: expect.stringMatching(/^file "db\/[^"]+": chunk [0-9a-f]{64} in pack [0-9a-f]{64} fails authentication: it was damaged or altered$/) });
+
+    await rm(packFile);
+    const missing = await outcome('missing');
+    expect(missing.error).toMatchObject({ code: 'CORRUPT', message: expect.stringMatching(/^file "(db\/000001.ldb|db\/CURRENT|nodekey)": data\/.* is missing from the repository at /) });
   });
 
   it('fails what a stopped thread was doing with a clear error, and starts a new thread for the next request', async () => {

@@ -44,9 +44,38 @@ export type SealingRequest = { seq: number; data: Uint8Array } & (
    * when `keep`, else only checked (a verify).
    */
   | { op: 'open'; key: Keys | null; encoding: BlobEncoding; rawLength: number; id: string; what: string; into: Uint8Array | null; keep: boolean }
+  /**
+   * Restores a file of at most one chunk from a pack on this machine, all on the thread: the
+   * chunk read, opened and checked, the file checked against its size and SHA-256, written to
+   * `partial` (never over anything), renamed to `full`, given its mode and time.
+   */
+  | { op: 'restore-file'; key: Keys | null; chunk: LocalChunk | null; file: RestoredFile }
   /** The next piece of file `file` to cut; the thread keeps the file's chunker and hash until `last`. */
   | { op: 'cut'; file: number; sizes: ChunkSizes; last: boolean }
 );
+
+/** A chunk in a pack file on this machine, and what to say when it cannot be read. */
+export interface LocalChunk {
+  id: string;
+  encoding: BlobEncoding;
+  rawLength: number;
+  packFile: string;
+  offset: number;
+  length: number;
+  packId: string;
+  /** How the pack is named when it is missing (as the backend names it). */
+  missing: string;
+}
+
+export interface RestoredFile {
+  path: string;
+  size: number;
+  sha256: string;
+  partial: string;
+  full: string;
+  mode: number;
+  mtimeSeconds: number;
+}
 
 export type SealingReply = { seq: number } & (
   | { id: string; sha256?: string }
@@ -214,6 +243,11 @@ export class SealingPool {
       if (slot) slots.give(slot);
       throw error;
     }
+  }
+
+  /** Restores a file of at most one chunk from a local pack on a thread (see the request). */
+  async restoreFile(chunk: LocalChunk | null, master: MasterKey | null, file: RestoredFile): Promise<void> {
+    await this.send({ op: 'restore-file', key: keysOf(master), chunk, file, data: new Uint8Array(0) }, []);
   }
 
   /** Stops the threads; what they were asked and had not answered fails, and the next request starts new ones. */
