@@ -3,7 +3,7 @@
  * chunks, and on commit writes the manifest, last.
  */
 import { createHash } from 'node:crypto';
-import { lstat, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddTreeOptions, ArtifactSink, TreeSummary, WriteFileOptions } from '@chainvault/plugin-sdk';
 import type { BlobPut, BlobWriter } from './blob-store';
@@ -20,7 +20,7 @@ import {
   type ManifestEntry,
 } from './manifest';
 import { RepositoryError, describeIoError, throwIfAborted } from './repository.errors';
-import { sealing, sharedBuffer } from './sealing';
+import { ENTRY_KINDS, sealing, sharedBuffer, type FolderListing } from './sealing';
 
 export interface WriteProgress {
   files: number;
@@ -37,7 +37,15 @@ export interface BackupWriterOptions {
   onProgress?: (progress: WriteProgress) => void;
 }
 
-type Stat = import('node:fs').BigIntStats;
+/** What the walk reads of an entry's lstat (BigIntStats has it). */
+interface Stat {
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+  mode: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+}
 
 const CHUNKS_IN_FLIGHT = 8;
 /**
@@ -93,12 +101,13 @@ export class BackupWriter implements ArtifactSink {
     this.record({ path: root, type: 'directory', mode: Number(rootStat.mode & 0o7777n), mtimeNs: rootStat.mtimeNs.toString() });
 
     const walk = async (dir: string, rel: string): Promise<void> => {
-      let names: string[];
+      let listing: FolderListing;
       try {
-        names = (await readdir(dir)).sort();
+        listing = await sealing.list(dir);
       } catch (error) {
         throw describeIoError(error, `reading directory ${dir}`);
       }
+      const names = listing.names;
       const relativeOf = (name: string) => (rel === '' ? name : `${rel}/${name}`);
       const archivePath = (relative: string) => normalizeArchivePath(root === '.' ? relative : `${root}/${relative}`);
       // The next entries, looked up and (small files that will be read) read ahead of the one being stored.
@@ -108,7 +117,8 @@ export class BackupWriter implements ArtifactSink {
       const lookAhead = (j: number) => {
         const relative = relativeOf(names[j]);
         const full = join(dir, names[j]);
-        const looked = this.lstat(full);
+        const failed = listing.errors[j];
+        const looked = failed ? Promise.reject(lstatError(Object.assign(new Error(failed.message), { code: failed.code }), full)) : Promise.resolve(listedStat(listing, j));
         const content = looked.then((info) => {
           if (!info.isFile() || info.size > BigInt(SMALL_FILE_BYTES)) return null;
           if (options.filter && !options.filter(relative, false)) return null;
@@ -418,10 +428,27 @@ export class BackupWriter implements ArtifactSink {
     try {
       return await lstat(path, { bigint: true });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new RepositoryError('NOT_FOUND', `${path} does not exist`, { cause: error });
-      throw describeIoError(error, `reading ${path}`);
+      throw lstatError(error, path);
     }
   }
+}
+
+function lstatError(error: unknown, path: string): RepositoryError {
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new RepositoryError('NOT_FOUND', `${path} does not exist`, { cause: error });
+  return describeIoError(error, `reading ${path}`);
+}
+
+/** An entry of a folder listed by a sealing thread, as the walk reads it. */
+function listedStat(listing: FolderListing, i: number): Stat {
+  const kind = ENTRY_KINDS[listing.kinds[i]];
+  return {
+    isFile: () => kind === 'file',
+    isDirectory: () => kind === 'directory',
+    isSymbolicLink: () => kind === 'symlink',
+    mode: BigInt(listing.modes[i]),
+    size: listing.sizes[i],
+    mtimeNs: listing.mtimesNs[i],
+  };
 }
 
 /** Bytes read at a time from a large file, into shared memory (sealing.ts); larger than the largest default chunk, so few chunks span two reads. */

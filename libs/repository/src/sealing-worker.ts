@@ -5,13 +5,14 @@
  * shared memory or as buffers handed over; what this thread makes is handed back without a copy.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, lstatSync, openSync, readSync, renameSync, rmSync, utimesSync, writeFileSync, readFileSync } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import { ContentChunker } from './content-chunker';
 import { blobId, blobIdHash, seal, sealInto, unsealPieces, type MasterKey } from './crypto';
 import { decodeBlob, encodeBlob, type BlobEncoding, type CompressionName } from './compression';
 import { RepositoryError } from './repository.errors';
-import { sharedBuffer, type LocalChunk, type RestoredFile, type SealingReply, type SealingRequest } from './sealing';
+import { sharedBuffer, type FolderListing, type LocalChunk, type RestoredFile, type SealingReply, type SealingRequest } from './sealing';
 
 const port = parentPort;
 if (!port) throw new Error('sealing-worker.js runs as a worker thread of the repository, not on its own');
@@ -41,6 +42,10 @@ function answer(request: SealingRequest): { reply: SealingReply; transfer: Array
       chunks.push(...chunker.end());
     }
     return { reply: { seq: request.seq, chunks }, transfer: [] };
+  }
+  if (request.op === 'list') {
+    const listing = list(request.path);
+    return { reply: { seq: request.seq, listing }, transfer: [listing.kinds.buffer, listing.modes.buffer, listing.sizes.buffer, listing.mtimesNs.buffer] as ArrayBuffer[] };
   }
   const key = request.key ? { data: view(request.key.data), id: view(request.key.id) } : null;
   switch (request.op) {
@@ -89,6 +94,31 @@ function nameAndSeal(seq: number, data: Buffer, key: MasterKey | null, compressi
  * `request.into` when given; it is returned only when `request.keep` (a verify keeps nothing,
  * and an encrypted chunk stored as it was is then hashed a piece at a time as it is decrypted).
  */
+function list(path: string): FolderListing {
+  // Sorted by UTF-16 code units, as Array.prototype.sort does on the main thread.
+  const names = readdirSync(path).sort();
+  const listing: FolderListing = {
+    names,
+    kinds: new Uint8Array(names.length),
+    modes: new Uint32Array(names.length),
+    sizes: new BigInt64Array(names.length),
+    mtimesNs: new BigInt64Array(names.length),
+    errors: {},
+  };
+  names.forEach((name, i) => {
+    try {
+      const info = lstatSync(join(path, name), { bigint: true });
+      listing.kinds[i] = info.isFile() ? 0 : info.isDirectory() ? 1 : info.isSymbolicLink() ? 2 : 3;
+      listing.modes[i] = Number(info.mode);
+      listing.sizes[i] = info.size;
+      listing.mtimesNs[i] = info.mtimeNs;
+    } catch (error) {
+      listing.errors[i] = { code: (error as NodeJS.ErrnoException).code, message: (error as Error).message };
+    }
+  });
+  return listing;
+}
+
 /** The request's restore, with the errors BackupReader gives for the same faults on its own path. */
 function restoreFile(chunk: LocalChunk | null, key: MasterKey | null, file: RestoredFile): void {
   let plaintext: Buffer = Buffer.alloc(0);

@@ -124,6 +124,22 @@ describe('chunks cut, named and sealed on the sealing threads', () => {
     expect(await repo.listBackups()).toEqual([]);
   });
 
+  it('names a folder that vanished before it was listed, and commits nothing', async () => {
+    const folder = join(work, 'vanishing-folder');
+    await mkdir(join(folder, 'a', 'inner'), { recursive: true });
+    await writeFile(join(folder, 'a', 'inner', 'x'), 'x');
+    const repo = await Repository.openOrInit(new LocalBackend(join(work, 'repo-vanishing-folder')), {});
+    const writer = repo.startBackup();
+    const added = writer.addTree(folder, {
+      filter: (path, isDirectory) => {
+        if (path === 'a' && isDirectory) rmSync(join(folder, 'a'), { recursive: true, force: true });
+        return true;
+      },
+    });
+    await expect(added).rejects.toMatchObject({ code: 'IO', message: expect.stringMatching(/^reading directory .*vanishing-folder\/a failed: ENOENT/) });
+    expect(await repo.listBackups()).toEqual([]);
+  });
+
   it('restores small files from a local pack on the threads as the streamed path does: same bytes, modes and times, same errors, nothing partial left', async () => {
     const source = join(work, 'small-restore');
     await mkdir(join(source, 'db'), { recursive: true });
@@ -197,7 +213,7 @@ describe('chunks cut, named and sealed on the sealing threads', () => {
     await pool.close();
   });
 
-  it('reuses a slot given back, and keeps no more than it was told to', () => {
+  it('reuses a slot given back, keeps no more than it was told to, and lets older sizes make way for the one in use', () => {
     const slots = new SharedSlots(256 * 1024);
     const first = slots.take(100 * 1024);
     expect(first.length).toBe(128 * 1024);
@@ -208,9 +224,18 @@ describe('chunks cut, named and sealed on the sealing threads', () => {
     slots.give(again);
     const big = slots.take(200 * 1024);
     expect(big.length).toBe(256 * 1024);
-    // 128 KiB kept and 256 KiB more would be over the 256 KiB it keeps: this one is left to the collector.
+    // 128 KiB kept and 256 KiB more would be over the 256 KiB it keeps: the 128 KiB slot makes way.
     slots.give(big);
-    expect(slots.take(200 * 1024).buffer).not.toBe(big.buffer);
-    expect(slots.take(100 * 1024).buffer).toBe(first.buffer);
+    expect(slots.take(200 * 1024).buffer).toBe(big.buffer);
+    expect(slots.take(100 * 1024).buffer).not.toBe(first.buffer);
+    // A slot larger than all it keeps is never kept; nor one of a size that already fills it.
+    const huge = slots.take(300 * 1024);
+    slots.give(huge);
+    expect(slots.take(300 * 1024).buffer).not.toBe(huge.buffer);
+    const [one, two] = [slots.take(200 * 1024), slots.take(200 * 1024)];
+    slots.give(one);
+    slots.give(two);
+    expect(slots.take(200 * 1024).buffer).toBe(one.buffer);
+    expect(slots.take(200 * 1024).buffer).not.toBe(two.buffer);
   });
 });
