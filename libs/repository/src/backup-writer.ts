@@ -521,6 +521,8 @@ class FileBlocks implements AsyncIterable<Buffer> {
         const data = await readInto(handle, block, offset);
         offset += data.length;
         if (data.length > 0) this.lent.push({ block, end: offset });
+        // The read past the end of a file whose size is a multiple of the block: nothing lent, the block is kept.
+        else if (spareBlocks.length < SPARE_BLOCKS) spareBlocks.push(block);
         return data;
       };
       next = readBlock();

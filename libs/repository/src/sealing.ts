@@ -131,12 +131,20 @@ export class SharedSlots {
 
   constructor(private readonly keepBytes: number) {}
 
-  /** A slot of at least `size` bytes (sizes are powers of two from 64 KiB, so slots are reused across chunk sizes). */
+  /**
+   * A slot of at least `size` bytes. Sizes are powers of two from 64 KiB, so slots are reused
+   * across chunk sizes; a spare one up to four times as large is taken before new memory is.
+   */
   take(size: number): Buffer {
     const capacity = 2 ** Math.max(16, Math.ceil(Math.log2(Math.max(size, 1))));
-    const kept = this.spare.get(capacity)?.pop();
-    if (kept) this.spareBytes -= capacity;
-    return Buffer.from(kept ?? new SharedArrayBuffer(capacity));
+    for (let larger = capacity; larger <= capacity * 4; larger *= 2) {
+      const kept = this.spare.get(larger)?.pop();
+      if (kept) {
+        this.spareBytes -= larger;
+        return Buffer.from(kept);
+      }
+    }
+    return Buffer.from(new SharedArrayBuffer(capacity));
   }
 
   /**
