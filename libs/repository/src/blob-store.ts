@@ -453,6 +453,8 @@ export class BlobWriter {
     if (!space || space.free >= needed) return;
     this.uploadingBytes -= bytes;
     const others = needed - bytes - KEPT_FREE_BYTES;
+    // The packs still on their way land (there was room for them) before the error counts them.
+    await Promise.allSettled(this.uploads);
     throw new RepositoryError(
       'NO_SPACE',
       `no room on the destination at ${this.store.backend.location} for the next pack: it needs ${formatBytes(needed)} (a pack of ${formatBytes(bytes)}, ${others > 0 ? `${formatBytes(others)} still being written, ` : ''}and ${formatBytes(KEPT_FREE_BYTES)} kept free so that a prune can run) and ${describeFreeSpace(space, this.store.backend.location)}`,
