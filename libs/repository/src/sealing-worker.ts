@@ -135,7 +135,16 @@ function restoreFile(chunk: LocalChunk | null, key: MasterKey | null, file: Rest
   if (plaintext.length !== file.size || sha256 !== file.sha256) {
     throw new RepositoryError('CORRUPT', `file "${file.path}" does not match its recorded size and SHA-256`);
   }
-  writeFileSync(file.partial, plaintext, { flag: 'wx', mode: 0o600 });
+  // Made here and never over anything; removed again when it cannot be written whole (a full disk).
+  const fd = openSync(file.partial, 'wx', 0o600);
+  try {
+    writeFileSync(fd, plaintext);
+  } catch (error) {
+    closeSync(fd);
+    rmSync(file.partial, { force: true });
+    throw error;
+  }
+  closeSync(fd);
   try {
     // Never replace something already in the target: a restore must not destroy data.
     if (lstatSync(file.full, { throwIfNoEntry: false })) {

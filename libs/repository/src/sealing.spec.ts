@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { LocalBackend, Repository } from './index';
 import { packIdOf } from './pack-format';
 import { SealingPool, SharedSlots } from './sealing';
+import { mountTmpfs } from './spec-helpers';
 
 const MiB = 1024 * 1024;
 const FAST_SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
@@ -228,6 +229,27 @@ describe('chunks cut, named and sealed on the sealing threads', () => {
     await rm(packFile);
     const missing = await outcome('missing');
     expect(missing.error).toMatchObject({ code: 'CORRUPT', message: expect.stringMatching(/^file "(db\/000001.ldb|db\/CURRENT|nodekey)": data\/.* is missing from the repository at /) });
+  });
+
+  it('restoring small files onto a full disk fails with NO_SPACE and leaves no partial file', async () => {
+    const source = join(work, 'small-full-disk');
+    await mkdir(source);
+    for (let i = 0; i < 40; i++) await writeFile(join(source, `f${String(i).padStart(2, '0')}`), randomBytes(60 * 1024));
+    const repo = await Repository.openOrInit(new LocalBackend(join(work, 'repo-small-full-disk')), {});
+    const writer = repo.startBackup();
+    await writer.addTree(source);
+    const { backupId } = await writer.commit({ createdAt: new Date(), labels: {}, metadata: {} });
+    const tmpfs = await mountTmpfs(1024 * 1024);
+    if (!tmpfs) return;
+    try {
+      await expect((await repo.openBackup(backupId)).extractTree(join(tmpfs.dir, 'target'))).rejects.toMatchObject({ code: 'NO_SPACE' });
+      const left = await readdir(join(tmpfs.dir, 'target'));
+      expect(left.filter((name) => name.includes('chainvault-partial'))).toEqual([]);
+      // What was restored is whole.
+      for (const name of left) expect(sha(await readFile(join(tmpfs.dir, 'target', name)))).toBe(sha(await readFile(join(source, name))));
+    } finally {
+      await tmpfs.unmount();
+    }
   });
 
   it('fails what a stopped thread was doing with a clear error, and starts a new thread for the next request', async () => {
