@@ -254,15 +254,10 @@ export class BackupWriter implements ArtifactSink {
     const stored = put.then(
       async (result) => {
         if (!result) return this.storeLocalFile(localPath, path, info);
-        const { id, added, storedBytes, sha256, size } = result;
+        const { id, sha256, size } = result;
         this.stats.filesRead += 1;
         this.stats.bytesRead += size;
-        if (added) {
-          this.stats.chunksAdded += 1;
-          this.stats.storedBytes += storedBytes;
-        } else {
-          this.stats.chunksReused += 1;
-        }
+        this.countChunk(result);
         this.record({ path, type: 'file', mode: Number(info.mode & 0o7777n), mtimeNs: info.mtimeNs.toString(), size, sha256, chunks: [id] });
         this.reportProgress(path);
       },
@@ -273,6 +268,15 @@ export class BackupWriter implements ArtifactSink {
     // Observed here; the first failure is thrown when the queue is drained (or waited on for room).
     stored.catch(() => undefined);
     this.smallFiles.push(stored);
+  }
+
+  private countChunk({ added, storedBytes }: BlobPut): void {
+    if (added) {
+      this.stats.chunksAdded += 1;
+      this.stats.storedBytes += storedBytes;
+    } else {
+      this.stats.chunksReused += 1;
+    }
   }
 
   /** Waits for every small file in flight; throws the first failure, after all have settled. */
@@ -318,16 +322,11 @@ export class BackupWriter implements ArtifactSink {
     const inFlight: { put: Promise<BlobPut>; end: number }[] = [];
     const settle = async () => {
       const { put, end } = inFlight.shift()!;
-      const { id, added, storedBytes } = await put;
+      const stored = await put;
       // Read blocks whose every chunk is stored can be read into again.
       if (content instanceof FileBlocks) content.release(end);
-      chunks.push(id);
-      if (added) {
-        this.stats.chunksAdded += 1;
-        this.stats.storedBytes += storedBytes;
-      } else {
-        this.stats.chunksReused += 1;
-      }
+      chunks.push(stored.id);
+      this.countChunk(stored);
     };
     const store = async (chunk: Buffer, sha256 = false): Promise<Promise<BlobPut>> => {
       throwIfAborted(this.options.signal);

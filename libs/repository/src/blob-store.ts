@@ -346,10 +346,16 @@ export class BlobWriter {
    * dropped if the chunk is known: a second round trip would cost more than sealing it.
    */
   private decideSmall(plaintext: Buffer, options: { sha256?: boolean }): Promise<Decision> {
-    const both = sealing.nameAndSeal(plaintext, this.store.master, this.store.compression, options.sha256);
-    both.catch(() => undefined);
+    return this.decideSealed(sealing.nameAndSeal(plaintext, this.store.master, this.store.compression, options.sha256)) as Promise<Decision>;
+  }
+
+  /** Whether a chunk named and sealed already is new, in the order of the puts; null for no chunk. */
+  private decideSealed(named: Promise<{ id: string; sha256?: string; sealed: Buffer; encoding: BlobEncoding } | null>): Promise<Decision | null> {
+    named.catch(() => undefined);
     return this.decisions.then(async () => {
-      const { id, sha256, sealed, encoding } = await both;
+      const result = await named;
+      if (!result) return null;
+      const { id, sha256, sealed, encoding } = result;
       if (this.knows(id)) return { id, sha256, sealed: null };
       this.pending.add(id);
       return { id, sha256, sealed: Promise.resolve({ sealed, encoding }) };
@@ -362,21 +368,12 @@ export class BlobWriter {
    */
   putFile(path: string, limit: number): Promise<(BlobPut & { sha256: string; size: number }) | null> {
     const read = sealing.readNameSeal(path, this.store.master, this.store.compression, limit);
-    read.catch(() => undefined);
-    const decided = this.decisions.then(async (): Promise<Decision | null> => {
-      const result = await read;
-      if (!result) return null;
-      const { id, sha256, sealed, encoding } = result;
-      if (this.knows(id)) return { id, sha256, sealed: null };
-      this.pending.add(id);
-      return { id, sha256, sealed: Promise.resolve({ sealed, encoding }) };
-    });
+    const decided = this.decideSealed(read);
     this.decisions = decided.catch(() => undefined);
     const added = this.additions.then(async () => {
-      const decision = await decided;
-      if (!decision) return null;
-      const size = (await read)!.size;
-      return { ...(await this.add(decision, size)), sha256: decision.sha256 as string, size };
+      const [decision, result] = await Promise.all([decided, read]);
+      if (!decision || !result) return null;
+      return { ...(await this.add(decision, result.size)), sha256: result.sha256, size: result.size };
     });
     this.additions = added.catch(() => undefined);
     return added;

@@ -5,14 +5,14 @@
  * shared memory or as buffers handed over; what this thread makes is handed back without a copy.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, lstatSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, fstatSync, lstatSync, openSync, readSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import { ContentChunker } from './content-chunker';
 import { blobId, blobIdHash, seal, sealInto, unsealPieces, type MasterKey } from './crypto';
 import { decodeBlob, encodeBlob, type BlobEncoding, type CompressionName } from './compression';
 import { RepositoryError } from './repository.errors';
-import { sharedBuffer, type FolderListing, type LocalChunk, type RestoredFile, type SealingReply, type SealingRequest } from './sealing';
+import { ENTRY_KINDS, sharedBuffer, type FolderListing, type LocalChunk, type RestoredFile, type SealingReply, type SealingRequest } from './sealing';
 
 const port = parentPort;
 if (!port) throw new Error('sealing-worker.js runs as a worker thread of the repository, not on its own');
@@ -60,8 +60,8 @@ function answer(request: SealingRequest): { reply: SealingReply; transfer: Array
     case 'name-and-seal':
       return nameAndSeal(request.seq, data, key, request.compression, request.sha256);
     case 'read-name-seal': {
-      const content = readFileSync(request.path);
-      if (content.length === 0 || content.length >= request.limit) return { reply: { seq: request.seq, changed: true }, transfer: [] };
+      const content = readSmallFile(request.path, request.limit);
+      if (!content) return { reply: { seq: request.seq, changed: true }, transfer: [] };
       const result = nameAndSeal(request.seq, content, key, request.compression, true);
       return { reply: { ...result.reply, size: content.length }, transfer: result.transfer };
     }
@@ -77,6 +77,27 @@ function answer(request: SealingRequest): { reply: SealingReply; transfer: Array
   }
 }
 
+/** A file's content when it is not empty and shorter than `limit` bytes, else null (it is not read whole). */
+function readSmallFile(path: string, limit: number): Buffer | null {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0 || size >= limit) return null;
+    // Room for one byte more than it said: a file still growing shows as such, and is read as any other.
+    const content = Buffer.allocUnsafe(size + 1);
+    let filled = 0;
+    for (;;) {
+      const read = readSync(fd, content, filled, content.length - filled, filled);
+      if (read === 0) break;
+      filled += read;
+      if (filled === content.length) return null;
+    }
+    return filled === 0 ? null : content.subarray(0, filled);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** A chunk's id, and its SHA-256 when asked (unencrypted, the id is its SHA-256 already). */
 function nameOf(data: Buffer, key: MasterKey | null, sha256: boolean): { id: string; sha256?: string } {
   const id = blobId(data, key);
@@ -89,11 +110,7 @@ function nameAndSeal(seq: number, data: Buffer, key: MasterKey | null, compressi
   return { reply: { seq, ...nameOf(data, key, sha256), sealed, encoding }, transfer: [sealed.buffer as ArrayBuffer] };
 }
 
-/**
- * Opens a stored chunk and checks it against its id and length. The plaintext goes into
- * `request.into` when given; it is returned only when `request.keep` (a verify keeps nothing,
- * and an encrypted chunk stored as it was is then hashed a piece at a time as it is decrypted).
- */
+/** A folder's entries, sorted and each looked up (the 'list' request). */
 function list(path: string): FolderListing {
   // Sorted by UTF-16 code units, as Array.prototype.sort does on the main thread.
   const names = readdirSync(path).sort();
@@ -108,7 +125,7 @@ function list(path: string): FolderListing {
   names.forEach((name, i) => {
     try {
       const info = lstatSync(join(path, name), { bigint: true });
-      listing.kinds[i] = info.isFile() ? 0 : info.isDirectory() ? 1 : info.isSymbolicLink() ? 2 : 3;
+      listing.kinds[i] = ENTRY_KINDS.indexOf(info.isFile() ? 'file' : info.isDirectory() ? 'directory' : info.isSymbolicLink() ? 'symlink' : 'other');
       listing.modes[i] = Number(info.mode);
       listing.sizes[i] = info.size;
       listing.mtimesNs[i] = info.mtimeNs;
@@ -190,6 +207,11 @@ interface OpenRequest {
   keep: boolean;
 }
 
+/**
+ * Opens a stored chunk and checks it against its id and length. The plaintext goes into
+ * `request.into` when given; it is returned only when `request.keep` (a verify keeps nothing,
+ * and an encrypted chunk stored as it was is then hashed a piece at a time as it is decrypted).
+ */
 function open(data: Buffer, key: MasterKey | null, request: OpenRequest): Buffer | null {
   const damaged = () => new RepositoryError('CORRUPT', `chunk ${request.id} is damaged: its content no longer matches its id`);
   let plaintext: Buffer | null = null;
