@@ -145,8 +145,12 @@ async function waitUntilListening(child: ChildProcess, port: number, log: () => 
     child.once('exit', (code, signal) => resolve(`it exited (${signal ?? `code ${code}`})`));
     child.once('error', (error) => resolve(error.message));
   });
+  // Another server may hold the port (freePort's answer is only a moment's truth, and two
+  // sshd started together can be given the same one): a connection would then reach the other
+  // server. Ours has bound it when it says so in its log; only then is a connection proof.
+  const bound = `Server listening on 127.0.0.1 port ${port}.`;
   for (;;) {
-    const outcome = await Promise.race([exited, accepts(port).then((ok) => (ok ? 'listening' : undefined))]);
+    const outcome = await Promise.race([exited, (log().includes(bound) ? accepts(port) : Promise.resolve(false)).then((ok) => (ok ? 'listening' : undefined))]);
     if (outcome === 'listening') return;
     if (outcome !== undefined) throw new Error(`sshd did not start: ${outcome}\n${log().trim()}`);
     if (Date.now() > deadline) throw new Error(`sshd did not listen on 127.0.0.1:${port} within ${START_TIMEOUT_MS} ms\n${log().trim()}`);

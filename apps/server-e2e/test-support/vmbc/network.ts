@@ -16,8 +16,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
+import { freePort } from '@chainvault/testing';
 
 const NATIVE = resolve(dirname(require.resolve('@chainvault/plugin-rocksdb/package.json')), 'dist', 'native');
 export const REPLICA_STANDIN = join(NATIVE, 'replica-standin');
@@ -79,18 +79,6 @@ export interface VmbcNetworkOptions {
   clients?: number;
   blocksPerSecond?: number;
   valueSize?: number;
-}
-
-/** A port nobody listens on now (the kernel's pick for port 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
 }
 
 function writeJson(file: string, value: unknown): void {
