@@ -7,6 +7,7 @@ import { BlockSource, blockHashes, type ExportMode, type FetchedBlock } from './
 import { hex } from './hex';
 import { hashRule, type ChainExportOptions, type EthereumNodeConfig } from './config';
 import { JsonRpcClient } from './json-rpc';
+import { keccakReady } from './keccak';
 
 export const GENESIS_FILE = 'genesis.json';
 
@@ -128,6 +129,7 @@ export async function chainExport(ctx: BackupContext<EthereumNodeConfig, ChainEx
 
   if (start === 0) metadata.genesis = await storeGenesis(ctx);
 
+  await keccakReady();
   const source = new BlockSource(monitor, { consensus: rule, batchSize: options.batchSize, parallelBatches: options.parallelBatches });
   const mode = await source.detectMode(start);
   metadata.exportedWith = mode;

@@ -5,6 +5,7 @@ import { PluginError, type ArtifactSource, type VerifyContext, type VerifyReport
 import { blockHash, decodeBlock } from './block';
 import { checkBlockBody } from './block-body';
 import { hex } from './hex';
+import { keccakReady } from './keccak';
 import type { ChainExportMetadata, HistoryEntry } from './chain-export';
 import { GENESIS_FILE } from './chain-export';
 import { hashRule, type Consensus } from './config';
@@ -26,6 +27,7 @@ export interface ChainCheck {
 /** Reads one export file as a stream and checks its blocks, starting after `parent` when given. */
 export async function checkSegment(artifacts: ArtifactSource, entry: HistoryEntry, consensus: Consensus, parent: Link | undefined, onBlock?: (blocks: number) => void): Promise<ChainCheck> {
   const rule = hashRule(consensus);
+  await keccakReady();
   const result: ChainCheck = { blocks: 0, transactions: 0 };
   let previous = parent;
   try {

@@ -580,4 +580,22 @@ describe('JSON the encoder refuses, with a message that says why', () => {
     const error = refusal(rewrite(json), uncles);
     for (const part of parts) expect(error.message).toContain(part);
   });
+
+  it.each([
+    ['a hash with an odd number of digits', { stateRoot: '0xabc' }, ['block 12 stateRoot', 'odd number of hex digits']],
+    ['a hash with a digit that is not hex', { parentHash: `0x${'zz'.repeat(32)}` }, ['block 12 parentHash', 'not hex']],
+    ['a bloom without its 0x', { logsBloom: '00'.repeat(256) }, ['block 12 logsBloom', '0x-prefixed hex string']],
+    ['a quantity with a digit that is not hex', { gasLimit: '0x1c9g' }, ['block 12 gasLimit', 'not hex']],
+    ['a quantity given as a number', { timestamp: -1 }, ['block 12 timestamp', '0x-prefixed hex string']],
+  ])('%s in the header: a JsonBlockError naming the field', (_, change, parts) => {
+    const { json, uncles } = nodeJson(block12);
+    const error = refusal({ ...json, ...change }, uncles);
+    for (const part of parts) expect(error.message).toContain(part);
+  });
+
+  it('header quantities with leading zeros or odd digit counts give the same bytes as the plain ones', () => {
+    const { json, uncles } = nodeJson(block12);
+    const padded = { ...json, gasLimit: `0x000${(json.gasLimit as string).slice(2)}`, number: '0x00c', difficulty: '0x00' };
+    expect(blockFromJson(padded, uncles).rlp.equals(block12.bytes)).toBe(true);
+  });
 });

@@ -96,19 +96,37 @@ function object(value: unknown, what: string): JsonObject {
   return value as JsonObject;
 }
 
+/** Each header field's JSON name and kind, in RLP order. */
+const HEADER_JSON_FIELDS = HEADER_FIELD_NAMES.map((name) => ({ json: JSON_HEADER_NAMES[name], isQuantity: QUANTITY_FIELDS.has(name) }));
+
+/** A well-formed field's bytes, or undefined for anything else (the labelled parsers then say what is wrong). */
+function wellFormed(value: unknown, isQuantity: boolean): Buffer | undefined {
+  if (typeof value !== 'string' || value.charCodeAt(0) !== 0x30 || value.charCodeAt(1) !== 0x78) return undefined;
+  let start = 2;
+  if (isQuantity) {
+    while (start < value.length && value.charCodeAt(start) === 0x30) start++;
+    if (value.length === 2) return undefined;
+  }
+  const digits = value.length - start;
+  if (digits % 2 === 1 && !isQuantity) return undefined;
+  const bytes = Buffer.from(digits % 2 === 1 ? `0${value.slice(start)}` : value.slice(start), 'hex');
+  // Buffer.from stops at the first pair that is not hex.
+  return bytes.length * 2 === digits + (digits % 2) ? bytes : undefined;
+}
+
 /** The header's RLP fields from its JSON. Optional fork fields are taken while present, in fork order. */
 export function headerFieldsFromJson(json: JsonObject, what = `block ${String(json.number)}`): Buffer[] {
   const fields: Buffer[] = [];
-  for (const [index, name] of HEADER_FIELD_NAMES.entries()) {
-    const value = json[JSON_HEADER_NAMES[name]];
+  for (let index = 0; index < HEADER_JSON_FIELDS.length; index++) {
+    const { json: name, isQuantity } = HEADER_JSON_FIELDS[index];
+    const value = json[name];
     if (value === undefined || value === null) {
-      if (index < FRONTIER_FIELDS) throw new JsonBlockError(`${what}: the header has no ${JSON_HEADER_NAMES[name]}`);
-      const later = HEADER_FIELD_NAMES.slice(index + 1).find((n) => json[JSON_HEADER_NAMES[n]] !== undefined && json[JSON_HEADER_NAMES[n]] !== null);
-      if (later) throw new JsonBlockError(`${what}: the header has ${JSON_HEADER_NAMES[later]} but not ${JSON_HEADER_NAMES[name]}, which every fork that added the first also has`);
+      if (index < FRONTIER_FIELDS) throw new JsonBlockError(`${what}: the header has no ${name}`);
+      const later = HEADER_JSON_FIELDS.slice(index + 1).find((f) => json[f.json] !== undefined && json[f.json] !== null);
+      if (later) throw new JsonBlockError(`${what}: the header has ${later.json} but not ${name}, which every fork that added the first also has`);
       break;
     }
-    const label = `${what} ${JSON_HEADER_NAMES[name]}`;
-    fields.push(QUANTITY_FIELDS.has(name) ? quantityBytes(value, label) : dataBytes(value, label));
+    fields.push(wellFormed(value, isQuantity) ?? (isQuantity ? quantityBytes(value, `${what} ${name}`) : dataBytes(value, `${what} ${name}`)));
   }
   return fields;
 }
