@@ -20,7 +20,7 @@ import {
   type ManifestEntry,
 } from './manifest';
 import { RepositoryError, describeIoError, throwIfAborted } from './repository.errors';
-import { ENTRY_KINDS, sealing, sharedBuffer, type FolderListing } from './sealing';
+import { chunkDone, ENTRY_KINDS, sealing, sharedBuffer, type FolderListing } from './sealing';
 
 export interface WriteProgress {
   files: number;
@@ -332,7 +332,8 @@ export class BackupWriter implements ArtifactSink {
       throwIfAborted(this.options.signal);
       size += chunk.length;
       const put = this.blobs.put(chunk, { sha256 });
-      put.catch(() => undefined);
+      // Stored, the chunk's bytes are no longer needed: a slot it was joined into takes the next one.
+      put.then(() => chunkDone(chunk), () => undefined);
       inFlight.push({ put, end: size });
       if (inFlight.length >= CHUNKS_IN_FLIGHT) await settle();
       this.inFlightBytes = size;

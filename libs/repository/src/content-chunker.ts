@@ -133,7 +133,8 @@ export class ContentChunker {
   /** The last, possibly short, chunk (none if the stream ended on a cut). */
   end(): Buffer[] {
     if (this.pendingBytes === 0) return [];
-    const last = this.join(this.pending, this.pendingBytes);
+    // One piece left over is a view on the caller's buffer, as any chunk within a piece is.
+    const last = this.pending.length === 1 ? this.pending[0] : this.join(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
     this.hash = 0;

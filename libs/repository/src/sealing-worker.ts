@@ -25,23 +25,40 @@ function owned(data: Buffer): Buffer {
   return Buffer.from(data);
 }
 
+/** A file being cut here: its chunker, and the slot the current piece's request brought for a join. */
+interface Cutting {
+  chunker: ContentChunker;
+  join: Buffer | null;
+}
+
 /** The files this thread is cutting, until their last piece. */
-const files = new Map<number, ContentChunker>();
+const files = new Map<number, Cutting>();
 
 function answer(request: SealingRequest): { reply: SealingReply; transfer: ArrayBuffer[] } {
   const data = view(request.data);
   if (request.op === 'cut') {
-    let chunker = files.get(request.file);
-    if (!chunker) {
-      chunker = new ContentChunker(request.sizes, sharedBuffer);
-      files.set(request.file, chunker);
+    let cutting = files.get(request.file);
+    if (!cutting) {
+      const file: Cutting = { join: null, chunker: null as unknown as ContentChunker };
+      // A piece completes at most one chunk begun in an earlier piece, and the last piece may leave one more.
+      file.chunker = new ContentChunker(request.sizes, (size) => {
+        const join = file.join;
+        if (!join || size > join.length) return sharedBuffer(size);
+        file.join = null;
+        return join.subarray(0, size);
+      });
+      cutting = file;
+      files.set(request.file, cutting);
     }
-    const chunks: Uint8Array[] = chunker.push(data);
+    const join = view(request.join);
+    cutting.join = join;
+    const chunks: Uint8Array[] = cutting.chunker.push(data);
     if (request.last) {
       files.delete(request.file);
-      chunks.push(...chunker.end());
+      chunks.push(...cutting.chunker.end());
     }
-    return { reply: { seq: request.seq, chunks }, transfer: [] };
+    cutting.join = null;
+    return { reply: { seq: request.seq, chunks, joined: chunks.findIndex((c) => c.buffer === join.buffer) }, transfer: [] };
   }
   if (request.op === 'list') {
     const listing = list(request.path);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalBackend, Repository } from './index';
 import { packIdOf } from './pack-format';
-import { SealingPool, SharedSlots } from './sealing';
+import { chunkDone, SealingPool, SharedSlots, slots } from './sealing';
 import { mountTmpfs } from './spec-helpers';
 
 const MiB = 1024 * 1024;
@@ -286,5 +286,62 @@ describe('chunks cut, named and sealed on the sealing threads', () => {
     slots.give(two);
     expect(slots.take(200 * 1024).buffer).toBe(one.buffer);
     expect(slots.take(200 * 1024).buffer).not.toBe(two.buffer);
+  });
+
+  it('joins a chunk that spans two pieces into a slot, which goes back to the slots once the chunk is done and takes the next join', async () => {
+    const pool = new SealingPool(1);
+    const sizes = { min: 64 * 1024, avg: 128 * 1024, max: 512 * 1024 };
+    const shared = (bytes: number) => {
+      const piece = Buffer.from(new SharedArrayBuffer(bytes));
+      piece.set(randomBytes(bytes));
+      return piece;
+    };
+    try {
+      // From no spare slots, so that the join slot is the only one of its size.
+      slots.letGo();
+      const kept = slots.keptBytes;
+      const cut = pool.cutter(sizes);
+      const [one, two] = [shared(MiB), shared(MiB)];
+      const first = await cut(one, false);
+      // Nothing spanned yet: the slot the request brought is back at once.
+      expect(slots.keptBytes).toBe(kept + sizes.max);
+      const second = await cut(two, true);
+      expect(Buffer.concat([...first, ...second]).equals(Buffer.concat([one, two]))).toBe(true);
+      // The first chunk of the second piece began in the first: joined, in the slot (taken again from the spare).
+      expect(slots.keptBytes).toBe(kept);
+      const joined = second[0];
+      expect(joined.buffer.byteLength).toBe(sizes.max);
+      expect(joined.equals(Buffer.concat([one.subarray(first.reduce((n, c) => n + c.length, 0)), two.subarray(0, joined.length - (MiB - first.reduce((n, c) => n + c.length, 0)))]))).toBe(true);
+      // The last chunk lies within the second piece: a view on it, no copy.
+      expect(second[second.length - 1].buffer.byteLength).toBe(MiB);
+      chunkDone(joined);
+      expect(slots.keptBytes).toBe(kept + sizes.max);
+      chunkDone(joined); // twice is once
+      expect(slots.keptBytes).toBe(kept + sizes.max);
+      // The next file's join takes that slot instead of new memory.
+      const next = pool.cutter(sizes);
+      await next(shared(MiB), false);
+      const spanned = await next(shared(MiB), true);
+      expect(slots.keptBytes).toBe(kept);
+      chunkDone(spanned[0]);
+      expect(slots.keptBytes).toBe(kept + sizes.max);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('lets go of its spare slots once none has been taken for a while, and keeps them while they are in use', async () => {
+    const idle = new SharedSlots(MiB, 150);
+    const slot = idle.take(100 * 1024);
+    idle.give(slot);
+    expect(idle.keptBytes).toBe(128 * 1024);
+    for (let i = 0; i < 4; i++) {
+      await new Promise((r) => setTimeout(r, 60));
+      idle.give(idle.take(100 * 1024));
+    }
+    expect(idle.keptBytes).toBe(128 * 1024);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(idle.keptBytes).toBe(0);
+    expect(idle.take(100 * 1024).buffer).not.toBe(slot.buffer);
   });
 });
