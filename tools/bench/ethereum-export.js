@@ -7,7 +7,7 @@
  *
  *   npm run build && node tools/bench/ethereum-export.js [--blocks 10000] [--batch 50] [--parallel 4] [--rounds 3]
  *
- * Prints blocks per second for both and chainvault's share of the floor (goal: at least 80%).
+ * Prints blocks per second for both and chainvault's share of the floor (goal: at least 90%).
  */
 const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
