@@ -5,7 +5,7 @@
  * incremental backup, a cancelled backup) and reports each check as passed or failed.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -54,7 +54,57 @@ async function loadable(spec: string, scratch: string): Promise<string> {
     await mkdir(dirname(sdk), { recursive: true });
     await symlink(SDK_DIR, sdk, 'dir');
   }
+  // A folder used where it is resolves its dependencies as it would anywhere; a copy needs them linked.
+  if (folder !== spec) await linkDependencies(folder, info.isFile() ? dirname(spec) : spec);
   return folder;
+}
+
+/**
+ * The server installs a plugin's dependencies with it; here they are taken from where the
+ * package lies (a workspace's or a project's node_modules), each linked into the copy unless the
+ * copy has it already. One found nowhere is named, with what to do.
+ */
+async function linkDependencies(folder: string, lies: string): Promise<void> {
+  const { dependencies = {} } = JSON.parse(await readFile(join(folder, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+  const from = createRequire(join(lies, 'package.json'));
+  const missing: string[] = [];
+  for (const name of Object.keys(dependencies)) {
+    const link = join(folder, 'node_modules', name);
+    if (existsSync(link)) continue;
+    const found = packageDir(from, name);
+    if (!found) {
+      missing.push(name);
+      continue;
+    }
+    await mkdir(dirname(link), { recursive: true });
+    await symlink(found, link, 'dir');
+  }
+  if (missing.length) {
+    throw new CliError(`the plugin depends on ${missing.join(', ')}, which cannot be found from ${lies}: install its dependencies there (npm install) and run this again`);
+  }
+}
+
+/** The folder of package `name` as `from` resolves it, or null. */
+function packageDir(from: NodeRequire, name: string): string | null {
+  try {
+    return dirname(from.resolve(`${name}/package.json`));
+  } catch {
+    // A package whose exports hide package.json: from its entry up to the folder that names it.
+  }
+  let dir: string;
+  try {
+    dir = dirname(from.resolve(name));
+  } catch {
+    return null;
+  }
+  for (; dir !== dirname(dir); dir = dirname(dir)) {
+    try {
+      if ((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }).name === name) return dir;
+    } catch {
+      // no package.json here
+    }
+  }
+  return null;
 }
 
 /** Every file under `root` with its bytes, by relative path (directories and links as markers). */
