@@ -77,10 +77,13 @@ export function headerField(header: BlockHeader, name: HeaderFieldName): Buffer 
   return header.fields[HEADER_FIELD_NAMES.indexOf(name)];
 }
 
+/** The number of fields of the newest header layout known. */
+const NEWEST_LAYOUT = Math.max(...Object.keys(HEADER_LAYOUTS).map(Number));
+
 export function decodeHeader(item: RlpItem): BlockHeader {
   if (!Array.isArray(item)) throw badBlock('block header is a byte string, expected a list');
   // Fields a newer fork appends after the last known one are kept as they are (and hashed with the rest).
-  const newest = Math.max(...Object.keys(HEADER_LAYOUTS).map(Number));
+  const newest = NEWEST_LAYOUT;
   const layout = HEADER_LAYOUTS[item.length] ?? (item.length > newest ? `${HEADER_LAYOUTS[newest]}+${item.length - newest}` : undefined);
   if (!layout) throw badBlock(`block header has ${item.length} fields; known layouts have ${Object.keys(HEADER_LAYOUTS).join('/')}`);
   const fields = item.map((field, i) => {

@@ -99,6 +99,9 @@ function object(value: unknown, what: string): JsonObject {
 /** Each header field's JSON name and kind, in RLP order. */
 const HEADER_JSON_FIELDS = HEADER_FIELD_NAMES.map((name) => ({ json: JSON_HEADER_NAMES[name], isQuantity: QUANTITY_FIELDS.has(name) }));
 
+/** Read only: fields are encoded, never written to. */
+const NO_BYTES = Buffer.alloc(0);
+
 /** A well-formed field's bytes, or undefined for anything else (the labelled parsers then say what is wrong). */
 function wellFormed(value: unknown, isQuantity: boolean): Buffer | undefined {
   if (typeof value !== 'string' || value.charCodeAt(0) !== 0x30 || value.charCodeAt(1) !== 0x78) return undefined;
@@ -108,6 +111,7 @@ function wellFormed(value: unknown, isQuantity: boolean): Buffer | undefined {
     if (value.length === 2) return undefined;
   }
   const digits = value.length - start;
+  if (digits === 0) return NO_BYTES; // "0x" data, or the quantity 0: many in every header, shared
   if (digits % 2 === 1 && !isQuantity) return undefined;
   const bytes = Buffer.from(digits % 2 === 1 ? `0${value.slice(start)}` : value.slice(start), 'hex');
   // Buffer.from stops at the first pair that is not hex.

@@ -25,10 +25,6 @@ function headerLength(payloadLength: number): number {
   return payloadLength <= 55 ? 1 : 1 + lengthOfLength(payloadLength);
 }
 
-function bytesOf(item: Uint8Array): Buffer {
-  return Buffer.isBuffer(item) ? item : Buffer.from(item.buffer, item.byteOffset, item.byteLength);
-}
-
 /** The number of bytes `item` encodes to; list payload sizes are kept in `sizes`, in the order writeItem visits them. */
 function measure(item: RlpItem | Uint8Array, sizes: number[]): number {
   if (Array.isArray(item)) {
@@ -66,7 +62,7 @@ function write(out: Buffer, offset: number, item: RlpItem | Uint8Array, sizes: n
     return offset + 1;
   }
   const at = writeHeader(out, offset, 0x80, item.length);
-  bytesOf(item).copy(out, at);
+  out.set(item, at);
   return at + item.length;
 }
 
