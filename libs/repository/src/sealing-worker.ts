@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, fstatSync, lstatSync, openSync, readSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
-import { ContentChunker } from './content-chunker';
+import { ContentChunker, type ChunkSizes } from './content-chunker';
 import { blobId, blobIdHash, seal, sealInto, unsealPieces, type MasterKey } from './crypto';
 import { decodeBlob, encodeBlob, type BlobEncoding, type CompressionName } from './compression';
 import { RepositoryError } from './repository.errors';
@@ -25,10 +25,25 @@ function owned(data: Buffer): Buffer {
   return Buffer.from(data);
 }
 
-/** A file being cut here: its chunker, and the slot the current piece's request brought for a join. */
-interface Cutting {
-  chunker: ContentChunker;
-  join: Buffer | null;
+/**
+ * A file being cut here. A chunk that spans pieces is joined into the slot the current piece's
+ * request brought (a piece completes at most one chunk begun before it, and the last piece may
+ * leave one more: that one, if the slot is taken, in new memory).
+ */
+class Cutting {
+  join: Buffer | null = null;
+  readonly chunker: ContentChunker;
+
+  constructor(sizes: ChunkSizes) {
+    this.chunker = new ContentChunker(sizes, (size) => this.joinInto(size));
+  }
+
+  private joinInto(size: number): Buffer {
+    const join = this.join;
+    if (!join || size > join.length) return sharedBuffer(size);
+    this.join = null;
+    return join.subarray(0, size);
+  }
 }
 
 /** The files this thread is cutting, until their last piece. */
@@ -39,15 +54,7 @@ function answer(request: SealingRequest): { reply: SealingReply; transfer: Array
   if (request.op === 'cut') {
     let cutting = files.get(request.file);
     if (!cutting) {
-      const file: Cutting = { join: null, chunker: null as unknown as ContentChunker };
-      // A piece completes at most one chunk begun in an earlier piece, and the last piece may leave one more.
-      file.chunker = new ContentChunker(request.sizes, (size) => {
-        const join = file.join;
-        if (!join || size > join.length) return sharedBuffer(size);
-        file.join = null;
-        return join.subarray(0, size);
-      });
-      cutting = file;
+      cutting = new Cutting(request.sizes);
       files.set(request.file, cutting);
     }
     const join = view(request.join);
